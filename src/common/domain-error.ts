@@ -1,0 +1,13 @@
+/** What kind of failure a domain error is; one exception filter maps each code to an HTTP status. */
+export type DomainErrorCode = 'not_found' | 'conflict' | 'invalid';
+
+/** An expected failure of a domain operation, raised by services that know nothing of HTTP. */
+export class DomainError extends Error {
+  constructor(
+    readonly code: DomainErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}

@@ -1,0 +1,56 @@
+/** Deeper nesting than this is refused: nothing stephook accepts nests more than a few levels. */
+export const MAX_JSON_DEPTH = 32;
+
+/** A number literal outside strings: JSON's own grammar for it. */
+const NUMBER_TOKEN = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+
+/**
+ * JSON.parse, except that integers too large for a JavaScript number arrive as their exact decimal
+ * text instead of being rounded (64-bit nanosecond counts must survive). Throws SyntaxError for
+ * malformed JSON and RangeError for nesting beyond MAX_JSON_DEPTH.
+ */
+export function parseJsonBody(text: string): unknown {
+  const value: unknown = JSON.parse(text);
+  checkDepth(value);
+  return /\d{16}/.test(text) ? JSON.parse(quoteUnsafeIntegers(text)) : value;
+}
+
+function quoteUnsafeIntegers(text: string): string {
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const char = text[i];
+    if (char === '"') {
+      const end = endOfString(text, i);
+      out += text.slice(i, end);
+      i = end;
+    } else if (char === '-' || (char >= '0' && char <= '9')) {
+      NUMBER_TOKEN.lastIndex = i;
+      const token = NUMBER_TOKEN.exec(text)?.[0] ?? char;
+      const unsafe = /^-?\d+$/.test(token) && !Number.isSafeInteger(Number(token));
+      out += unsafe ? `"${token}"` : token;
+      i += token.length;
+    } else {
+      out += char;
+      i += 1;
+    }
+  }
+  return out;
+}
+
+/** The index just past the closing quote of the string that opens at `start`. */
+function endOfString(text: string, start: number): number {
+  let i = start + 1;
+  while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+  return i + 1;
+}
+
+function checkDepth(root: unknown): void {
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth > MAX_JSON_DEPTH) throw new RangeError(`nests deeper than ${MAX_JSON_DEPTH} levels`);
+    for (const child of Object.values(value)) stack.push([child, depth + 1]);
+  }
+}

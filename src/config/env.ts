@@ -1,0 +1,80 @@
+/** The environment as the config blocks read it: a plain record, so tests can pass their own. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** A variable with a bad value. Its message is the one line printed before the start stops. */
+export class ConfigValidationError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`${variable} ${problem}`);
+    this.name = 'ConfigValidationError';
+  }
+}
+
+/** The trimmed value, or undefined when the variable is unset or blank. */
+export function readVar(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+export function readInteger(
+  env: Env,
+  name: string,
+  fallback: number,
+  range: { min: number; max: number },
+): number {
+  const raw = readVar(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) {
+    throw new ConfigValidationError(name, `must be a whole number, got "${raw}"`);
+  }
+  const value = Number(raw);
+  if (value < range.min || value > range.max) {
+    throw new ConfigValidationError(
+      name,
+      `must be between ${range.min} and ${range.max}, got ${raw}`,
+    );
+  }
+  return value;
+}
+
+export function readChoice<T extends string>(
+  env: Env,
+  name: string,
+  choices: readonly T[],
+  fallback: T,
+): T {
+  const raw = readVar(env, name);
+  if (raw === undefined) return fallback;
+  const value = raw.toLowerCase() as T;
+  if (!choices.includes(value)) {
+    throw new ConfigValidationError(name, `must be one of ${choices.join(', ')}, got "${raw}"`);
+  }
+  return value;
+}
+
+/** An absolute http(s) URL, or undefined when unset. The value is never echoed: it may hold credentials. */
+export function readHttpUrl(env: Env, name: string): URL | undefined {
+  const raw = readVar(env, name);
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigValidationError(name, 'must be an absolute http:// or https:// URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigValidationError(name, 'must be an absolute http:// or https:// URL');
+  }
+  return url;
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/** "250ms", "5s", "30m", "2h" → milliseconds; undefined when the text is not such a duration. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d+)(ms|s|m|h)$/.exec(text.trim());
+  if (!match) return undefined;
+  return Number(match[1]) * DURATION_UNITS_MS[match[2]];
+}

@@ -1,0 +1,6 @@
+import { appConfig } from './app.config.js';
+import { databaseConfig } from './database.config.js';
+import { webhookConfig } from './webhook.config.js';
+
+/** Every config block, in the order main.ts validates them before Nest starts. */
+export const configBlocks = [appConfig, databaseConfig, webhookConfig];

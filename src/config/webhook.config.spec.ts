@@ -1,0 +1,49 @@
+import { ConfigValidationError } from './env.js';
+import { parseWebhookConfig } from './webhook.config.js';
+
+describe(parseWebhookConfig.name, () => {
+  it('has the documented defaults', () => {
+    expect(parseWebhookConfig({})).toEqual({
+      url: undefined,
+      key: undefined,
+      signingSecrets: [],
+      timeoutMs: 15_000,
+      retryScheduleMs: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
+      concurrency: 64,
+      payload: 'minimal',
+    });
+  });
+
+  it('reads a schedule in every unit, and "none" as no retries', () => {
+    expect(parseWebhookConfig({ STEP_COMPLETE_RETRY_SCHEDULE: '250ms, 2s,1m,1h' }).retryScheduleMs).toEqual([
+      250, 2_000, 60_000, 3_600_000,
+    ]);
+    expect(parseWebhookConfig({ STEP_COMPLETE_RETRY_SCHEDULE: 'none' }).retryScheduleMs).toEqual([]);
+  });
+
+  it.each([
+    ['STEP_COMPLETE_WEBHOOK', '127.0.0.1:8080/hook'],
+    ['STEP_COMPLETE_WEBHOOK', 'localhost:8080/hook'],
+    ['STEP_COMPLETE_WEBHOOK', 'ftp://example.test/hook'],
+    ['STEP_COMPLETE_RETRY_SCHEDULE', '5s,soon'],
+    ['STEP_COMPLETE_SECRET', 'not-a-whsec'],
+    ['STEP_COMPLETE_TIMEOUT_MS', 'fast'],
+    ['STEP_COMPLETE_CONCURRENCY', '0'],
+    ['STEP_COMPLETE_PAYLOAD', 'everything'],
+  ])('stops on a bad %s (%s) with a message naming the variable', (variable, value) => {
+    const parse = () => parseWebhookConfig({ [variable]: value });
+    expect(parse).toThrow(ConfigValidationError);
+    expect(parse).toThrow(new RegExp(`^${variable} `));
+  });
+
+  it('never repeats a URL, which may carry credentials, in its error', () => {
+    expect(() => parseWebhookConfig({ STEP_COMPLETE_WEBHOOK: 'ftp://user:hunter2@example.test' })).toThrow(
+      /^STEP_COMPLETE_WEBHOOK must be an absolute http/,
+    );
+    try {
+      parseWebhookConfig({ STEP_COMPLETE_WEBHOOK: 'ftp://user:hunter2@example.test' });
+    } catch (error) {
+      expect((error as Error).message).not.toContain('hunter2');
+    }
+  });
+});

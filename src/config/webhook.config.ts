@@ -1,0 +1,62 @@
+import { ConfigType, registerAs } from '@nestjs/config';
+import {
+  ConfigValidationError,
+  Env,
+  parseDuration,
+  readChoice,
+  readHttpUrl,
+  readInteger,
+  readVar,
+} from './env.js';
+
+export const DEFAULT_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,10h';
+export const PAYLOAD_MODES = ['minimal', 'full'] as const;
+export type PayloadMode = (typeof PAYLOAD_MODES)[number];
+
+/** `5s,5m,30m` → delays in ms before retries 1..n; `none` → no retry at all. */
+export function parseRetrySchedule(raw: string): number[] {
+  if (raw.trim().toLowerCase() === 'none') return [];
+  return raw.split(',').map((part) => {
+    const delay = parseDuration(part);
+    if (delay === undefined) {
+      throw new ConfigValidationError(
+        'STEP_COMPLETE_RETRY_SCHEDULE',
+        `must be a comma-separated list of durations such as 5s,5m,2h (units ms, s, m, h) or "none"; "${part.trim()}" is not one`,
+      );
+    }
+    return delay;
+  });
+}
+
+/** Space-separated `whsec_<base64>` secrets → their raw key bytes. The values are never echoed. */
+export function parseSigningSecrets(raw: string | undefined): Buffer[] {
+  if (!raw) return [];
+  return raw.split(/\s+/).map((secret, index) => {
+    const encoded = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : undefined;
+    if (!encoded || !/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) {
+      throw new ConfigValidationError(
+        'STEP_COMPLETE_SECRET',
+        `secret #${index + 1} must look like whsec_<base64>`,
+      );
+    }
+    return Buffer.from(encoded, 'base64');
+  });
+}
+
+export function parseWebhookConfig(env: Env) {
+  return {
+    /** Empty means notifications are off. */
+    url: readHttpUrl(env, 'STEP_COMPLETE_WEBHOOK'),
+    key: readVar(env, 'STEP_COMPLETE_KEY'),
+    signingSecrets: parseSigningSecrets(readVar(env, 'STEP_COMPLETE_SECRET')),
+    timeoutMs: readInteger(env, 'STEP_COMPLETE_TIMEOUT_MS', 15_000, { min: 1, max: 600_000 }),
+    retryScheduleMs: parseRetrySchedule(
+      readVar(env, 'STEP_COMPLETE_RETRY_SCHEDULE') ?? DEFAULT_RETRY_SCHEDULE,
+    ),
+    concurrency: readInteger(env, 'STEP_COMPLETE_CONCURRENCY', 64, { min: 1, max: 10_000 }),
+    payload: readChoice(env, 'STEP_COMPLETE_PAYLOAD', PAYLOAD_MODES, 'minimal'),
+  };
+}
+
+export const webhookConfig = registerAs('webhook', () => parseWebhookConfig(process.env));
+export type WebhookConfig = ConfigType<typeof webhookConfig>;

@@ -1,0 +1,37 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { DataSourceOptions } from 'typeorm';
+import type { DatabaseConfig } from '../config/database.config.js';
+import { StepMetrics } from '../steps/entities/step-metrics.entity.js';
+import { Step } from '../steps/entities/step.entity.js';
+import { CreateSteps1764316800000 } from './migrations/1764316800000-CreateSteps.js';
+
+export const ENTITIES = [Step, StepMetrics];
+export const MIGRATIONS = [CreateSteps1764316800000];
+
+/** One definition of the database, shared by the app and the TypeORM migration CLI. */
+export function buildDataSourceOptions(config: DatabaseConfig): DataSourceOptions {
+  const common = {
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'migrations',
+    synchronize: false,
+    logging: false,
+  } as const;
+  if (config.dialect === 'postgres') {
+    return { ...common, type: 'postgres', url: config.url };
+  }
+  if (config.path !== ':memory:') mkdirSync(dirname(config.path), { recursive: true });
+  return {
+    ...common,
+    type: 'better-sqlite3',
+    database: config.path,
+    // WAL with synchronous=NORMAL survives a killed process (only an OS crash can drop the last
+    // commits); busy_timeout lets a second process wait for the lock instead of failing.
+    enableWAL: true,
+    prepareDatabase: (db: { pragma(source: string): unknown }) => {
+      db.pragma('synchronous = NORMAL');
+      db.pragma('busy_timeout = 5000');
+    },
+  };
+}

@@ -1,0 +1,26 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+
+/**
+ * Runs units of work in a transaction. On SQLite every TypeORM query shares one connection, so two
+ * transactions that overlap in time would interleave their statements (typeorm#8668); there the
+ * units are queued and run one after another. PostgreSQL gets a pooled connection per transaction.
+ * Every write goes through here, so no lone statement can slip into someone else's transaction.
+ */
+@Injectable()
+export class TransactionRunner {
+  private readonly serialise: boolean;
+  private queueTail: Promise<unknown> = Promise.resolve();
+
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {
+    this.serialise = dataSource.options.type === 'better-sqlite3';
+  }
+
+  run<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    if (!this.serialise) return this.dataSource.transaction(work);
+    const result = this.queueTail.then(() => this.dataSource.transaction(work));
+    this.queueTail = result.catch(() => undefined);
+    return result;
+  }
+}

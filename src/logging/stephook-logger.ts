@@ -1,0 +1,44 @@
+import { ConsoleLogger, LogLevel } from '@nestjs/common';
+import type { LogFormat, LogLevelName } from '../config/app.config.js';
+
+/** LOG_LEVEL names the least severe level printed; Nest calls `info` "log" and has two more below it. */
+const NEST_LEVELS: Record<LogLevelName, LogLevel[]> = {
+  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
+  info: ['fatal', 'error', 'warn', 'log'],
+  warn: ['fatal', 'error', 'warn'],
+  error: ['fatal', 'error'],
+};
+
+/** Nest's level names, as the operator reads them in JSON lines. */
+const LEVEL_NAMES: Partial<Record<LogLevel, string>> = { log: 'info', verbose: 'debug' };
+
+type JsonLogObject = ReturnType<ConsoleLogger['getJsonLogObject']>;
+
+/**
+ * Nest's console logger, with LOG_LEVEL / LOG_FORMAT applied. In JSON mode each line is one object
+ * with `level`, `message`, `context`, an ISO `timestamp`, and any structured fields (such as
+ * `step_id`) a caller passes as the last argument.
+ */
+export class StephookLogger extends ConsoleLogger {
+  constructor(level: LogLevelName, format: LogFormat) {
+    super({
+      logLevels: NEST_LEVELS[level],
+      json: format === 'json',
+      colors: format === 'json' ? false : undefined,
+      flattenParams: true,
+    });
+  }
+
+  protected override getJsonLogObject(
+    message: unknown,
+    options: Parameters<ConsoleLogger['getJsonLogObject']>[1],
+  ): JsonLogObject {
+    const object = super.getJsonLogObject(message, options);
+    // Only serialised from here on, so the renamed level and ISO timestamp need not fit Nest's type.
+    return {
+      ...object,
+      level: LEVEL_NAMES[object.level] ?? object.level,
+      timestamp: new Date(object.timestamp).toISOString(),
+    } as unknown as JsonLogObject;
+  }
+}

@@ -1,0 +1,90 @@
+import { applyDecorators } from '@nestjs/common';
+import { Transform } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Matches,
+  Min,
+  ValidationOptions,
+  isISO8601,
+  registerDecorator,
+} from 'class-validator';
+
+/** The largest value of a 32-bit integer column, on every database stephook runs on. */
+export const MAX_INT32 = 2_147_483_647;
+export const MAX_INT64 = 9_223_372_036_854_775_807n;
+
+export const OptionalText = (maxLength = 512) =>
+  applyDecorators(IsOptional(), IsString(), MaxLength(maxLength));
+
+export const OptionalCount = () => applyDecorators(IsOptional(), IsInt(), Min(0), Max(MAX_INT32));
+
+export const OptionalObject = () => applyDecorators(IsOptional(), IsObject());
+
+export const OptionalTags = () =>
+  applyDecorators(
+    IsOptional(),
+    IsArray(),
+    ArrayMaxSize(100),
+    IsString({ each: true }),
+    MaxLength(256, { each: true }),
+  );
+
+/**
+ * A 64-bit nanosecond count, given as a JSON integer or a decimal string, kept as its exact decimal
+ * text. (Integers beyond 2^53 reach here as strings: the body parser never rounds them.)
+ */
+export function NanosecondCount(options?: ValidationOptions) {
+  return applyDecorators(
+    IsOptional(),
+    Transform(({ value }: { value: unknown }) =>
+      typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value,
+    ),
+    (target: object, propertyName: string | symbol) =>
+      registerDecorator({
+        name: 'isNanosecondCount',
+        target: target.constructor,
+        propertyName: propertyName as string,
+        options: {
+          message: `${String(propertyName)} must be a non-negative 64-bit integer (a JSON integer or a decimal string)`,
+          ...options,
+        },
+        validator: {
+          validate: (value: unknown) =>
+            typeof value === 'string' && /^\d{1,19}$/.test(value) && BigInt(value) <= MAX_INT64,
+        },
+      }),
+  );
+}
+
+/** A query parameter that may repeat: `?tags=a&tags=b` → ['a', 'b'], `?tags=a` → ['a']. */
+export const RepeatableParam = () =>
+  applyDecorators(
+    Transform(({ value }: { value: unknown }) =>
+      value === undefined || Array.isArray(value) ? value : [value],
+    ),
+    OptionalTags(),
+  );
+
+/**
+ * An ISO 8601 date or date-time query parameter, normalised to the stored form (UTC, milliseconds)
+ * so that it compares as text with `created_at`.
+ */
+export const QueryTimestamp = () =>
+  applyDecorators(
+    IsOptional(),
+    Transform(({ value }: { value: unknown }) => {
+      if (typeof value !== 'string' || !isISO8601(value, { strict: true })) return value;
+      const time = Date.parse(value);
+      return Number.isNaN(time) ? value : new Date(time).toISOString();
+    }),
+    Matches(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, {
+      message: ({ property }) => `${property} must be an ISO 8601 date or date-time`,
+    }),
+  );

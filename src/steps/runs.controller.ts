@@ -1,0 +1,18 @@
+import { Controller, Get, Param, Query } from '@nestjs/common';
+import { ListStepsQuery } from './dto/list-steps.query.js';
+import { presentStep, StepJson } from './step.presenter.js';
+import { StepsService } from './steps.service.js';
+
+@Controller('v1/runs')
+export class RunsController {
+  constructor(private readonly steps: StepsService) {}
+
+  /** The run's steps, with the same filters and paging as GET /v1/steps. */
+  @Get(':run_id/steps')
+  async listRunSteps(
+    @Param('run_id') runId: string,
+    @Query() query: ListStepsQuery,
+  ): Promise<StepJson[]> {
+    return (await this.steps.list({ ...query, run_id: runId })).map(presentStep);
+  }
+}

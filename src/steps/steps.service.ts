@@ -1,0 +1,292 @@
+import { Injectable } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { Brackets, DataSource, EntityManager, SelectQueryBuilder } from 'typeorm';
+import { TransactionRunner } from '../database/transaction-runner.js';
+import { isUniqueViolation } from '../database/unique-violation.js';
+import type { StepErrorDto, StepSuccessDto, CancelStepDto } from './dto/complete-step.dto.js';
+import type { CreateStepDto } from './dto/create-step.dto.js';
+import type { StepFeedbackDto } from './dto/feedback.dto.js';
+import { DEFAULT_PAGE_SIZE, ListStepsQuery } from './dto/list-steps.query.js';
+import type { StepMetricsDto } from './dto/step-metrics.dto.js';
+import type { UsageDto } from './dto/usage.dto.js';
+import { StepMetrics } from './entities/step-metrics.entity.js';
+import { Step } from './entities/step.entity.js';
+import { STEP_COMPLETED, StepCompletedEvent } from './events/step-completed.event.js';
+import { newStepId } from './step-id.js';
+import type { TerminalStepStatus } from './step-status.js';
+import {
+  StepAlreadyCompletedError,
+  StepAlreadyExistsError,
+  StepMetricsNotFoundError,
+  StepNotFoundError,
+  UnknownCursorError,
+} from './steps.errors.js';
+
+type StepChanges = Partial<Omit<Step, 'id' | 'status' | 'createdAt' | 'completedAt'>>;
+
+@Injectable()
+export class StepsService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: TransactionRunner,
+    private readonly events: EventEmitter2,
+  ) {}
+
+  async create(dto: CreateStepDto): Promise<Step> {
+    const now = new Date().toISOString();
+    const step = this.dataSource.getRepository(Step).create({
+      id: dto.id ?? newStepId(),
+      status: 'pending',
+      agentId: dto.agent_id ?? null,
+      runId: dto.run_id ?? null,
+      projectId: dto.project_id ?? null,
+      origin: dto.origin ?? null,
+      providerName: dto.provider_name ?? null,
+      providerCategory: dto.provider_category ?? null,
+      model: dto.model ?? null,
+      modelEndpoint: dto.model_endpoint ?? null,
+      contextWindowLimit: dto.context_window_limit ?? null,
+      traceId: dto.trace_id ?? null,
+      requestId: dto.request_id ?? null,
+      tags: dto.tags ?? [],
+      promptTokens: 0,
+      completionTokens: 0,
+      totalTokens: 0,
+      cachedInputTokens: null,
+      cacheWriteTokens: null,
+      reasoningTokens: null,
+      promptTokensDetails: null,
+      completionTokensDetails: null,
+      ...usageColumns(dto),
+      stopReason: null,
+      errorType: null,
+      errorData: null,
+      feedback: null,
+      createdAt: now,
+      updatedAt: now,
+      completedAt: null,
+    });
+    try {
+      await this.transactions.run((manager) => manager.insert(Step, step));
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new StepAlreadyExistsError(step.id);
+      throw error;
+    }
+    return step;
+  }
+
+  async findOne(stepId: string): Promise<Step> {
+    const step = await this.dataSource.getRepository(Step).findOneBy({ id: stepId });
+    if (!step) throw new StepNotFoundError(stepId);
+    return step;
+  }
+
+  async list(query: ListStepsQuery): Promise<Step[]> {
+    const descending = (query.order ?? 'desc') === 'desc';
+    const builder = this.dataSource
+      .getRepository(Step)
+      .createQueryBuilder('s')
+      .orderBy('s.created_at', descending ? 'DESC' : 'ASC')
+      .addOrderBy('s.id', descending ? 'DESC' : 'ASC')
+      .limit(query.limit ?? DEFAULT_PAGE_SIZE);
+
+    const equalities = {
+      agent_id: query.agent_id,
+      run_id: query.run_id,
+      project_id: query.project_id,
+      model: query.model,
+      status: query.status,
+      feedback: query.feedback,
+    };
+    for (const [column, value] of Object.entries(equalities)) {
+      if (value !== undefined) builder.andWhere(`s.${column} = :${column}`, { [column]: value });
+    }
+    if (query.has_feedback !== undefined) {
+      builder.andWhere(query.has_feedback ? 's.feedback IS NOT NULL' : 's.feedback IS NULL');
+    }
+    if (query.trace_ids?.length)
+      builder.andWhere('s.trace_id IN (:...traceIds)', { traceIds: query.trace_ids });
+    query.tags?.forEach((tag, index) => this.whereHasTag(builder, tag, `tag${index}`));
+    if (query.start_date) {
+      builder.andWhere('s.created_at >= :startDate', { startDate: query.start_date });
+    }
+    if (query.end_date) {
+      builder.andWhere('s.created_at <= :endDate', { endDate: query.end_date });
+    }
+    // "after" means later in the requested order, so its comparison flips with the order.
+    if (query.after)
+      await this.whereBeyondCursor(builder, 'after', query.after, descending ? '<' : '>');
+    if (query.before)
+      await this.whereBeyondCursor(builder, 'before', query.before, descending ? '>' : '<');
+    return builder.getMany();
+  }
+
+  markSucceeded(stepId: string, dto: StepSuccessDto): Promise<Step> {
+    return this.complete(
+      stepId,
+      'success',
+      {
+        ...usageColumns(dto.usage ?? {}),
+        ...stopReasonColumn(dto),
+      },
+      dto.metrics,
+    );
+  }
+
+  markFailed(stepId: string, dto: StepErrorDto): Promise<Step> {
+    return this.complete(stepId, 'failed', {
+      errorType: dto.error_type,
+      errorData: {
+        message: dto.error_message,
+        traceback: dto.error_traceback ?? null,
+        details: dto.error_details ?? null,
+      },
+      ...stopReasonColumn(dto),
+    });
+  }
+
+  markCancelled(stepId: string, dto: CancelStepDto): Promise<Step> {
+    return this.complete(stepId, 'cancelled', stopReasonColumn(dto));
+  }
+
+  async recordFeedback(stepId: string, dto: StepFeedbackDto): Promise<Step> {
+    return this.transactions.run(async (manager) => {
+      const changes: StepChanges = { feedback: dto.feedback, updatedAt: new Date().toISOString() };
+      if (dto.tags !== undefined) changes.tags = dto.tags;
+      const { affected } = await manager.update(Step, { id: stepId }, changes);
+      if (!affected) throw new StepNotFoundError(stepId);
+      return manager.findOneByOrFail(Step, { id: stepId });
+    });
+  }
+
+  async recordMetrics(stepId: string, dto: StepMetricsDto): Promise<StepMetrics> {
+    return this.transactions.run(async (manager) => {
+      if (!(await manager.existsBy(Step, { id: stepId }))) throw new StepNotFoundError(stepId);
+      await upsertMetrics(manager, stepId, dto);
+      return manager.findOneByOrFail(StepMetrics, { id: stepId });
+    });
+  }
+
+  async findMetrics(stepId: string): Promise<StepMetrics> {
+    const metrics = await this.dataSource.getRepository(StepMetrics).findOneBy({ id: stepId });
+    if (metrics) return metrics;
+    await this.findOne(stepId);
+    throw new StepMetricsNotFoundError(stepId);
+  }
+
+  /**
+   * Moves a step out of `pending`, exactly once. The guarded UPDATE is the arbiter: of any number of
+   * concurrent calls, one changes the row. A repeat of the winning status is answered with the step
+   * as it is; a different terminal status is a conflict. The event goes out after the commit.
+   */
+  private async complete(
+    stepId: string,
+    status: TerminalStepStatus,
+    changes: StepChanges,
+    metrics?: StepMetricsDto,
+  ): Promise<Step> {
+    const { step, transitioned } = await this.transactions.run(async (manager) => {
+      const now = new Date().toISOString();
+      const { affected } = await manager
+        .createQueryBuilder()
+        .update(Step)
+        .set({ ...changes, status, completedAt: now, updatedAt: now })
+        .where('id = :stepId AND status = :pending', { stepId, pending: 'pending' })
+        .execute();
+      const current = await manager.findOneBy(Step, { id: stepId });
+      if (!current) throw new StepNotFoundError(stepId);
+      if (!affected) {
+        if (current.status !== status)
+          throw new StepAlreadyCompletedError(stepId, current.status, status);
+        return { step: current, transitioned: false };
+      }
+      if (metrics) await upsertMetrics(manager, stepId, metrics);
+      return { step: current, transitioned: true };
+    });
+    if (transitioned) this.events.emit(STEP_COMPLETED, StepCompletedEvent.fromStep(step));
+    return step;
+  }
+
+  private whereHasTag(builder: SelectQueryBuilder<Step>, tag: string, parameter: string): void {
+    const condition =
+      this.dataSource.options.type === 'postgres'
+        ? `(s.tags::jsonb) @> jsonb_build_array(CAST(:${parameter} AS text))`
+        : `EXISTS (SELECT 1 FROM json_each(s.tags) WHERE json_each.value = :${parameter})`;
+    builder.andWhere(condition, { [parameter]: tag });
+  }
+
+  private async whereBeyondCursor(
+    builder: SelectQueryBuilder<Step>,
+    field: 'after' | 'before',
+    cursorId: string,
+    comparison: '<' | '>',
+  ): Promise<void> {
+    const cursor = await this.dataSource
+      .getRepository(Step)
+      .findOne({ where: { id: cursorId }, select: { id: true, createdAt: true } });
+    if (!cursor) throw new UnknownCursorError(field, cursorId);
+    const at = `${field}CreatedAt`;
+    const id = `${field}Id`;
+    builder.andWhere(
+      new Brackets((where) =>
+        where
+          .where(`s.created_at ${comparison} :${at}`)
+          .orWhere(`s.created_at = :${at} AND s.id ${comparison} :${id}`),
+      ),
+      { [at]: cursor.createdAt, [id]: cursor.id },
+    );
+  }
+}
+
+function usageColumns(usage: UsageDto): StepChanges {
+  const columns: StepChanges = {
+    promptTokens: usage.prompt_tokens,
+    completionTokens: usage.completion_tokens,
+    totalTokens: usage.total_tokens,
+    cachedInputTokens: usage.cached_input_tokens,
+    cacheWriteTokens: usage.cache_write_tokens,
+    reasoningTokens: usage.reasoning_tokens,
+    promptTokensDetails: usage.prompt_tokens_details,
+    completionTokensDetails: usage.completion_tokens_details,
+  };
+  return withoutUndefined(columns);
+}
+
+function stopReasonColumn(dto: CancelStepDto): StepChanges {
+  return dto.stop_reason === undefined ? {} : { stopReason: dto.stop_reason };
+}
+
+/** Records the given nanosecond fields; fields left out keep what an earlier call recorded. */
+async function upsertMetrics(
+  manager: EntityManager,
+  stepId: string,
+  dto: StepMetricsDto,
+): Promise<void> {
+  const values = withoutUndefined({
+    stepStartNs: dto.step_start_ns,
+    llmRequestStartNs: dto.llm_request_start_ns,
+    llmRequestNs: dto.llm_request_ns,
+    toolExecutionNs: dto.tool_execution_ns,
+    stepNs: dto.step_ns,
+    updatedAt: new Date().toISOString(),
+  });
+  const columns = Object.keys(values).map(
+    (property) =>
+      manager.getRepository(StepMetrics).metadata.findColumnWithPropertyName(property)!
+        .databaseName,
+  );
+  await manager
+    .createQueryBuilder()
+    .insert()
+    .into(StepMetrics)
+    .values({ id: stepId, ...values })
+    .orUpdate(columns, ['id'])
+    .execute();
+}
+
+function withoutUndefined<T extends object>(object: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(object).filter(([, value]) => value !== undefined),
+  ) as Partial<T>;
+}

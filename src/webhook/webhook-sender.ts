@@ -1,0 +1,141 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import type { Readable } from 'node:stream';
+import { HttpService } from '@nestjs/axios';
+import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { isAxiosError } from 'axios';
+import { webhookConfig } from '../config/webhook.config.js';
+import type { WebhookConfig } from '../config/webhook.config.js';
+
+export const RESPONSE_SNIPPET_BYTES = 2048;
+
+export type AttemptOutcome = 'success' | 'http_error' | 'timeout' | 'network_error';
+
+export interface WebhookRequest {
+  url: URL;
+  body: string;
+  headers: Record<string, string>;
+}
+
+/** What one POST came to: everything a delivery log needs to record about the attempt. */
+export interface AttemptResult {
+  outcome: AttemptOutcome;
+  statusCode: number | null;
+  durationMs: number;
+  /** Why it failed, when it did; never contains request headers. */
+  error: string | null;
+  /** The first 2 KiB of the response body, as text. */
+  responseSnippet: string | null;
+  /** The `Retry-After` header in ms, when the receiver sent a usable one. */
+  retryAfterMs: number | null;
+}
+
+/**
+ * Sends one webhook POST and reports what happened. It never throws: every failure is an outcome.
+ * Success is a 2xx within the deadline, which covers connect to last byte read; redirects are not
+ * followed, so a 3xx is a failure, as in the original.
+ */
+@Injectable()
+export class WebhookSender implements OnApplicationShutdown {
+  private readonly httpAgent: HttpAgent;
+  private readonly httpsAgent: HttpsAgent;
+
+  constructor(
+    private readonly http: HttpService,
+    @Inject(webhookConfig.KEY) private readonly config: WebhookConfig,
+  ) {
+    const agentOptions = { keepAlive: true, maxSockets: config.concurrency };
+    this.httpAgent = new HttpAgent(agentOptions);
+    this.httpsAgent = new HttpsAgent(agentOptions);
+  }
+
+  async send(request: WebhookRequest): Promise<AttemptResult> {
+    const started = performance.now();
+    const deadline = AbortSignal.timeout(this.config.timeoutMs);
+    const elapsed = () => Math.round(performance.now() - started);
+    try {
+      const response = await this.http.axiosRef.post<Readable>(request.url.href, request.body, {
+        headers: request.headers,
+        signal: deadline,
+        responseType: 'stream',
+        maxRedirects: 0,
+        validateStatus: () => true,
+        httpAgent: this.httpAgent,
+        httpsAgent: this.httpsAgent,
+      });
+      const snippet = await readSnippet(response.data, deadline);
+      const ok = response.status >= 200 && response.status < 300;
+      return {
+        outcome: ok ? 'success' : 'http_error',
+        statusCode: response.status,
+        durationMs: elapsed(),
+        error: ok ? null : `HTTP ${response.status}`,
+        responseSnippet: snippet,
+        retryAfterMs: parseRetryAfter(response.headers['retry-after']),
+      };
+    } catch (error) {
+      const timedOut = deadline.aborted;
+      return {
+        outcome: timedOut ? 'timeout' : 'network_error',
+        statusCode: null,
+        durationMs: elapsed(),
+        error: timedOut
+          ? `no complete response within ${this.config.timeoutMs} ms`
+          : describe(error),
+        responseSnippet: null,
+        retryAfterMs: null,
+      };
+    }
+  }
+
+  onApplicationShutdown(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+}
+
+/** Reads up to 2 KiB of the body, then lets the rest go; fails if the deadline passes first. */
+function readSnippet(stream: Readable, deadline: AbortSignal): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = () => {
+      cleanup();
+      resolve(Buffer.concat(chunks).subarray(0, RESPONSE_SNIPPET_BYTES).toString('utf8'));
+    };
+    const fail = (error: unknown) => {
+      cleanup();
+      stream.destroy();
+      reject(error instanceof Error ? error : new Error(String(error)));
+    };
+    const onAbort = () => fail(deadline.reason);
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= RESPONSE_SNIPPET_BYTES) {
+        stream.destroy();
+        finish();
+      }
+    };
+    const cleanup = () => {
+      deadline.removeEventListener('abort', onAbort);
+      stream.off('data', onData).off('end', finish).off('error', fail);
+    };
+    if (deadline.aborted) return fail(deadline.reason);
+    deadline.addEventListener('abort', onAbort);
+    stream.on('data', onData).on('end', finish).on('error', fail);
+  });
+}
+
+/** `Retry-After` as delay-seconds or an HTTP date → ms, or null. */
+export function parseRetryAfter(header: unknown, now = Date.now()): number | null {
+  if (typeof header !== 'string' || header.trim() === '') return null;
+  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? null : Math.max(0, date - now);
+}
+
+function describe(error: unknown): string {
+  if (isAxiosError(error) && !error.message) return error.code ?? 'request failed';
+  return error instanceof Error ? error.message : String(error);
+}

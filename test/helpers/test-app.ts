@@ -1,0 +1,43 @@
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { getDataSourceToken } from '@nestjs/typeorm';
+import type { App } from 'supertest/types.js';
+import type { DataSource } from 'typeorm';
+import { AppModule } from '../../src/app.module.js';
+import { APP_OPTIONS, setUpApp } from '../../src/app.setup.js';
+import { databaseConfig } from '../../src/config/database.config.js';
+import type { Env } from '../../src/config/env.js';
+import { parseWebhookConfig, webhookConfig } from '../../src/config/webhook.config.js';
+import { RecordingLogger } from './recording-logger.js';
+
+export interface TestApp {
+  app: INestApplication<App>;
+  server: App;
+  logs: RecordingLogger;
+  dataSource: DataSource;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole app as main.ts builds it, on an in-memory SQLite database (migrated like a real one),
+ * with the webhook variables the test gives and a logger that records.
+ */
+export async function createTestApp(webhookEnv: Env = {}): Promise<TestApp> {
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
+    .overrideProvider(databaseConfig.KEY)
+    .useValue({ dialect: 'sqlite', path: ':memory:' })
+    .overrideProvider(webhookConfig.KEY)
+    .useValue(parseWebhookConfig(webhookEnv))
+    .compile();
+  const logs = new RecordingLogger();
+  const app = moduleRef.createNestApplication<INestApplication<App>>({ ...APP_OPTIONS, logger: logs });
+  setUpApp(app);
+  await app.init();
+  return {
+    app,
+    server: app.getHttpServer(),
+    logs,
+    dataSource: app.get<DataSource>(getDataSourceToken()),
+    close: () => app.close(),
+  };
+}

@@ -1,0 +1,103 @@
+import { once } from 'node:events';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export interface ReceivedRequest {
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+  /** The body exactly as it arrived on the wire. */
+  rawBody: Buffer;
+}
+
+/** How the receiver answers one request; `hang` never answers. */
+export type Reply =
+  | { status: number; body?: string; headers?: Record<string, string> }
+  | { hang: true };
+
+/**
+ * A real HTTP server on 127.0.0.1 with an ephemeral port that records every request and answers
+ * as the test says. Tests wait on `waitForRequests`, never on a sleep.
+ */
+export class WebhookReceiver {
+  readonly requests: ReceivedRequest[] = [];
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly waiters: Array<{ count: number; resolve: () => void }> = [];
+  private replies: Reply[] = [];
+  private defaultReply: Reply = { status: 200, body: 'ok' };
+
+  private constructor() {
+    this.server = createServer((request, response) => this.handle(request, response));
+    this.server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+  }
+
+  static async start(): Promise<WebhookReceiver> {
+    const receiver = new WebhookReceiver();
+    receiver.server.listen(0, '127.0.0.1');
+    await once(receiver.server, 'listening');
+    return receiver;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  url(path = '/hook'): string {
+    return `http://127.0.0.1:${this.port}${path}`;
+  }
+
+  /** Answer every request with this from now on. */
+  replyWith(reply: Reply): this {
+    this.defaultReply = reply;
+    return this;
+  }
+
+  /** Answer the next requests with these, in order, then fall back to the default reply. */
+  replyInTurn(...replies: Reply[]): this {
+    this.replies.push(...replies);
+    return this;
+  }
+
+  requestsTo(path: string): ReceivedRequest[] {
+    return this.requests.filter((request) => request.path === path);
+  }
+
+  waitForRequests(count: number): Promise<void> {
+    if (this.requests.length >= count) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ count, resolve }));
+  }
+
+  /** Drops every open connection, hung ones included, and stops listening. */
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    this.server.close();
+    await once(this.server, 'close');
+  }
+
+  private handle(request: IncomingMessage, response: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const reply = this.replies.shift() ?? this.defaultReply;
+      this.requests.push({
+        method: request.method ?? '',
+        path: request.url ?? '',
+        headers: request.headers,
+        rawBody: Buffer.concat(chunks),
+      });
+      if (!('hang' in reply)) {
+        response.writeHead(reply.status, reply.headers).end(reply.body ?? '');
+      }
+      for (const waiter of [...this.waiters]) {
+        if (this.requests.length >= waiter.count) {
+          this.waiters.splice(this.waiters.indexOf(waiter), 1);
+          waiter.resolve();
+        }
+      }
+    });
+  }
+}
