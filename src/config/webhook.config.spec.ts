@@ -15,10 +15,12 @@ describe(parseWebhookConfig.name, () => {
   });
 
   it('reads a schedule in every unit, and "none" as no retries', () => {
-    expect(parseWebhookConfig({ STEP_COMPLETE_RETRY_SCHEDULE: '250ms, 2s,1m,1h' }).retryScheduleMs).toEqual([
-      250, 2_000, 60_000, 3_600_000,
-    ]);
-    expect(parseWebhookConfig({ STEP_COMPLETE_RETRY_SCHEDULE: 'none' }).retryScheduleMs).toEqual([]);
+    expect(
+      parseWebhookConfig({ STEP_COMPLETE_RETRY_SCHEDULE: '250ms, 2s,1m,1h' }).retryScheduleMs,
+    ).toEqual([250, 2_000, 60_000, 3_600_000]);
+    expect(parseWebhookConfig({ STEP_COMPLETE_RETRY_SCHEDULE: 'none' }).retryScheduleMs).toEqual(
+      [],
+    );
   });
 
   it.each([
@@ -37,9 +39,9 @@ describe(parseWebhookConfig.name, () => {
   });
 
   it('never repeats a URL, which may carry credentials, in its error', () => {
-    expect(() => parseWebhookConfig({ STEP_COMPLETE_WEBHOOK: 'ftp://user:hunter2@example.test' })).toThrow(
-      /^STEP_COMPLETE_WEBHOOK must be an absolute http/,
-    );
+    expect(() =>
+      parseWebhookConfig({ STEP_COMPLETE_WEBHOOK: 'ftp://user:hunter2@example.test' }),
+    ).toThrow(/^STEP_COMPLETE_WEBHOOK must be an absolute http/);
     try {
       parseWebhookConfig({ STEP_COMPLETE_WEBHOOK: 'ftp://user:hunter2@example.test' });
     } catch (error) {

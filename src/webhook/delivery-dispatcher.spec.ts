@@ -9,7 +9,14 @@ import { DeliveryDispatcher } from './delivery-dispatcher.js';
 import { WebhookSender } from './webhook-sender.js';
 
 const STEP_ID = 'step-7b0c2a54-3f4e-4d6a-9c1b-2e8f5a6d7c90';
-const event = new StepCompletedEvent(STEP_ID, 'success', 'agent-1', 'run-1', 'end_turn', new Date().toISOString());
+const event = new StepCompletedEvent(
+  STEP_ID,
+  'success',
+  'agent-1',
+  'run-1',
+  'end_turn',
+  new Date().toISOString(),
+);
 
 describe(DeliveryDispatcher.name, () => {
   let receiver: WebhookReceiver;
@@ -59,7 +66,10 @@ describe(DeliveryDispatcher.name, () => {
 
   it('sends the key as a Bearer token when STEP_COMPLETE_KEY is set, and never logs it', async () => {
     const key = 'k3y-that-must-stay-secret';
-    const sut = await dispatcherWith({ STEP_COMPLETE_WEBHOOK: receiver.url(), STEP_COMPLETE_KEY: key });
+    const sut = await dispatcherWith({
+      STEP_COMPLETE_WEBHOOK: receiver.url(),
+      STEP_COMPLETE_KEY: key,
+    });
 
     await sut.dispatch(event);
 
@@ -87,12 +97,17 @@ describe(DeliveryDispatcher.name, () => {
     await sut.dispatch(event);
 
     expect(levelsOfStepLines()).toEqual(['warn']);
-    expect(logs.entries.find((entry) => entry.level === 'warn')?.message).toContain(`HTTP ${status}`);
+    expect(logs.entries.find((entry) => entry.level === 'warn')?.message).toContain(
+      `HTTP ${status}`,
+    );
   });
 
   it('logs a timeout at warn', async () => {
     receiver.replyWith({ hang: true });
-    const sut = await dispatcherWith({ STEP_COMPLETE_WEBHOOK: receiver.url(), STEP_COMPLETE_TIMEOUT_MS: '200' });
+    const sut = await dispatcherWith({
+      STEP_COMPLETE_WEBHOOK: receiver.url(),
+      STEP_COMPLETE_TIMEOUT_MS: '200',
+    });
 
     await sut.dispatch(event);
 
@@ -109,7 +124,9 @@ describe(DeliveryDispatcher.name, () => {
     await sut.dispatch(event);
 
     expect(levelsOfStepLines()).toEqual(['error']);
-    expect(logs.entries.find((entry) => entry.level === 'error')?.message).toContain('ECONNREFUSED');
+    expect(logs.entries.find((entry) => entry.level === 'error')?.message).toContain(
+      'ECONNREFUSED',
+    );
   });
 
   it('sends nothing and logs at debug when no webhook URL is configured', async () => {
@@ -122,7 +139,10 @@ describe(DeliveryDispatcher.name, () => {
   });
 
   it('sends the full payload with step_id first when STEP_COMPLETE_PAYLOAD=full', async () => {
-    const sut = await dispatcherWith({ STEP_COMPLETE_WEBHOOK: receiver.url(), STEP_COMPLETE_PAYLOAD: 'full' });
+    const sut = await dispatcherWith({
+      STEP_COMPLETE_WEBHOOK: receiver.url(),
+      STEP_COMPLETE_PAYLOAD: 'full',
+    });
 
     await sut.dispatch(event);
 

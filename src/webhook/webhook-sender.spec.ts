@@ -30,7 +30,11 @@ describe(WebhookSender.name, () => {
   });
 
   const post = (url = receiver.url()) =>
-    sut.send({ url: new URL(url), body: '{"step_id":"x"}', headers: { 'content-type': 'application/json' } });
+    sut.send({
+      url: new URL(url),
+      body: '{"step_id":"x"}',
+      headers: { 'content-type': 'application/json' },
+    });
 
   it('ends an attempt to a receiver that never answers at the deadline, as a timeout', async () => {
     receiver.replyWith({ hang: true });

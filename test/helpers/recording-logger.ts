@@ -16,8 +16,10 @@ export interface LogEntry {
  */
 export class RecordingLogger implements LoggerService {
   readonly entries: LogEntry[] = [];
-  private readonly waiters: Array<{ matches: (entry: LogEntry) => boolean; resolve: (entry: LogEntry) => void }> =
-    [];
+  private readonly waiters: Array<{
+    matches: (entry: LogEntry) => boolean;
+    resolve: (entry: LogEntry) => void;
+  }> = [];
 
   log(message: unknown, ...rest: unknown[]): void {
     this.record('log', message, rest);
@@ -48,7 +50,10 @@ export class RecordingLogger implements LoggerService {
   /** Everything recorded, as one searchable text. */
   text(): string {
     return this.entries
-      .map((entry) => `${entry.level} ${entry.context ?? ''} ${entry.message} ${JSON.stringify(entry.extra)}`)
+      .map(
+        (entry) =>
+          `${entry.level} ${entry.context ?? ''} ${entry.message} ${JSON.stringify(entry.extra)}`,
+      )
       .join('\n');
   }
 

@@ -30,7 +30,10 @@ export async function createTestApp(webhookEnv: Env = {}): Promise<TestApp> {
     .useValue(parseWebhookConfig(webhookEnv))
     .compile();
   const logs = new RecordingLogger();
-  const app = moduleRef.createNestApplication<INestApplication<App>>({ ...APP_OPTIONS, logger: logs });
+  const app = moduleRef.createNestApplication<INestApplication<App>>({
+    ...APP_OPTIONS,
+    logger: logs,
+  });
   setUpApp(app);
   await app.init();
   return {

@@ -12,8 +12,7 @@ export interface ReceivedRequest {
 
 /** How the receiver answers one request; `hang` never answers. */
 export type Reply =
-  | { status: number; body?: string; headers?: Record<string, string> }
-  | { hang: true };
+  { status: number; body?: string; headers?: Record<string, string> } | { hang: true };
 
 /**
  * A real HTTP server on 127.0.0.1 with an ephemeral port that records every request and answers
