@@ -13,7 +13,10 @@ export default tseslint.config(
     languageOptions: {
       globals: { ...globals.node, ...globals.jest },
       sourceType: 'module',
-      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['examples/*.mjs'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
   },
   {

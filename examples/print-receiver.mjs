@@ -13,4 +13,6 @@ createServer((request, response) => {
     );
     response.writeHead(204).end();
   });
-}).listen(port, '127.0.0.1', () => process.stdout.write(`receiver on http://127.0.0.1:${port}/hook\n`));
+}).listen(port, '127.0.0.1', () =>
+  process.stdout.write(`receiver on http://127.0.0.1:${port}/hook\n`),
+);

@@ -4,10 +4,13 @@ import type { DataSourceOptions } from 'typeorm';
 import type { DatabaseConfig } from '../config/database.config.js';
 import { StepMetrics } from '../steps/entities/step-metrics.entity.js';
 import { Step } from '../steps/entities/step.entity.js';
+import { DeliveryAttempt } from '../webhook/entities/delivery-attempt.entity.js';
+import { WebhookDelivery } from '../webhook/entities/webhook-delivery.entity.js';
 import { CreateSteps1764316800000 } from './migrations/1764316800000-CreateSteps.js';
+import { CreateWebhookDeliveries1764403200000 } from './migrations/1764403200000-CreateWebhookDeliveries.js';
 
-export const ENTITIES = [Step, StepMetrics];
-export const MIGRATIONS = [CreateSteps1764316800000];
+export const ENTITIES = [Step, StepMetrics, WebhookDelivery, DeliveryAttempt];
+export const MIGRATIONS = [CreateSteps1764316800000, CreateWebhookDeliveries1764403200000];
 
 /** One definition of the database, shared by the app and the TypeORM migration CLI. */
 export function buildDataSourceOptions(config: DatabaseConfig): DataSourceOptions {

@@ -3,8 +3,12 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { databaseConfig, DatabaseConfigType } from '../config/database.config.js';
 import { buildDataSourceOptions } from './data-source-options.js';
 import { TransactionRunner } from './transaction-runner.js';
+import { TransactionalListeners } from './transactional-listeners.js';
 
-/** The TypeORM connection, migrated at start, and the transaction runner every write goes through. */
+/**
+ * The TypeORM connection, migrated at start; the transaction runner every write goes through; and
+ * the listeners that write inside another module's transaction.
+ */
 @Global()
 @Module({
   imports: [
@@ -16,7 +20,7 @@ import { TransactionRunner } from './transaction-runner.js';
       }),
     }),
   ],
-  providers: [TransactionRunner],
-  exports: [TransactionRunner],
+  providers: [TransactionRunner, TransactionalListeners],
+  exports: [TransactionRunner, TransactionalListeners],
 })
 export class DatabaseModule {}

@@ -24,10 +24,3 @@ export class StepAlreadyCompletedError extends DomainError {
     super('conflict', `Step ${stepId} is already ${current}; it cannot become ${requested}`);
   }
 }
-
-/** A paging cursor (`after` / `before`) that names no step. */
-export class UnknownCursorError extends DomainError {
-  constructor(field: 'after' | 'before', stepId: string) {
-    super('invalid', `${field} must be the id of an existing step; ${stepId} is not`);
-  }
-}

@@ -1,13 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { Brackets, DataSource, EntityManager, SelectQueryBuilder } from 'typeorm';
+import { DataSource, EntityManager, SelectQueryBuilder } from 'typeorm';
+import { applyCursorPage } from '../common/cursor-page.js';
 import { TransactionRunner } from '../database/transaction-runner.js';
+import { TransactionalListeners } from '../database/transactional-listeners.js';
 import { isUniqueViolation } from '../database/unique-violation.js';
 import type { StepErrorDto, StepSuccessDto, CancelStepDto } from './dto/complete-step.dto.js';
 import type { CreateStepDto } from './dto/create-step.dto.js';
 import type { StepFeedbackDto } from './dto/feedback.dto.js';
-import { DEFAULT_PAGE_SIZE, ListStepsQuery } from './dto/list-steps.query.js';
+import type { ListStepsQuery } from './dto/list-steps.query.js';
 import type { StepMetricsDto } from './dto/step-metrics.dto.js';
 import type { UsageDto } from './dto/usage.dto.js';
 import { StepMetrics } from './entities/step-metrics.entity.js';
@@ -20,7 +22,6 @@ import {
   StepAlreadyExistsError,
   StepMetricsNotFoundError,
   StepNotFoundError,
-  UnknownCursorError,
 } from './steps.errors.js';
 
 type StepChanges = Partial<Omit<Step, 'id' | 'status' | 'createdAt' | 'completedAt'>>;
@@ -30,6 +31,7 @@ export class StepsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly transactions: TransactionRunner,
+    private readonly transactionalListeners: TransactionalListeners,
     private readonly events: EventEmitter2,
   ) {}
 
@@ -83,14 +85,7 @@ export class StepsService {
   }
 
   async list(query: ListStepsQuery): Promise<Step[]> {
-    const descending = (query.order ?? 'desc') === 'desc';
-    const builder = this.dataSource
-      .getRepository(Step)
-      .createQueryBuilder('s')
-      .orderBy('s.created_at', descending ? 'DESC' : 'ASC')
-      .addOrderBy('s.id', descending ? 'DESC' : 'ASC')
-      .limit(query.limit ?? DEFAULT_PAGE_SIZE);
-
+    const builder = this.dataSource.getRepository(Step).createQueryBuilder('s');
     const equalities = {
       agent_id: query.agent_id,
       run_id: query.run_id,
@@ -105,21 +100,14 @@ export class StepsService {
     if (query.has_feedback !== undefined) {
       builder.andWhere(query.has_feedback ? 's.feedback IS NOT NULL' : 's.feedback IS NULL');
     }
-    if (query.trace_ids?.length)
+    if (query.trace_ids?.length) {
       builder.andWhere('s.trace_id IN (:...traceIds)', { traceIds: query.trace_ids });
+    }
     query.tags?.forEach((tag, index) => this.whereHasTag(builder, tag, `tag${index}`));
-    if (query.start_date) {
+    if (query.start_date)
       builder.andWhere('s.created_at >= :startDate', { startDate: query.start_date });
-    }
-    if (query.end_date) {
-      builder.andWhere('s.created_at <= :endDate', { endDate: query.end_date });
-    }
-    // "after" means later in the requested order, so its comparison flips with the order.
-    if (query.after)
-      await this.whereBeyondCursor(builder, 'after', query.after, descending ? '<' : '>');
-    if (query.before)
-      await this.whereBeyondCursor(builder, 'before', query.before, descending ? '>' : '<');
-    return builder.getMany();
+    if (query.end_date) builder.andWhere('s.created_at <= :endDate', { endDate: query.end_date });
+    return (await applyCursorPage(builder, query)).getMany();
   }
 
   markSucceeded(stepId: string, dto: StepSuccessDto): Promise<Step> {
@@ -178,7 +166,8 @@ export class StepsService {
   /**
    * Moves a step out of `pending`, exactly once. The guarded UPDATE is the arbiter: of any number of
    * concurrent calls, one changes the row. A repeat of the winning status is answered with the step
-   * as it is; a different terminal status is a conflict. The event goes out after the commit.
+   * as it is; a different terminal status is a conflict. `step.completed` is published twice: inside
+   * the transaction to listeners whose writes must commit with it, and after the commit to everyone.
    */
   private async complete(
     stepId: string,
@@ -186,7 +175,7 @@ export class StepsService {
     changes: StepChanges,
     metrics?: StepMetricsDto,
   ): Promise<Step> {
-    const { step, transitioned } = await this.transactions.run(async (manager) => {
+    const { step, event } = await this.transactions.run(async (manager) => {
       const now = new Date().toISOString();
       const { affected } = await manager
         .createQueryBuilder()
@@ -199,12 +188,15 @@ export class StepsService {
       if (!affected) {
         if (current.status !== status)
           throw new StepAlreadyCompletedError(stepId, current.status, status);
-        return { step: current, transitioned: false };
+        return { step: current, event: null };
       }
       if (metrics) await upsertMetrics(manager, stepId, metrics);
-      return { step: current, transitioned: true };
+      // Whatever must be recorded with the transition (the webhook outbox) commits with it.
+      const completed = StepCompletedEvent.fromStep(current);
+      await this.transactionalListeners.publish(STEP_COMPLETED, completed, manager);
+      return { step: current, event: completed };
     });
-    if (transitioned) this.events.emit(STEP_COMPLETED, StepCompletedEvent.fromStep(step));
+    if (event) this.events.emit(STEP_COMPLETED, event);
     return step;
   }
 
@@ -214,28 +206,6 @@ export class StepsService {
         ? `(s.tags::jsonb) @> jsonb_build_array(CAST(:${parameter} AS text))`
         : `EXISTS (SELECT 1 FROM json_each(s.tags) WHERE json_each.value = :${parameter})`;
     builder.andWhere(condition, { [parameter]: tag });
-  }
-
-  private async whereBeyondCursor(
-    builder: SelectQueryBuilder<Step>,
-    field: 'after' | 'before',
-    cursorId: string,
-    comparison: '<' | '>',
-  ): Promise<void> {
-    const cursor = await this.dataSource
-      .getRepository(Step)
-      .findOne({ where: { id: cursorId }, select: { id: true, createdAt: true } });
-    if (!cursor) throw new UnknownCursorError(field, cursorId);
-    const at = `${field}CreatedAt`;
-    const id = `${field}Id`;
-    builder.andWhere(
-      new Brackets((where) =>
-        where
-          .where(`s.created_at ${comparison} :${at}`)
-          .orWhere(`s.created_at = :${at} AND s.id ${comparison} :${id}`),
-      ),
-      { [at]: cursor.createdAt, [id]: cursor.id },
-    );
   }
 }
 

@@ -1,18 +1,17 @@
-import { Transform, Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
+import { Transform } from 'class-transformer';
+import { IsIn, IsOptional, Matches } from 'class-validator';
+import { PageQuery } from '../../common/cursor-page.js';
 import { STEP_ID_PATTERN } from '../step-id.js';
 import { FEEDBACK_VALUES, STEP_STATUSES } from '../step-status.js';
 import type { Feedback, StepStatus } from '../step-status.js';
 import { OptionalText, QueryTimestamp, RepeatableParam } from './validators.js';
 
-export const DEFAULT_PAGE_SIZE = 50;
-export const MAX_PAGE_SIZE = 1000;
 const cursorMessage = (field: string) => ({
   message: `${field} must be a step id ("step-" followed by a lowercase UUID v4)`,
 });
 
 /** Filters and cursor paging of the step lists (Letta's paging contract). */
-export class ListStepsQuery {
+export class ListStepsQuery extends PageQuery {
   @OptionalText() agent_id?: string;
   @OptionalText() run_id?: string;
   @OptionalText() project_id?: string;
@@ -34,15 +33,6 @@ export class ListStepsQuery {
   @QueryTimestamp() start_date?: string;
   @QueryTimestamp() end_date?: string;
 
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(MAX_PAGE_SIZE)
-  limit?: number;
-
-  @IsOptional() @IsIn(['asc', 'desc']) order?: 'asc' | 'desc';
-  @IsOptional() @IsIn(['created_at']) order_by?: 'created_at';
-  @IsOptional() @Matches(STEP_ID_PATTERN, cursorMessage('after')) after?: string;
-  @IsOptional() @Matches(STEP_ID_PATTERN, cursorMessage('before')) before?: string;
+  @IsOptional() @Matches(STEP_ID_PATTERN, cursorMessage('after')) declare after?: string;
+  @IsOptional() @Matches(STEP_ID_PATTERN, cursorMessage('before')) declare before?: string;
 }

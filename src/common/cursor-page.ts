@@ -1,0 +1,77 @@
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { Brackets, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import { DomainError } from './domain-error.js';
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 1000;
+
+/**
+ * Letta's paging contract, shared by every list: rows ordered by `created_at` then `id`;
+ * `after` / `before` are row ids and select what comes after / before that row in the requested
+ * order, so a client pages forward with `after=<last id>` until an empty page.
+ */
+export class PageQuery {
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(MAX_PAGE_SIZE)
+  limit?: number;
+
+  @IsOptional() @IsIn(['asc', 'desc']) order?: 'asc' | 'desc';
+  @IsOptional() @IsIn(['created_at']) order_by?: 'created_at';
+  after?: string;
+  before?: string;
+}
+
+/** A paging cursor (`after` / `before`) that names no row. */
+export class UnknownCursorError extends DomainError {
+  constructor(field: 'after' | 'before', id: string) {
+    super('invalid', `${field} must be the id of an existing row of this list; ${id} is not`);
+  }
+}
+
+/** Orders, limits and applies the cursors of `page` to a query over a table with `created_at` and `id`. */
+export async function applyCursorPage<T extends ObjectLiteral>(
+  builder: SelectQueryBuilder<T>,
+  page: PageQuery,
+): Promise<SelectQueryBuilder<T>> {
+  const alias = builder.alias;
+  const descending = (page.order ?? 'desc') === 'desc';
+  const direction = descending ? 'DESC' : 'ASC';
+  builder
+    .orderBy(`${alias}.created_at`, direction)
+    .addOrderBy(`${alias}.id`, direction)
+    .limit(page.limit ?? DEFAULT_PAGE_SIZE);
+  // "after" means later in the requested order, so its comparison flips with the order.
+  if (page.after) await whereBeyond(builder, 'after', page.after, descending ? '<' : '>');
+  if (page.before) await whereBeyond(builder, 'before', page.before, descending ? '>' : '<');
+  return builder;
+}
+
+async function whereBeyond<T extends ObjectLiteral>(
+  builder: SelectQueryBuilder<T>,
+  field: 'after' | 'before',
+  cursorId: string,
+  comparison: '<' | '>',
+): Promise<void> {
+  const alias = builder.alias;
+  const cursor = await builder.connection
+    .createQueryBuilder()
+    .select(`${alias}.created_at`, 'created_at')
+    .from(builder.expressionMap.mainAlias!.target, alias)
+    .where(`${alias}.id = :cursorId`, { cursorId })
+    .getRawOne<{ created_at: string }>();
+  if (!cursor) throw new UnknownCursorError(field, cursorId);
+  const at = `${field}CreatedAt`;
+  const id = `${field}Id`;
+  builder.andWhere(
+    new Brackets((where) =>
+      where
+        .where(`${alias}.created_at ${comparison} :${at}`)
+        .orWhere(`${alias}.created_at = :${at} AND ${alias}.id ${comparison} :${id}`),
+    ),
+    { [at]: cursor.created_at, [id]: cursorId },
+  );
+}

@@ -1,0 +1,53 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/**
+ * One step-completion notification, written in the transaction that completed the step. Its id is
+ * the `webhook-id` header on every attempt, so receivers can dedupe. The body is frozen at creation
+ * so every retry (and its signature) carries the same bytes.
+ */
+@Entity({ name: 'webhook_deliveries' })
+export class WebhookDelivery {
+  @PrimaryColumn({ type: 'varchar', length: 40 })
+  id: string;
+
+  @Column({ name: 'step_id', type: 'varchar', length: 64 })
+  stepId: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  status: DeliveryStatus;
+
+  @Column({ type: 'text' })
+  payload: string;
+
+  @Column({ name: 'attempt_count', type: 'integer', default: 0 })
+  attemptCount: number;
+
+  /** When the next attempt is due (pending only). */
+  @Column({ name: 'next_attempt_at', type: 'varchar', length: 24, nullable: true })
+  nextAttemptAt: string | null;
+
+  /** An attempt is under way until then; a crashed process's claim simply runs out. */
+  @Column({ name: 'lease_until', type: 'varchar', length: 24, nullable: true })
+  leaseUntil: string | null;
+
+  @Column({ name: 'last_outcome', type: 'varchar', length: 16, nullable: true })
+  lastOutcome: string | null;
+
+  @Column({ name: 'last_status_code', type: 'integer', nullable: true })
+  lastStatusCode: number | null;
+
+  @Column({ name: 'last_error', type: 'text', nullable: true })
+  lastError: string | null;
+
+  @Column({ name: 'created_at', type: 'varchar', length: 24 })
+  createdAt: string;
+
+  @Column({ name: 'updated_at', type: 'varchar', length: 24 })
+  updatedAt: string;
+
+  @Column({ name: 'delivered_at', type: 'varchar', length: 24, nullable: true })
+  deliveredAt: string | null;
+}
