@@ -1,29 +1,50 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { webhookConfig } from '../config/webhook.config.js';
 import type { WebhookConfig } from '../config/webhook.config.js';
-import { STEPHOOK_VERSION } from '../common/version.js';
 import type { StepCompletedEvent } from '../steps/events/step-completed.event.js';
-import { buildWebhookBody } from './webhook-payload.js';
+import type { WebhookDelivery } from './entities/webhook-delivery.entity.js';
+import { DeliveryStore, DeliveryVerdict } from './delivery-store.js';
+import { RetryPolicy } from './retry-policy.js';
+import { buildWebhookHeaders } from './webhook-request.js';
 import { AttemptResult, WebhookSender } from './webhook-sender.js';
 
 /** How long shutdown waits for attempts already on the wire. */
 export const SHUTDOWN_DRAIN_MS = 10_000;
+/** A claim outlives its attempt by this much, so only a dead process's claim ever runs out. */
+const LEASE_MARGIN_MS = 30_000;
 
 /**
- * Turns a completed step into its webhook attempt and reports the outcome at the level the
- * contract gives it. Owns every error: nothing here reaches the step path.
+ * Runs delivery attempts: at most STEP_COMPLETE_CONCURRENCY at once, each claimed in the database
+ * first, then sent, then recorded with the delivery's next state. Owns every error: nothing here
+ * reaches the step path.
  */
 @Injectable()
 export class DeliveryDispatcher implements BeforeApplicationShutdown {
   private readonly logger = new Logger(DeliveryDispatcher.name);
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly policy: RetryPolicy;
+  private accepting = true;
+  private slotFreed: () => void = () => undefined;
 
   constructor(
     @Inject(webhookConfig.KEY) private readonly config: WebhookConfig,
+    private readonly store: DeliveryStore,
     private readonly sender: WebhookSender,
-  ) {}
+  ) {
+    this.policy = new RetryPolicy(config.retryScheduleMs);
+  }
 
-  async dispatch(event: StepCompletedEvent): Promise<void> {
+  get freeSlots(): number {
+    return this.accepting ? Math.max(0, this.config.concurrency - this.inFlight.size) : 0;
+  }
+
+  /** Called whenever an attempt ends and its slot is free again. */
+  onSlotFreed(listener: () => void): void {
+    this.slotFreed = listener;
+  }
+
+  /** The fast path: the first attempt right after the commit, no polling delay. */
+  async dispatchStep(event: StepCompletedEvent): Promise<void> {
     if (!this.config.url) {
       this.logger.debug(
         `Step ${event.stepId} is ${event.status}; STEP_COMPLETE_WEBHOOK is empty, so no webhook is sent`,
@@ -31,78 +52,123 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
       );
       return;
     }
-    const attempt = this.attempt(event, this.config.url);
-    this.inFlight.add(attempt);
-    try {
-      await attempt;
-    } finally {
-      this.inFlight.delete(attempt);
-    }
+    const ids = await this.store.findPendingIdsForStep(event.stepId);
+    await Promise.all(ids.map((id) => this.start(id) ?? Promise.resolve()));
+  }
+
+  /**
+   * Starts an attempt on a due delivery, or returns the one already in flight for it. Returns null
+   * when every slot is busy (the scheduler picks it up when one frees) or shutdown has begun. A
+   * manual attempt takes the delivery in any state and does not wait for a slot.
+   */
+  start(deliveryId: string, { manual = false } = {}): Promise<void> | null {
+    const running = this.inFlight.get(deliveryId);
+    if (running) return running;
+    if (!this.accepting) return null;
+    if (!manual && this.inFlight.size >= this.config.concurrency) return null;
+    const attempt = this.attempt(deliveryId, manual).finally(() => {
+      this.inFlight.delete(deliveryId);
+      this.slotFreed();
+    });
+    this.inFlight.set(deliveryId, attempt);
+    return attempt;
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    this.accepting = false;
     if (this.inFlight.size === 0) return;
-    this.logger.log(`Waiting for ${this.inFlight.size} webhook attempt(s) in flight`);
+    this.logger.log(
+      `Waiting up to ${SHUTDOWN_DRAIN_MS} ms for ${this.inFlight.size} webhook attempt(s) in flight`,
+    );
     let timer: NodeJS.Timeout | undefined;
     const drainDeadline = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, SHUTDOWN_DRAIN_MS);
     });
-    await Promise.race([Promise.allSettled([...this.inFlight]), drainDeadline]);
+    await Promise.race([Promise.allSettled([...this.inFlight.values()]), drainDeadline]);
     clearTimeout(timer);
   }
 
-  private async attempt(event: StepCompletedEvent, url: URL): Promise<void> {
+  private async attempt(deliveryId: string, manual: boolean): Promise<void> {
+    const url = this.config.url;
+    if (!url) return;
     try {
+      const startedAt = new Date();
+      const leaseUntil = new Date(startedAt.getTime() + this.config.timeoutMs + LEASE_MARGIN_MS);
+      const delivery = await this.store.claim(deliveryId, startedAt, leaseUntil, manual);
+      if (!delivery) return;
       const result = await this.sender.send({
         url,
-        body: buildWebhookBody(event, this.config.payload),
-        headers: this.headers(),
+        body: delivery.payload,
+        headers: buildWebhookHeaders({ deliveryId, attemptAt: startedAt, key: this.config.key }),
       });
-      this.report(event, result);
+      const verdict = this.judge(delivery, result, manual);
+      await this.store.recordAttempt(delivery, startedAt, result, verdict);
+      this.report(delivery, result, verdict);
     } catch (error) {
-      this.logger.error(`Webhook for step ${event.stepId} could not be attempted`, error, {
-        step_id: event.stepId,
+      this.logger.error(`Webhook delivery ${deliveryId} could not be attempted`, error, {
+        delivery_id: deliveryId,
       });
     }
   }
 
-  private headers(): Record<string, string> {
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      'user-agent': `stephook/${STEPHOOK_VERSION}`,
-    };
-    if (this.config.key) headers.authorization = `Bearer ${this.config.key}`;
-    return headers;
+  /** A manual attempt never makes a finished delivery worse: it only turns it into `delivered`. */
+  private judge(
+    delivery: WebhookDelivery,
+    result: AttemptResult,
+    manual: boolean,
+  ): DeliveryVerdict {
+    if (result.outcome === 'success') return { status: 'delivered' };
+    if (manual && delivery.status !== 'pending') {
+      return delivery.status === 'delivered'
+        ? { status: 'delivered' }
+        : { status: 'failed', schedulePosition: delivery.schedulePosition };
+    }
+    const position = delivery.schedulePosition + 1;
+    const delayMs = this.policy.delayAfter(position, result);
+    return delayMs === null
+      ? { status: 'failed', schedulePosition: position }
+      : {
+          status: 'pending',
+          schedulePosition: position,
+          nextAttemptAt: new Date(Date.now() + delayMs),
+        };
   }
 
-  private report(event: StepCompletedEvent, result: AttemptResult): void {
+  private report(delivery: WebhookDelivery, result: AttemptResult, verdict: DeliveryVerdict): void {
+    const number = delivery.attemptCount + 1;
     const fields = {
-      step_id: event.stepId,
+      step_id: delivery.stepId,
+      delivery_id: delivery.id,
+      attempt: number,
       outcome: result.outcome,
+      status_code: result.statusCode,
       duration_ms: result.durationMs,
     };
-    const subject = `Webhook for step ${event.stepId}`;
+    const subject = `Webhook for step ${delivery.stepId} (${delivery.id}, attempt ${number})`;
+    const next =
+      verdict.status === 'pending'
+        ? `; next attempt at ${verdict.nextAttemptAt.toISOString()}`
+        : verdict.status === 'failed'
+          ? '; giving up, the delivery is failed'
+          : '';
     switch (result.outcome) {
       case 'success':
         this.logger.log(
           `${subject} delivered: HTTP ${result.statusCode} in ${result.durationMs} ms`,
-          {
-            ...fields,
-            status_code: result.statusCode,
-          },
+          fields,
         );
         return;
       case 'timeout':
-        this.logger.warn(`${subject} timed out: ${result.error}`, fields);
+        this.logger.warn(`${subject} timed out: ${result.error}${next}`, fields);
         return;
       case 'http_error':
         this.logger.warn(
-          `${subject} failed: HTTP ${result.statusCode} in ${result.durationMs} ms`,
-          { ...fields, status_code: result.statusCode },
+          `${subject} failed: HTTP ${result.statusCode} in ${result.durationMs} ms${next}`,
+          fields,
         );
         return;
       case 'network_error':
-        this.logger.error(`${subject} failed: ${result.error}`, fields);
+        this.logger.error(`${subject} failed: ${result.error}${next}`, fields);
         return;
     }
   }

@@ -10,6 +10,6 @@ export class StepCompletedListener {
   /** `async`: runs after the emitting call returns, so the step never waits for its webhook. */
   @OnEvent(STEP_COMPLETED, { async: true, promisify: true })
   onStepCompleted(event: StepCompletedEvent): Promise<void> {
-    return this.dispatcher.dispatch(event);
+    return this.dispatcher.dispatchStep(event);
   }
 }

@@ -14,6 +14,7 @@ export class CreateWebhookDeliveries1764403200000 implements MigrationInterface 
           { name: 'status', type: 'varchar', length: '16' },
           { name: 'payload', type: 'text' },
           { name: 'attempt_count', type: 'integer', default: 0 },
+          { name: 'schedule_position', type: 'integer', default: 0 },
           { name: 'next_attempt_at', type: 'varchar', length: '24', isNullable: true },
           { name: 'lease_until', type: 'varchar', length: '24', isNullable: true },
           { name: 'last_outcome', type: 'varchar', length: '16', isNullable: true },

@@ -4,7 +4,8 @@ import { PageQuery } from '../../common/cursor-page.js';
 import { STEP_ID_PATTERN } from '../step-id.js';
 import { FEEDBACK_VALUES, STEP_STATUSES } from '../step-status.js';
 import type { Feedback, StepStatus } from '../step-status.js';
-import { OptionalText, QueryTimestamp, RepeatableParam } from './validators.js';
+import { OptionalText, RepeatableParam } from './validators.js';
+import { IsoTimestamp } from '../../common/iso-timestamp.js';
 
 const cursorMessage = (field: string) => ({
   message: `${field} must be a step id ("step-" followed by a lowercase UUID v4)`,
@@ -30,8 +31,8 @@ export class ListStepsQuery extends PageQuery {
   /** Every tag given must be on the step. */
   @RepeatableParam() tags?: string[];
 
-  @QueryTimestamp() start_date?: string;
-  @QueryTimestamp() end_date?: string;
+  @IsoTimestamp() start_date?: string;
+  @IsoTimestamp() end_date?: string;
 
   @IsOptional() @Matches(STEP_ID_PATTERN, cursorMessage('after')) declare after?: string;
   @IsOptional() @Matches(STEP_ID_PATTERN, cursorMessage('before')) declare before?: string;

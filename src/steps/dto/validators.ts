@@ -9,10 +9,8 @@ import {
   IsString,
   Max,
   MaxLength,
-  Matches,
   Min,
   ValidationOptions,
-  isISO8601,
   registerDecorator,
 } from 'class-validator';
 
@@ -70,21 +68,4 @@ export const RepeatableParam = () =>
       value === undefined || Array.isArray(value) ? value : [value],
     ),
     OptionalTags(),
-  );
-
-/**
- * An ISO 8601 date or date-time query parameter, normalised to the stored form (UTC, milliseconds)
- * so that it compares as text with `created_at`.
- */
-export const QueryTimestamp = () =>
-  applyDecorators(
-    IsOptional(),
-    Transform(({ value }: { value: unknown }) => {
-      if (typeof value !== 'string' || !isISO8601(value, { strict: true })) return value;
-      const time = Date.parse(value);
-      return Number.isNaN(time) ? value : new Date(time).toISOString();
-    }),
-    Matches(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, {
-      message: ({ property }) => `${property} must be an ISO 8601 date or date-time`,
-    }),
   );

@@ -22,8 +22,13 @@ export class WebhookDelivery {
   @Column({ type: 'text' })
   payload: string;
 
+  /** Every attempt ever made; numbers the attempt log. */
   @Column({ name: 'attempt_count', type: 'integer', default: 0 })
   attemptCount: number;
+
+  /** Failed attempts in the current run of the retry schedule; a recover starts a fresh run. */
+  @Column({ name: 'schedule_position', type: 'integer', default: 0 })
+  schedulePosition: number;
 
   /** When the next attempt is due (pending only). */
   @Column({ name: 'next_attempt_at', type: 'varchar', length: 24, nullable: true })

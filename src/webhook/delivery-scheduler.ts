@@ -1,0 +1,105 @@
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { webhookConfig } from '../config/webhook.config.js';
+import type { WebhookConfig } from '../config/webhook.config.js';
+import { DeliveryDispatcher } from './delivery-dispatcher.js';
+import { DeliveryStore } from './delivery-store.js';
+
+/** The longest the scheduler sleeps: work added by another process is seen within this. */
+export const MAX_POLL_INTERVAL_MS = 1_000;
+/** The shortest, so a delivery that is due but still being claimed cannot make it spin. */
+const MIN_POLL_INTERVAL_MS = 20;
+
+/**
+ * Hands due deliveries to the dispatcher: at start (what a previous run left pending), when retries
+ * fall due, and whenever a slot frees while a backlog waits. It reads one page of due ids at a
+ * time, never more than there are free slots, so memory stays flat with any backlog.
+ */
+@Injectable()
+export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(DeliveryScheduler.name);
+  private timer: NodeJS.Timeout | null = null;
+  private polling = false;
+  private pollAgain = false;
+  private stopped = false;
+
+  constructor(
+    @Inject(webhookConfig.KEY) private readonly config: WebhookConfig,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly store: DeliveryStore,
+    private readonly dispatcher: DeliveryDispatcher,
+  ) {}
+
+  get running(): boolean {
+    return !this.stopped && this.config.url !== undefined;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.config.url) return;
+    // On SQLite this process is the only dispatcher, so a claim left behind is a previous run's,
+    // cut short by a crash: release it now rather than wait for it to run out.
+    if (this.dataSource.options.type === 'better-sqlite3') {
+      const released = await this.store.releaseAllLeases();
+      if (released > 0)
+        this.logger.warn(`Resuming ${released} webhook attempt(s) interrupted by the last stop`);
+    }
+    this.dispatcher.onSlotFreed(() => this.wake());
+    this.wake();
+  }
+
+  /** Look for due work now. */
+  wake(): void {
+    this.sleep(0);
+  }
+
+  beforeApplicationShutdown(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private sleep(ms: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.poll(), ms);
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) {
+      this.pollAgain = true;
+      return;
+    }
+    this.polling = true;
+    try {
+      do {
+        this.pollAgain = false;
+        const free = this.dispatcher.freeSlots;
+        if (free === 0) return; // the next slot to free wakes us
+        const due = await this.store.findDue(new Date(), free);
+        for (const id of due) void this.dispatcher.start(id);
+        if (due.length === free) return;
+      } while (this.pollAgain && !this.stopped);
+      this.sleep(await this.untilNextDue());
+    } catch (error) {
+      this.logger.error('Looking for due webhook deliveries failed; trying again shortly', error);
+      this.sleep(MAX_POLL_INTERVAL_MS);
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private async untilNextDue(): Promise<number> {
+    const next = await this.store.nextDueAt();
+    if (!next) return MAX_POLL_INTERVAL_MS;
+    return Math.min(
+      MAX_POLL_INTERVAL_MS,
+      Math.max(MIN_POLL_INTERVAL_MS, next.getTime() - Date.now()),
+    );
+  }
+}

@@ -1,0 +1,39 @@
+import type { DeliveryAttempt } from './entities/delivery-attempt.entity.js';
+import type { WebhookDelivery } from './entities/webhook-delivery.entity.js';
+
+/** A delivery as clients see it; `id` is the `webhook-id` its receiver saw. */
+export function presentDelivery(delivery: WebhookDelivery) {
+  return {
+    id: delivery.id,
+    step_id: delivery.stepId,
+    status: delivery.status,
+    attempt_count: delivery.attemptCount,
+    next_attempt_at: delivery.nextAttemptAt,
+    last_outcome: delivery.lastOutcome,
+    last_status_code: delivery.lastStatusCode,
+    last_error: delivery.lastError,
+    created_at: delivery.createdAt,
+    updated_at: delivery.updatedAt,
+    delivered_at: delivery.deliveredAt,
+  };
+}
+export type DeliveryJson = ReturnType<typeof presentDelivery>;
+
+export function presentAttempt(attempt: DeliveryAttempt) {
+  return {
+    number: attempt.number,
+    started_at: attempt.startedAt,
+    duration_ms: attempt.durationMs,
+    status_code: attempt.statusCode,
+    outcome: attempt.outcome,
+    error: attempt.error,
+    response_body: attempt.responseBody,
+  };
+}
+
+export function presentDeliveryWithAttempts(
+  delivery: WebhookDelivery & { attempts: DeliveryAttempt[] },
+) {
+  return { ...presentDelivery(delivery), attempts: delivery.attempts.map(presentAttempt) };
+}
+export type DeliveryWithAttemptsJson = ReturnType<typeof presentDeliveryWithAttempts>;
