@@ -24,6 +24,7 @@ export class WebhookReceiver {
   private readonly sockets = new Set<Socket>();
   private readonly waiters: Array<{ count: number; resolve: () => void }> = [];
   private replies: Reply[] = [];
+  private readonly held: ServerResponse[] = [];
   private defaultReply: Reply = { status: 200, body: 'ok' };
 
   private constructor() {
@@ -34,9 +35,10 @@ export class WebhookReceiver {
     });
   }
 
-  static async start(): Promise<WebhookReceiver> {
+  /** Listens on `port`, or on a free one when it is 0. */
+  static async start(port = 0): Promise<WebhookReceiver> {
     const receiver = new WebhookReceiver();
-    receiver.server.listen(0, '127.0.0.1');
+    receiver.server.listen(port, '127.0.0.1');
     await once(receiver.server, 'listening');
     return receiver;
   }
@@ -59,6 +61,11 @@ export class WebhookReceiver {
   replyInTurn(...replies: Reply[]): this {
     this.replies.push(...replies);
     return this;
+  }
+
+  /** Answers every held request with `status`. */
+  release(status = 200): void {
+    for (const response of this.held.splice(0)) response.writeHead(status).end();
   }
 
   requestsTo(path: string): ReceivedRequest[] {
@@ -88,9 +95,9 @@ export class WebhookReceiver {
         headers: request.headers,
         rawBody: Buffer.concat(chunks),
       });
-      if (!('hang' in reply)) {
+      if ('hold' in reply) this.held.push(response);
+      else if (!('hang' in reply))
         response.writeHead(reply.status, reply.headers).end(reply.body ?? '');
-      }
       for (const waiter of [...this.waiters]) {
         if (this.requests.length >= waiter.count) {
           this.waiters.splice(this.waiters.indexOf(waiter), 1);

@@ -1,0 +1,101 @@
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, statSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const MAIN = join(ROOT, 'dist', 'main.js');
+
+function newestSourceTime(dir: string): number {
+  return readdirSync(dir, { withFileTypes: true }).reduce((newest, entry) => {
+    const path = join(dir, entry.name);
+    const time = entry.isDirectory() ? newestSourceTime(path) : statSync(path).mtimeMs;
+    return Math.max(newest, time);
+  }, 0);
+}
+
+/** Builds dist/ when it is missing or older than src/, so `npm test` works on a fresh clone. */
+export function ensureBuilt(): void {
+  if (existsSync(MAIN) && statSync(MAIN).mtimeMs >= newestSourceTime(join(ROOT, 'src'))) return;
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  execFileSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json')], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
+}
+
+export interface LogLine {
+  level: string;
+  message: string;
+  [field: string]: unknown;
+}
+
+/** The built server (`node dist/main.js`) as a child process with JSON logs, as an operator runs it. */
+export class ServerProcess {
+  readonly lines: LogLine[] = [];
+  stderr = '';
+  readonly exited: Promise<number | null>;
+  private readonly waiters: Array<{
+    matches: (line: LogLine) => boolean;
+    resolve: (line: LogLine) => void;
+  }> = [];
+  private buffer = '';
+
+  private constructor(readonly child: ChildProcess) {
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.read(chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
+    this.exited = once(child, 'exit').then(([code]) => code as number | null);
+  }
+
+  /** Starts the server and resolves once it listens; `baseUrl` is where. */
+  static async start(env: Record<string, string>): Promise<ServerProcess & { baseUrl: string }> {
+    const server = ServerProcess.spawn(env);
+    const listening = await Promise.race([
+      server.waitFor((line) => line.message.startsWith('stephook listening on ')),
+      server.exited.then((code) => {
+        throw new Error(`server exited with ${code} before listening: ${server.stderr}`);
+      }),
+    ]);
+    return Object.assign(server, {
+      baseUrl: listening.message.slice('stephook listening on '.length),
+    });
+  }
+
+  static spawn(env: Record<string, string>): ServerProcess {
+    const child = spawn(process.execPath, [MAIN], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_FORMAT: 'json', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return new ServerProcess(child);
+  }
+
+  waitFor(matches: (line: LogLine) => boolean): Promise<LogLine> {
+    const seen = this.lines.find(matches);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve) => this.waiters.push({ matches, resolve }));
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+
+  private read(chunk: string): void {
+    this.buffer += chunk;
+    let newline: number;
+    while ((newline = this.buffer.indexOf('\n')) >= 0) {
+      const text = this.buffer.slice(0, newline);
+      this.buffer = this.buffer.slice(newline + 1);
+      if (!text.trim()) continue;
+      const line = JSON.parse(text) as LogLine;
+      this.lines.push(line);
+      for (const waiter of [...this.waiters]) {
+        if (waiter.matches(line)) {
+          this.waiters.splice(this.waiters.indexOf(waiter), 1);
+          waiter.resolve(line);
+        }
+      }
+    }
+  }
+}

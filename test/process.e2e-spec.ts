@@ -1,0 +1,168 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { ensureBuilt, ServerProcess } from './helpers/server-process.js';
+import { WebhookReceiver } from './helpers/webhook-receiver.js';
+
+/** The built server as a child process: start-up checks, SIGKILL mid-burst, SIGTERM drain. */
+describe('stephook as a process (e2e)', () => {
+  let dir: string;
+  let servers: ServerProcess[];
+  let receivers: WebhookReceiver[];
+
+  beforeAll(() => ensureBuilt(), 120_000);
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'stephook-'));
+    servers = [];
+    receivers = [];
+  });
+
+  afterEach(async () => {
+    for (const server of servers) server.kill('SIGKILL');
+    await Promise.all(servers.map((server) => server.exited));
+    await Promise.all(receivers.map((receiver) => receiver.close()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const databaseUrl = () => `sqlite:${join(dir, 'stephook.sqlite')}`;
+  async function startServer(env: Record<string, string>) {
+    const server = await ServerProcess.start({ DATABASE_URL: databaseUrl(), ...env });
+    servers.push(server);
+    return server;
+  }
+  async function startReceiver(port = 0) {
+    const receiver = await WebhookReceiver.start(port);
+    receivers.push(receiver);
+    return receiver;
+  }
+  const post = (url: string, body: object = {}) =>
+    fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  async function createSteps(baseUrl: string, count: number): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < count; i += 50) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(50, count - i) }, () =>
+          post(`${baseUrl}/v1/steps`, { agent_id: 'crash' }),
+        ),
+      );
+      for (const response of batch) ids.push(((await response.json()) as { id: string }).id);
+    }
+    return ids;
+  }
+  const stepIdOf = (rawBody: Buffer) =>
+    (JSON.parse(rawBody.toString()) as { step_id: string }).step_id;
+
+  it('refuses to start on a bad variable, with one line naming it and exit code 1', async () => {
+    const server = ServerProcess.spawn({
+      DATABASE_URL: databaseUrl(),
+      STEP_COMPLETE_WEBHOOK: 'localhost:4000/hook',
+    });
+    servers.push(server);
+
+    await expect(server.exited).resolves.toBe(1);
+    expect(server.stderr.trim().split('\n')).toEqual([
+      'stephook: invalid configuration: STEP_COMPLETE_WEBHOOK must be an absolute http:// or https:// URL',
+    ]);
+  });
+
+  it('loses no webhook when killed with SIGKILL in the middle of a burst of terminal calls', async () => {
+    // The receiver is down during the burst: every delivery is still pending when the process dies.
+    const probe = await WebhookReceiver.start();
+    const receiverPort = probe.port;
+    await probe.close();
+    const env = {
+      STEP_COMPLETE_WEBHOOK: `http://127.0.0.1:${receiverPort}/hook`,
+      STEP_COMPLETE_RETRY_SCHEDULE: Array(30).fill('200ms').join(','),
+    };
+    const first = await startServer(env);
+    const stepIds = await createSteps(first.baseUrl, 400);
+
+    const confirmed = new Set<string>();
+    let killed = false;
+    const burst = stepIds.map(async (id, i) => {
+      const route = ['success', 'error', 'cancel'][i % 3];
+      const body = route === 'error' ? { error_type: 'E', error_message: 'm' } : {};
+      try {
+        const response = await post(`${first.baseUrl}/v1/steps/${id}/${route}`, body);
+        if (response.status === 200) confirmed.add(id);
+        if (confirmed.size === 150 && !killed) {
+          killed = true;
+          first.kill('SIGKILL');
+        }
+      } catch {
+        // The process died under this call: the client never heard back, so nothing was promised.
+      }
+    });
+    await Promise.all(burst);
+    await expect(first.exited).resolves.toBeNull();
+    expect(confirmed.size).toBeGreaterThanOrEqual(150);
+
+    const receiver = await startReceiver(receiverPort);
+    await startServer(env);
+    await receiver.waitForRequests(confirmed.size);
+    const delivered = new Set<string>();
+    const checkAll = async () => {
+      receiver.requests.forEach((request) => delivered.add(stepIdOf(request.rawBody)));
+      if ([...confirmed].some((id) => !delivered.has(id))) {
+        await receiver.waitForRequests(receiver.requests.length + 1);
+        await checkAll();
+      }
+    };
+    await checkAll();
+
+    const lost = [...confirmed].filter((id) => !delivered.has(id));
+    const perId = new Map<string, number>();
+    for (const request of receiver.requests) {
+      const id = String(request.headers['webhook-id']);
+      perId.set(id, (perId.get(id) ?? 0) + 1);
+    }
+    const duplicates = [...perId.values()].filter((count) => count > 1).length;
+    process.stderr.write(
+      `crash test: ${stepIds.length} steps, ${confirmed.size} terminal calls answered 200 before SIGKILL, ` +
+        `${delivered.size} steps delivered after restart, lost ${lost.length}, duplicate webhook-ids ${duplicates}\n`,
+    );
+    expect(lost).toEqual([]);
+    // Nothing reached the receiver before the kill, so nothing can have been sent twice.
+    expect(duplicates).toBe(0);
+  }, 90_000);
+
+  it('on SIGTERM finishes the attempt in flight, leaves the rest pending, exits 0, and delivers them on the next start', async () => {
+    const receiver = await startReceiver();
+    receiver.replyInTurn({ hold: true });
+    const env = { STEP_COMPLETE_WEBHOOK: receiver.url(), STEP_COMPLETE_CONCURRENCY: '1' };
+    const server = await startServer(env);
+    const stepIds = await createSteps(server.baseUrl, 3);
+    for (const id of stepIds)
+      expect((await post(`${server.baseUrl}/v1/steps/${id}/success`)).status).toBe(200);
+    await receiver.waitForRequests(1);
+
+    server.kill('SIGTERM');
+    await server.waitFor((line) => line.message.includes('webhook attempt(s) in flight'));
+    receiver.release(200);
+
+    await expect(server.exited).resolves.toBe(0);
+    const db = new Database(join(dir, 'stephook.sqlite'), { readonly: true });
+    const states = db
+      .prepare('SELECT status, COUNT(*) AS n FROM webhook_deliveries GROUP BY status')
+      .all();
+    db.close();
+    expect(states).toEqual(
+      expect.arrayContaining([
+        { status: 'delivered', n: 1 },
+        { status: 'pending', n: 2 },
+      ]),
+    );
+
+    await startServer(env);
+    await receiver.waitForRequests(3);
+    expect(new Set(receiver.requests.map((request) => stepIdOf(request.rawBody)))).toEqual(
+      new Set(stepIds),
+    );
+  }, 60_000);
+});
