@@ -14,7 +14,7 @@ export default tseslint.config(
       globals: { ...globals.node, ...globals.jest },
       sourceType: 'module',
       parserOptions: {
-        projectService: { allowDefaultProject: ['examples/*.mjs'] },
+        projectService: { allowDefaultProject: ['examples/*.mjs', 'bench/*.mjs'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
