@@ -14,7 +14,7 @@ export default tseslint.config(
       globals: { ...globals.node, ...globals.jest },
       sourceType: 'module',
       parserOptions: {
-        projectService: { allowDefaultProject: ['examples/*.mjs', 'bench/*.mjs'] },
+        projectService: true,
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -27,6 +27,11 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       'no-console': 'error',
     },
+  },
+  {
+    // Plain JavaScript scripts (examples, benchmarks): syntax and style, no type information.
+    files: ['**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
   },
   {
     files: ['test/**/*.ts', '**/*.spec.ts'],
