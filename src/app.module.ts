@@ -1,9 +1,12 @@
 import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
+import { APP_GUARD } from '@nestjs/core';
 import { EventEmitterModule } from '@nestjs/event-emitter';
+import { ApiKeyGuard } from './auth/api-key.guard.js';
 import { JsonBodyMiddleware } from './common/json-body.middleware.js';
 import { configBlocks } from './config/index.js';
 import { DatabaseModule } from './database/database.module.js';
+import { HealthModule } from './health/health.module.js';
 import { StepsModule } from './steps/steps.module.js';
 import { WebhookModule } from './webhook/webhook.module.js';
 
@@ -15,7 +18,9 @@ import { WebhookModule } from './webhook/webhook.module.js';
     DatabaseModule,
     StepsModule,
     WebhookModule,
+    HealthModule,
   ],
+  providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }],
 })
 export class AppModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

@@ -1,17 +1,23 @@
 /** Deeper nesting than this is refused: nothing stephook accepts nests more than a few levels. */
 export const MAX_JSON_DEPTH = 32;
 
+/**
+ * Keys that class-transformer passes over without the whitelist ever seeing them, and that invite
+ * prototype pollution: no stephook body has them, so they are refused outright.
+ */
+const FORBIDDEN_KEYS = ['__proto__', 'constructor', 'prototype'];
+
 /** A number literal outside strings: JSON's own grammar for it. */
 const NUMBER_TOKEN = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 
 /**
  * JSON.parse, except that integers too large for a JavaScript number arrive as their exact decimal
  * text instead of being rounded (64-bit nanosecond counts must survive). Throws SyntaxError for
- * malformed JSON and RangeError for nesting beyond MAX_JSON_DEPTH.
+ * malformed JSON, RangeError for nesting beyond MAX_JSON_DEPTH or a forbidden key.
  */
 export function parseJsonBody(text: string): unknown {
   const value: unknown = JSON.parse(text);
-  checkDepth(value);
+  checkShape(value);
   return /\d{16}/.test(text) ? JSON.parse(quoteUnsafeIntegers(text)) : value;
 }
 
@@ -45,12 +51,14 @@ function endOfString(text: string, start: number): number {
   return i + 1;
 }
 
-function checkDepth(root: unknown): void {
+function checkShape(root: unknown): void {
   const stack: Array<[unknown, number]> = [[root, 1]];
   while (stack.length > 0) {
     const [value, depth] = stack.pop()!;
     if (value === null || typeof value !== 'object') continue;
     if (depth > MAX_JSON_DEPTH) throw new RangeError(`nests deeper than ${MAX_JSON_DEPTH} levels`);
+    const forbidden = FORBIDDEN_KEYS.find((key) => Object.hasOwn(value, key));
+    if (forbidden) throw new RangeError(`has a field named "${forbidden}", which is not allowed`);
     for (const child of Object.values(value)) stack.push([child, depth + 1]);
   }
 }

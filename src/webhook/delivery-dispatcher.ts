@@ -99,7 +99,13 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
       const result = await this.sender.send({
         url,
         body: delivery.payload,
-        headers: buildWebhookHeaders({ deliveryId, attemptAt: startedAt, key: this.config.key }),
+        headers: buildWebhookHeaders({
+          deliveryId,
+          attemptAt: startedAt,
+          body: delivery.payload,
+          key: this.config.key,
+          signingSecrets: this.config.signingSecrets,
+        }),
       });
       const verdict = this.judge(delivery, result, manual);
       await this.store.recordAttempt(delivery, startedAt, result, verdict);

@@ -28,6 +28,7 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
   private timer: NodeJS.Timeout | null = null;
   private polling = false;
   private pollAgain = false;
+  private started = false;
   private stopped = false;
 
   constructor(
@@ -37,8 +38,14 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
     private readonly dispatcher: DeliveryDispatcher,
   ) {}
 
+  /** False when STEP_COMPLETE_WEBHOOK is empty: there is nothing to deliver. */
+  get enabled(): boolean {
+    return this.config.url !== undefined;
+  }
+
+  /** Started, and not stopped. */
   get running(): boolean {
-    return !this.stopped && this.config.url !== undefined;
+    return this.started && !this.stopped;
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -51,6 +58,7 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
         this.logger.warn(`Resuming ${released} webhook attempt(s) interrupted by the last stop`);
     }
     this.dispatcher.onSlotFreed(() => this.wake());
+    this.started = true;
     this.wake();
   }
 

@@ -1,25 +1,52 @@
+import { createHmac } from 'node:crypto';
 import { STEPHOOK_VERSION } from '../common/version.js';
 
 export interface WebhookHeaderInput {
   deliveryId: string;
   /** When this attempt starts. */
   attemptAt: Date;
+  /** The exact bytes that will be sent. */
+  body: string;
   /** STEP_COMPLETE_KEY, when set. */
   key: string | undefined;
+  /** The decoded STEP_COMPLETE_SECRET keys; one signature each (rotation). */
+  signingSecrets: readonly Buffer[];
 }
 
 /**
  * The headers of one attempt. WARNING: these are the public contract: the original's
- * Content-Type and optional Bearer key, plus the Standard Webhooks `webhook-id` (stable across
- * retries, for dedupe) and `webhook-timestamp` (this attempt's unix seconds).
+ * Content-Type and optional Bearer key, plus Standard Webhooks' `webhook-id` (stable across
+ * retries, for dedupe), `webhook-timestamp` (this attempt's unix seconds) and `webhook-signature`.
  */
 export function buildWebhookHeaders(input: WebhookHeaderInput): Record<string, string> {
+  const timestamp = String(Math.floor(input.attemptAt.getTime() / 1000));
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     'user-agent': `stephook/${STEPHOOK_VERSION}`,
     'webhook-id': input.deliveryId,
-    'webhook-timestamp': String(Math.floor(input.attemptAt.getTime() / 1000)),
+    'webhook-timestamp': timestamp,
   };
   if (input.key) headers.authorization = `Bearer ${input.key}`;
+  if (input.signingSecrets.length > 0) {
+    headers['webhook-signature'] = signWebhook(
+      input.signingSecrets,
+      input.deliveryId,
+      timestamp,
+      input.body,
+    );
+  }
   return headers;
+}
+
+/** `v1,<base64 HMAC-SHA256(secret, "<id>.<timestamp>.<body>")>` per secret, space-separated. */
+export function signWebhook(
+  secrets: readonly Buffer[],
+  id: string,
+  timestamp: string,
+  body: string,
+): string {
+  const content = `${id}.${timestamp}.${body}`;
+  return secrets
+    .map((secret) => `v1,${createHmac('sha256', secret).update(content).digest('base64')}`)
+    .join(' ');
 }

@@ -26,5 +26,6 @@ import { WebhookSender } from './webhook-sender.js';
     StepCompletedListener,
     WebhookSender,
   ],
+  exports: [DeliveryScheduler],
 })
 export class WebhookModule {}

@@ -5,6 +5,7 @@ import type { App } from 'supertest/types.js';
 import type { DataSource } from 'typeorm';
 import { AppModule } from '../../src/app.module.js';
 import { APP_OPTIONS, setUpApp } from '../../src/app.setup.js';
+import { appConfig, parseAppConfig } from '../../src/config/app.config.js';
 import { databaseConfig } from '../../src/config/database.config.js';
 import type { Env } from '../../src/config/env.js';
 import { parseWebhookConfig, webhookConfig } from '../../src/config/webhook.config.js';
@@ -20,14 +21,16 @@ export interface TestApp {
 
 /**
  * The whole app as main.ts builds it, on an in-memory SQLite database (migrated like a real one),
- * with the webhook variables the test gives and a logger that records.
+ * with the variables the test gives (app and webhook areas) and a logger that records.
  */
-export async function createTestApp(webhookEnv: Env = {}): Promise<TestApp> {
+export async function createTestApp(env: Env = {}): Promise<TestApp> {
   const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
+    .overrideProvider(appConfig.KEY)
+    .useValue(parseAppConfig(env))
     .overrideProvider(databaseConfig.KEY)
     .useValue({ dialect: 'sqlite', path: ':memory:' })
     .overrideProvider(webhookConfig.KEY)
-    .useValue(parseWebhookConfig(webhookEnv))
+    .useValue(parseWebhookConfig(env))
     .compile();
   const logs = new RecordingLogger();
   const app = moduleRef.createNestApplication<INestApplication<App>>({

@@ -10,9 +10,11 @@ export interface ReceivedRequest {
   rawBody: Buffer;
 }
 
-/** How the receiver answers one request; `hang` never answers. */
+/** How the receiver answers one request; `hang` never answers; `hold` answers on `release()`. */
 export type Reply =
-  { status: number; body?: string; headers?: Record<string, string> } | { hang: true };
+  | { status: number; body?: string; headers?: Record<string, string> }
+  | { hang: true }
+  | { hold: true };
 
 /**
  * A real HTTP server on 127.0.0.1 with an ephemeral port that records every request and answers

@@ -1,0 +1,95 @@
+import request from 'supertest';
+import { StepsApi } from './helpers/steps-api.js';
+import { createTestApp, TestApp } from './helpers/test-app.js';
+
+const API_KEY = 'sk-stephook-test-0123456789';
+
+describe('API authentication (e2e)', () => {
+  let t: TestApp;
+
+  afterEach(() => t.close());
+
+  /** Every route of the API, with a request that passes validation once authorised. */
+  function routes(stepId: string) {
+    const step = `/v1/steps/${stepId}`;
+    const delivery = '/v1/webhook-deliveries/msg_00000000000000000000000000000000';
+    return [
+      ['get', '/v1/steps', undefined],
+      ['get', '/v1/steps/', undefined],
+      ['post', '/v1/steps', {}],
+      ['get', step, undefined],
+      ['post', `${step}/success`, {}],
+      ['post', `${step}/error`, { error_type: 'E', error_message: 'm' }],
+      ['post', `${step}/cancel`, {}],
+      ['patch', `${step}/feedback`, { feedback: 'positive' }],
+      ['put', `${step}/metrics`, { step_ns: 1 }],
+      ['get', `${step}/metrics`, undefined],
+      ['get', `${step}/deliveries`, undefined],
+      ['get', '/v1/runs/run-1/steps', undefined],
+      ['get', '/v1/webhook-deliveries', undefined],
+      ['get', delivery, undefined],
+      ['post', `${delivery}/retry`, undefined],
+      ['post', '/v1/webhook-deliveries/recover', { since: '2026-01-01T00:00:00Z' }],
+    ] as const;
+  }
+
+  function call(
+    method: 'get' | 'post' | 'put' | 'patch',
+    path: string,
+    body: object | undefined,
+    auth?: string,
+  ) {
+    const pending = request(t.server)[method](path);
+    if (auth !== undefined) pending.set('authorization', auth);
+    return body === undefined ? pending : pending.send(body);
+  }
+
+  it('with API_KEY set, refuses every API route without the right Bearer key, and answers it with the key', async () => {
+    t = await createTestApp({ API_KEY });
+    const stepId = (await new StepsApi(t.server).create().catch(() => ({ id: '' }))).id;
+    expect(stepId).toBe(''); // even creating a step needs the key
+    const created = await request(t.server)
+      .post('/v1/steps')
+      .set('authorization', `Bearer ${API_KEY}`)
+      .send({});
+    expect(created.status).toBe(201);
+
+    for (const [method, path, body] of routes(created.body.id as string)) {
+      for (const wrong of [
+        undefined,
+        '',
+        `Bearer ${API_KEY}x`,
+        `Bearer ${API_KEY.slice(0, -1)}`,
+        `Basic ${API_KEY}`,
+        API_KEY,
+        'Bearer ',
+      ]) {
+        const response = await call(method, path, body, wrong);
+        expect([method, path, wrong, response.status]).toEqual([method, path, wrong, 401]);
+        expect(response.body).toEqual({
+          statusCode: 401,
+          message: 'Authorization: Bearer <API_KEY> is missing or wrong',
+          error: 'Unauthorized',
+        });
+      }
+      const response = await call(method, path, body, `Bearer ${API_KEY}`);
+      expect([method, path, response.status === 401]).toEqual([method, path, false]);
+      expect(response.status).toBeLessThan(500);
+    }
+  });
+
+  it('leaves /health and /ready open even with API_KEY set', async () => {
+    t = await createTestApp({ API_KEY });
+    await request(t.server).get('/health').expect(200, { status: 'ok' });
+    await request(t.server).get('/ready').expect(200);
+  });
+
+  it('without API_KEY, lets every route through', async () => {
+    t = await createTestApp({});
+    const created = await request(t.server).post('/v1/steps').send({}).expect(201);
+    for (const [method, path, body] of routes(created.body.id as string)) {
+      const response = await call(method, path, body);
+      expect([method, path, response.status === 401]).toEqual([method, path, false]);
+    }
+  });
+});
