@@ -66,7 +66,7 @@ const ROUTES: Route[] = [
     valid: { usage: { prompt_tokens: 1 }, stop_reason: 'end_turn', metrics: { step_ns: 1 } },
     wrongTypes: {
       usage: ['x', 1, [1]],
-      stop_reason: ['done', 1, null === null ? [] : 0],
+      stop_reason: ['done', 1, []],
       metrics: ['x', 1, [1]],
     },
     required: [],
