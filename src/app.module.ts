@@ -1,9 +1,9 @@
-import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
-import { APP_GUARD } from '@nestjs/core';
 import { EventEmitterModule } from '@nestjs/event-emitter';
-import { ApiKeyGuard } from './auth/api-key.guard.js';
+import { ApiKeyMiddleware } from './auth/api-key.middleware.js';
 import { JsonBodyMiddleware } from './common/json-body.middleware.js';
+import { RequestLogMiddleware } from './common/request-log.middleware.js';
 import { configBlocks } from './config/index.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
@@ -20,10 +20,18 @@ import { WebhookModule } from './webhook/webhook.module.js';
     WebhookModule,
     HealthModule,
   ],
-  providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }],
 })
 export class AppModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(RequestLogMiddleware).forRoutes('{*path}');
+    // Probes stay open so orchestrators need no key; everything else is authenticated first.
+    consumer
+      .apply(ApiKeyMiddleware)
+      .exclude(
+        { path: 'health', method: RequestMethod.GET },
+        { path: 'ready', method: RequestMethod.GET },
+      )
+      .forRoutes('{*path}');
     consumer.apply(JsonBodyMiddleware).forRoutes('{*path}');
   }
 }

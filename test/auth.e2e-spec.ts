@@ -78,6 +78,25 @@ describe('API authentication (e2e)', () => {
     }
   });
 
+  it('answers 401 before looking at the body, and for unknown paths too', async () => {
+    t = await createTestApp({ API_KEY });
+    await request(t.server)
+      .post('/v1/steps')
+      .set('content-type', 'text/plain')
+      .send('x')
+      .expect(401);
+    await request(t.server)
+      .post('/v1/steps')
+      .set('content-type', 'application/json')
+      .send('{bad')
+      .expect(401);
+    await request(t.server).get('/v1/nothing-here').expect(401);
+    await request(t.server)
+      .get('/v1/nothing-here')
+      .set('authorization', `Bearer ${API_KEY}`)
+      .expect(404);
+  });
+
   it('leaves /health and /ready open even with API_KEY set', async () => {
     t = await createTestApp({ API_KEY });
     await request(t.server).get('/health').expect(200, { status: 'ok' });

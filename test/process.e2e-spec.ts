@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { ensureBuilt, ServerProcess } from './helpers/server-process.js';
 import { WebhookReceiver } from './helpers/webhook-receiver.js';
@@ -70,6 +71,62 @@ describe('stephook as a process (e2e)', () => {
       'stephook: invalid configuration: STEP_COMPLETE_WEBHOOK must be an absolute http:// or https:// URL',
     ]);
   });
+
+  it('never prints the API key, the webhook key or the signing secrets, even at debug level', async () => {
+    const apiKey = `api-${randomBytes(12).toString('hex')}`;
+    const webhookKey = `hook-${randomBytes(12).toString('hex')}`;
+    const secretBytes = [randomBytes(24).toString('base64'), randomBytes(24).toString('base64')];
+    const receiver = await startReceiver();
+    receiver.replyInTurn({ status: 500, body: 'try again' }, { status: 401 });
+    const server = await startServer({
+      API_KEY: apiKey,
+      STEP_COMPLETE_WEBHOOK: receiver.url(),
+      STEP_COMPLETE_KEY: webhookKey,
+      STEP_COMPLETE_SECRET: secretBytes.map((secret) => `whsec_${secret}`).join(' '),
+      STEP_COMPLETE_RETRY_SCHEDULE: '50ms,50ms,50ms',
+      LOG_LEVEL: 'debug',
+    });
+    const authorised = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
+    const responses: string[] = [];
+    for (const authorization of [`Bearer ${apiKey}x`, `Bearer ${webhookKey}`, '']) {
+      const refused = await fetch(`${server.baseUrl}/v1/steps`, {
+        method: 'POST',
+        headers: { authorization },
+        body: '{}',
+      });
+      expect(refused.status).toBe(401);
+      responses.push(await refused.text());
+    }
+    const created = await fetch(`${server.baseUrl}/v1/steps`, {
+      method: 'POST',
+      headers: authorised,
+      body: '{}',
+    });
+    const { id } = (await created.json()) as { id: string };
+    const done = await fetch(`${server.baseUrl}/v1/steps/${id}/success`, {
+      method: 'POST',
+      headers: authorised,
+      body: '{}',
+    });
+    responses.push(await done.text());
+    await server.waitFor(
+      (line) => line.message.includes(id) && line.message.includes(' delivered: '),
+    );
+    responses.push(
+      await (
+        await fetch(`${server.baseUrl}/v1/steps/${id}/deliveries`, { headers: authorised })
+      ).text(),
+    );
+    server.kill('SIGTERM');
+    await expect(server.exited).resolves.toBe(0);
+
+    expect(receiver.requests).toHaveLength(3);
+    expect(receiver.requests[0].headers.authorization).toBe(`Bearer ${webhookKey}`);
+    const printed = `${server.lines.map((line) => JSON.stringify(line)).join('\n')}\n${server.stderr}\n${responses.join('\n')}`;
+    expect(server.lines.some((line) => line.level === 'debug')).toBe(true);
+    for (const secret of [apiKey, webhookKey, ...secretBytes])
+      expect(printed).not.toContain(secret);
+  }, 60_000);
 
   it('loses no webhook when killed with SIGKILL in the middle of a burst of terminal calls', async () => {
     // The receiver is down during the burst: every delivery is still pending when the process dies.

@@ -1,9 +1,8 @@
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
-import { Public } from '../auth/public.decorator.js';
 import { DeliveriesHealthIndicator } from './deliveries.health.js';
 
-@Public()
+/** Open without the API key: AppModule excludes these paths from ApiKeyMiddleware. */
 @Controller()
 export class HealthController {
   constructor(
