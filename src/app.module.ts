@@ -7,6 +7,7 @@ import { RequestLogMiddleware } from './common/request-log.middleware.js';
 import { configBlocks } from './config/index.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { StepsModule } from './steps/steps.module.js';
 import { WebhookModule } from './webhook/webhook.module.js';
 
@@ -16,6 +17,7 @@ import { WebhookModule } from './webhook/webhook.module.js';
     ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: configBlocks }),
     EventEmitterModule.forRoot(),
     DatabaseModule,
+    MetricsModule,
     StepsModule,
     WebhookModule,
     HealthModule,

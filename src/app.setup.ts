@@ -1,5 +1,11 @@
 import { INestApplication, NestApplicationOptions, ValidationPipe } from '@nestjs/common';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { NextFunction, Request, Response } from 'express';
+import { API_KEY_REFUSAL, bearerMatches, digest } from './auth/api-key.middleware.js';
 import { DomainErrorFilter } from './common/domain-error.filter.js';
+import { STEPHOOK_VERSION } from './common/version.js';
+import { appConfig } from './config/app.config.js';
+import type { AppConfig } from './config/app.config.js';
 
 /** Nest's JSON parser is off: JsonBodyMiddleware reads bodies (size limit, exact big integers). */
 export const APP_OPTIONS: NestApplicationOptions = { bodyParser: false };
@@ -15,5 +21,37 @@ export function setUpApp(app: INestApplication): INestApplication {
     }),
   );
   app.useGlobalFilters(new DomainErrorFilter());
+  serveApiDocs(app);
   return app;
+}
+
+/**
+ * OpenAPI at /docs (UI) and /docs-json. Swagger mounts these straight on Express, ahead of Nest's
+ * middleware, so they get their own API_KEY check here.
+ */
+function serveApiDocs(app: INestApplication): void {
+  const { apiKey } = app.get<AppConfig>(appConfig.KEY);
+  if (apiKey) {
+    const expected = digest(apiKey);
+    app.use(['/docs', '/docs-json'], (request: Request, response: Response, next: NextFunction) => {
+      if (bearerMatches(request.headers.authorization, expected)) return next();
+      response
+        .status(401)
+        .json({ statusCode: 401, message: API_KEY_REFUSAL, error: 'Unauthorized' });
+    });
+  }
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('stephook')
+      .setDescription(
+        'Records the steps of AI agents and notifies an external system, by webhook, the moment a step ' +
+          'succeeds, fails or is cancelled. With API_KEY set, every route but /health and /ready needs ' +
+          '`Authorization: Bearer <API_KEY>`.',
+      )
+      .setVersion(STEPHOOK_VERSION)
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API_KEY' })
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 }

@@ -1,4 +1,4 @@
-import type { RecordedLevel } from './helpers/recording-logger.js';
+import type { LogEntry, RecordedLevel } from './helpers/recording-logger.js';
 import { StepsApi } from './helpers/steps-api.js';
 import { createTestApp, TestApp } from './helpers/test-app.js';
 import { WebhookReceiver } from './helpers/webhook-receiver.js';
@@ -23,14 +23,17 @@ describe('Webhook attempt outcomes (e2e)', () => {
     steps = new StepsApi(t.server);
     const step = await steps.create();
     await steps.complete(step.id, 'success').expect(200);
-    await t.logs.waitFor((entry) => entry.message.includes(step.id));
+    await t.logs.waitFor((entry) => isAboutStep(entry, step.id));
     return step.id;
   }
 
+  /** The webhook's own lines about the step (request logs also name it). */
+  const isAboutStep = (entry: LogEntry, stepId: string) =>
+    entry.context === 'DeliveryDispatcher' && entry.message.includes(stepId);
   const levelsFor = (stepId: string): RecordedLevel[] =>
-    t.logs.entries.filter((entry) => entry.message.includes(stepId)).map((entry) => entry.level);
+    t.logs.entries.filter((entry) => isAboutStep(entry, stepId)).map((entry) => entry.level);
   const messageFor = (stepId: string): string =>
-    t.logs.entries.find((entry) => entry.message.includes(stepId))?.message ?? '';
+    t.logs.entries.find((entry) => isAboutStep(entry, stepId))?.message ?? '';
 
   it('2xx without a key: exactly {"step_id"}, the contract headers, no Authorization, logged at info', async () => {
     const stepId = await completeOneStep({ STEP_COMPLETE_WEBHOOK: receiver.url() });

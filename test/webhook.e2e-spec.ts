@@ -76,8 +76,10 @@ describe('Step-completion webhook (e2e)', () => {
     await receiver.waitForRequests(1);
 
     expect(receiver.requests[0].rawBody.toString()).toBe(`{"step_id":"${step.id}"}`);
-    const logged = t.logs.entries.filter((entry) => entry.message.includes(step.id));
-    expect(logged).toEqual([]);
+    const webhookLines = t.logs.entries.filter(
+      (entry) => entry.context === 'DeliveryDispatcher' && entry.message.includes(step.id),
+    );
+    expect(webhookLines).toEqual([]);
   });
 
   it('leaves the step successful when the receiver answers 500', async () => {
@@ -86,7 +88,9 @@ describe('Step-completion webhook (e2e)', () => {
     const step = await api.create();
 
     await api.complete(step.id, 'success').expect(200);
-    const warning = await t.logs.waitFor((entry) => entry.message.includes(step.id));
+    const warning = await t.logs.waitFor(
+      (entry) => entry.context === 'DeliveryDispatcher' && entry.message.includes(step.id),
+    );
 
     expect(warning.level).toBe('warn');
     expect(warning.message).toContain('HTTP 500');

@@ -18,16 +18,21 @@ export class ApiKeyMiddleware implements NestMiddleware {
   }
 
   use(request: Request, _response: Response, next: NextFunction): void {
-    if (this.expectedDigest) {
-      const match = /^Bearer (.+)$/.exec(request.headers.authorization ?? '');
-      if (!match || !timingSafeEqual(digest(match[1]), this.expectedDigest)) {
-        throw new UnauthorizedException('Authorization: Bearer <API_KEY> is missing or wrong');
-      }
+    if (this.expectedDigest && !bearerMatches(request.headers.authorization, this.expectedDigest)) {
+      throw new UnauthorizedException(API_KEY_REFUSAL);
     }
     next();
   }
 }
 
-function digest(value: string): Buffer {
+export const API_KEY_REFUSAL = 'Authorization: Bearer <API_KEY> is missing or wrong';
+
+export function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
+}
+
+/** Whether an Authorization header carries the Bearer key whose digest is given, in constant time. */
+export function bearerMatches(header: string | undefined, expectedDigest: Buffer): boolean {
+  const match = /^Bearer (.+)$/.exec(header ?? '');
+  return match !== null && timingSafeEqual(digest(match[1]), expectedDigest);
 }

@@ -1,3 +1,4 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { Brackets, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
@@ -12,6 +13,12 @@ export const MAX_PAGE_SIZE = 1000;
  * order, so a client pages forward with `after=<last id>` until an empty page.
  */
 export class PageQuery {
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    maximum: MAX_PAGE_SIZE,
+    default: DEFAULT_PAGE_SIZE,
+  })
   @IsOptional()
   // Plain digits only: "1e3" or "0x10" are not page sizes.
   @Transform(({ value }: { value: unknown }) =>
@@ -22,8 +29,14 @@ export class PageQuery {
   @Max(MAX_PAGE_SIZE)
   limit?: number;
 
-  @IsOptional() @IsIn(['asc', 'desc']) order?: 'asc' | 'desc';
-  @IsOptional() @IsIn(['created_at']) order_by?: 'created_at';
+  @ApiPropertyOptional({ enum: ['asc', 'desc'], default: 'desc' })
+  @IsOptional()
+  @IsIn(['asc', 'desc'])
+  order?: 'asc' | 'desc';
+  @ApiPropertyOptional({ enum: ['created_at'], default: 'created_at' })
+  @IsOptional()
+  @IsIn(['created_at'])
+  order_by?: 'created_at';
   after?: string;
   before?: string;
 }

@@ -1,8 +1,15 @@
 import { Controller, Get } from '@nestjs/common';
+import {
+  ApiOkResponse,
+  ApiOperation,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { DeliveriesHealthIndicator } from './deliveries.health.js';
 
 /** Open without the API key: AppModule excludes these paths from ApiKeyMiddleware. */
+@ApiTags('operations')
 @Controller()
 export class HealthController {
   constructor(
@@ -13,12 +20,18 @@ export class HealthController {
 
   /** Liveness: the process runs and answers. */
   @Get('health')
+  @ApiOperation({ summary: 'Liveness (no API key needed)' })
+  @ApiOkResponse({ schema: { example: { status: 'ok' } } })
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
 
   /** Readiness: the database answers and deliveries are being processed; 503 otherwise. */
   @Get('ready')
+  @ApiOperation({ summary: 'Readiness: database and delivery processing (no API key needed)' })
+  @ApiServiceUnavailableResponse({
+    description: 'The database does not answer or deliveries are stopped',
+  })
   @HealthCheck()
   ready() {
     return this.health.check([

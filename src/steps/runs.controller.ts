@@ -1,14 +1,22 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiErrors } from '../common/api-docs.js';
+import { StepView } from './dto/step.view.js';
 import { ListStepsQuery } from './dto/list-steps.query.js';
 import { presentStep, StepJson } from './step.presenter.js';
 import { StepsService } from './steps.service.js';
 
+@ApiTags('steps')
+@ApiBearerAuth()
 @Controller('v1/runs')
 export class RunsController {
   constructor(private readonly steps: StepsService) {}
 
   /** The run's steps, with the same filters and paging as GET /v1/steps. */
   @Get(':run_id/steps')
+  @ApiOperation({ summary: "List a run's steps, with the same filters and paging" })
+  @ApiOkResponse({ type: [StepView] })
+  @ApiErrors(400)
   async listRunSteps(
     @Param('run_id') runId: string,
     @Query() query: ListStepsQuery,

@@ -1,34 +1,71 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
+import { ApiBodyErrors, ApiErrors } from '../common/api-docs.js';
 import { CancelStepDto, StepErrorDto, StepSuccessDto } from './dto/complete-step.dto.js';
 import { CreateStepDto } from './dto/create-step.dto.js';
 import { StepFeedbackDto } from './dto/feedback.dto.js';
 import { ListStepsQuery } from './dto/list-steps.query.js';
 import { StepMetricsDto } from './dto/step-metrics.dto.js';
 import { ParseStepIdPipe } from './step-id.js';
+import { StepMetricsView, StepView } from './dto/step.view.js';
 import { presentStep, presentStepMetrics, StepJson, StepMetricsJson } from './step.presenter.js';
 import { StepsService } from './steps.service.js';
 
+const StepIdParam = () =>
+  ApiParam({
+    name: 'step_id',
+    description: 'step-<uuid v4>',
+    example: 'step-3f1d2c4b-5a6e-4f70-8b9c-0d1e2f3a4b5c',
+  });
+
+const TERMINAL_NOTE =
+  'Exactly once: from pending, 200 with the updated step and one step.completed (one webhook). ' +
+  'The same call again: 200, the step unchanged, nothing sent. A different terminal status: 409.';
+
+@ApiTags('steps')
+@ApiBearerAuth()
 @Controller('v1/steps')
 export class StepsController {
   constructor(private readonly steps: StepsService) {}
 
   @Post()
+  @ApiOperation({ summary: 'Record a new step (always pending)' })
+  @ApiCreatedResponse({ type: StepView })
+  @ApiBodyErrors(409)
   async create(@Body() dto: CreateStepDto): Promise<StepJson> {
     return presentStep(await this.steps.create(dto));
   }
 
   @Get()
+  @ApiOperation({ summary: 'List steps: filters and cursor paging (also at /v1/steps/)' })
+  @ApiOkResponse({ type: [StepView] })
+  @ApiErrors(400)
   async list(@Query() query: ListStepsQuery): Promise<StepJson[]> {
     return (await this.steps.list(query)).map(presentStep);
   }
 
   @Get(':step_id')
+  @ApiOperation({ summary: 'Get one step' })
+  @StepIdParam()
+  @ApiOkResponse({ type: StepView })
+  @ApiErrors(400, 404)
   async findOne(@Param('step_id', ParseStepIdPipe) stepId: string): Promise<StepJson> {
     return presentStep(await this.steps.findOne(stepId));
   }
 
   @Post(':step_id/success')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Mark the step successful', description: TERMINAL_NOTE })
+  @StepIdParam()
+  @ApiOkResponse({ type: StepView })
+  @ApiBodyErrors(404, 409)
   async markSucceeded(
     @Param('step_id', ParseStepIdPipe) stepId: string,
     @Body() dto: StepSuccessDto,
@@ -38,6 +75,10 @@ export class StepsController {
 
   @Post(':step_id/error')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Mark the step failed', description: TERMINAL_NOTE })
+  @StepIdParam()
+  @ApiOkResponse({ type: StepView })
+  @ApiBodyErrors(404, 409)
   async markFailed(
     @Param('step_id', ParseStepIdPipe) stepId: string,
     @Body() dto: StepErrorDto,
@@ -47,6 +88,13 @@ export class StepsController {
 
   @Post(':step_id/cancel')
   @HttpCode(200)
+  @ApiOperation({
+    summary: 'Mark the step cancelled (an empty body is fine)',
+    description: TERMINAL_NOTE,
+  })
+  @StepIdParam()
+  @ApiOkResponse({ type: StepView })
+  @ApiBodyErrors(404, 409)
   async markCancelled(
     @Param('step_id', ParseStepIdPipe) stepId: string,
     @Body() dto: CancelStepDto,
@@ -55,6 +103,10 @@ export class StepsController {
   }
 
   @Patch(':step_id/feedback')
+  @ApiOperation({ summary: 'Set or clear feedback, and optionally replace tags' })
+  @StepIdParam()
+  @ApiOkResponse({ type: StepView })
+  @ApiBodyErrors(404)
   async recordFeedback(
     @Param('step_id', ParseStepIdPipe) stepId: string,
     @Body() dto: StepFeedbackDto,
@@ -63,6 +115,10 @@ export class StepsController {
   }
 
   @Put(':step_id/metrics')
+  @ApiOperation({ summary: 'Record timing metrics; fields left out keep their value' })
+  @StepIdParam()
+  @ApiOkResponse({ type: StepMetricsView })
+  @ApiBodyErrors(404)
   async recordMetrics(
     @Param('step_id', ParseStepIdPipe) stepId: string,
     @Body() dto: StepMetricsDto,
@@ -71,6 +127,10 @@ export class StepsController {
   }
 
   @Get(':step_id/metrics')
+  @ApiOperation({ summary: "Read the step's metrics" })
+  @StepIdParam()
+  @ApiOkResponse({ type: StepMetricsView })
+  @ApiErrors(400, 404)
   async findMetrics(@Param('step_id', ParseStepIdPipe) stepId: string): Promise<StepMetricsJson> {
     return presentStepMetrics(await this.steps.findMetrics(stepId));
   }

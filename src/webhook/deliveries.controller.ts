@@ -9,7 +9,17 @@ import {
   Post,
   Query,
 } from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBearerAuth,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
+import { ApiBodyErrors, ApiErrors } from '../common/api-docs.js';
 import { DeliveriesService } from './deliveries.service.js';
+import { DeliveryView, DeliveryWithAttemptsView, RecoverResultView } from './dto/delivery.view.js';
 import { DeliveryStore, DELIVERY_ID_PATTERN } from './delivery-store.js';
 import {
   DeliveryJson,
@@ -29,6 +39,15 @@ class ParseDeliveryIdPipe implements PipeTransform<string, string> {
   }
 }
 
+const DeliveryIdParam = () =>
+  ApiParam({
+    name: 'id',
+    description: 'The delivery id (its webhook-id)',
+    example: 'msg_2b1e0c9d4f6a4e0f8a7b6c5d4e3f2a1b',
+  });
+
+@ApiTags('webhook deliveries')
+@ApiBearerAuth()
 @Controller('v1/webhook-deliveries')
 export class DeliveriesController {
   constructor(
@@ -37,34 +56,53 @@ export class DeliveriesController {
   ) {}
 
   @Get()
+  @ApiOperation({ summary: 'List deliveries, newest first; filter by status, page like steps' })
+  @ApiOkResponse({ type: [DeliveryView] })
+  @ApiErrors(400)
   async list(@Query() query: ListDeliveriesQuery): Promise<DeliveryJson[]> {
     return (await this.store.list(query)).map(presentDelivery);
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'One delivery with every attempt' })
+  @DeliveryIdParam()
+  @ApiOkResponse({ type: DeliveryWithAttemptsView })
+  @ApiErrors(400, 404)
   async findOne(@Param('id', ParseDeliveryIdPipe) id: string): Promise<DeliveryWithAttemptsJson> {
     return presentDeliveryWithAttempts(await this.deliveries.findOne(id));
   }
 
   @Post('recover')
   @HttpCode(202)
+  @ApiOperation({ summary: 'Put every failed delivery created since a time back to pending' })
+  @ApiAcceptedResponse({ type: RecoverResultView })
+  @ApiBodyErrors()
   async recover(@Body() dto: RecoverDeliveriesDto): Promise<{ requeued: number }> {
     return { requeued: await this.deliveries.recoverFailedSince(dto.since) };
   }
 
   @Post(':id/retry')
   @HttpCode(202)
+  @ApiOperation({ summary: 'One more attempt now, whatever the state; answers before it runs' })
+  @DeliveryIdParam()
+  @ApiAcceptedResponse({ type: DeliveryWithAttemptsView })
+  @ApiErrors(400, 404, 409)
   async retry(@Param('id', ParseDeliveryIdPipe) id: string): Promise<DeliveryWithAttemptsJson> {
     return presentDeliveryWithAttempts(await this.deliveries.retryNow(id));
   }
 }
 
+@ApiTags('webhook deliveries')
+@ApiBearerAuth()
 @Controller('v1/steps')
 export class StepDeliveriesController {
   constructor(private readonly store: DeliveryStore) {}
 
   /** Every delivery of the step with every attempt; an empty list for a step that has none. */
   @Get(':step_id/deliveries')
+  @ApiOperation({ summary: "A step's webhook deliveries, each with every attempt" })
+  @ApiOkResponse({ type: [DeliveryWithAttemptsView] })
+  @ApiErrors()
   async listForStep(@Param('step_id') stepId: string): Promise<DeliveryWithAttemptsJson[]> {
     return (await this.store.findForStep(stepId)).map(presentDeliveryWithAttempts);
   }

@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { webhookConfig } from '../config/webhook.config.js';
 import type { WebhookConfig } from '../config/webhook.config.js';
+import { StephookMetrics } from '../metrics/stephook-metrics.js';
 import type { StepCompletedEvent } from '../steps/events/step-completed.event.js';
 import type { WebhookDelivery } from './entities/webhook-delivery.entity.js';
 import { DeliveryStore, DeliveryVerdict } from './delivery-store.js';
@@ -30,6 +31,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     @Inject(webhookConfig.KEY) private readonly config: WebhookConfig,
     private readonly store: DeliveryStore,
     private readonly sender: WebhookSender,
+    private readonly metrics: StephookMetrics,
   ) {
     this.policy = new RetryPolicy(config.retryScheduleMs);
   }
@@ -107,6 +109,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
           signingSecrets: this.config.signingSecrets,
         }),
       });
+      this.metrics.recordAttempt(result.outcome, result.durationMs);
       const verdict = this.judge(delivery, result, manual);
       await this.store.recordAttempt(delivery, startedAt, result, verdict);
       this.report(delivery, result, verdict);

@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { Brackets, DataSource, EntityManager, In } from 'typeorm';
 import { applyCursorPage, PageQuery } from '../common/cursor-page.js';
 import { TransactionRunner } from '../database/transaction-runner.js';
+import { StephookMetrics } from '../metrics/stephook-metrics.js';
 import { DeliveryAttempt } from './entities/delivery-attempt.entity.js';
 import { DeliveryStatus, WebhookDelivery } from './entities/webhook-delivery.entity.js';
 import type { AttemptResult } from './webhook-sender.js';
@@ -33,6 +34,7 @@ export class DeliveryStore {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly transactions: TransactionRunner,
+    private readonly metrics: StephookMetrics,
   ) {}
 
   /** Called inside the transaction that completes the step. */
@@ -56,6 +58,7 @@ export class DeliveryStore {
       createdAt: at,
       updatedAt: at,
     });
+    this.metrics.backlogChanged();
     return id;
   }
 
@@ -121,6 +124,7 @@ export class DeliveryStore {
         deliveredAt: verdict.status === 'delivered' ? now : delivery.deliveredAt,
       });
     });
+    this.metrics.backlogChanged();
   }
 
   /** Ids of pending deliveries due by `now` and not held, oldest due first: one page, never all. */
@@ -183,6 +187,7 @@ export class DeliveryStore {
         .set({ status: 'pending', schedulePosition: 0, nextAttemptAt: now, updatedAt: now })
         .where("status = 'failed' AND created_at >= :since", { since })
         .execute();
+      this.metrics.backlogChanged();
       return affected ?? 0;
     });
   }

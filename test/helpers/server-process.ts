@@ -36,6 +36,8 @@ export class ServerProcess {
   readonly lines: LogLine[] = [];
   stderr = '';
   readonly exited: Promise<number | null>;
+  /** The signal that ended the process, if one did. */
+  signal: NodeJS.Signals | null = null;
   private readonly waiters: Array<{
     matches: (line: LogLine) => boolean;
     resolve: (line: LogLine) => void;
@@ -45,7 +47,10 @@ export class ServerProcess {
   private constructor(readonly child: ChildProcess) {
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.read(chunk));
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
-    this.exited = once(child, 'exit').then(([code]) => code as number | null);
+    this.exited = once(child, 'exit').then(([code, signal]) => {
+      this.signal = signal as NodeJS.Signals | null;
+      return code as number | null;
+    });
   }
 
   /** Starts the server and resolves once it listens; `baseUrl` is where. */
@@ -54,7 +59,9 @@ export class ServerProcess {
     const listening = await Promise.race([
       server.waitFor((line) => line.message.startsWith('stephook listening on ')),
       server.exited.then((code) => {
-        throw new Error(`server exited with ${code} before listening: ${server.stderr}`);
+        throw new Error(
+          `server exited (code ${code}, signal ${server.signal}) before listening: ${server.stderr}`,
+        );
       }),
     ]);
     return Object.assign(server, {

@@ -1,3 +1,4 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsIn, IsOptional, Matches } from 'class-validator';
 import { PageQuery } from '../../common/cursor-page.js';
@@ -17,9 +18,19 @@ export class ListStepsQuery extends PageQuery {
   @OptionalText() run_id?: string;
   @OptionalText() project_id?: string;
   @OptionalText() model?: string;
-  @IsOptional() @IsIn(STEP_STATUSES) status?: StepStatus;
-  @IsOptional() @IsIn(FEEDBACK_VALUES) feedback?: Feedback;
+  @ApiPropertyOptional({ enum: STEP_STATUSES })
+  @IsOptional()
+  @IsIn(STEP_STATUSES)
+  status?: StepStatus;
+  @ApiPropertyOptional({ enum: FEEDBACK_VALUES })
+  @IsOptional()
+  @IsIn(FEEDBACK_VALUES)
+  feedback?: Feedback;
 
+  @ApiPropertyOptional({
+    type: Boolean,
+    description: 'true: only steps with feedback; false: only without.',
+  })
   @IsOptional()
   @Transform(({ value }: { value: unknown }) =>
     value === 'true' ? true : value === 'false' ? false : value,
@@ -27,13 +38,28 @@ export class ListStepsQuery extends PageQuery {
   @IsIn([true, false], { message: 'has_feedback must be true or false' })
   has_feedback?: boolean;
 
-  @RepeatableParam() trace_ids?: string[];
-  /** Every tag given must be on the step. */
-  @RepeatableParam() tags?: string[];
+  @RepeatableParam('Steps with any of these trace ids (repeat the parameter).')
+  trace_ids?: string[];
+  @RepeatableParam('Steps that carry every one of these tags (repeat the parameter).')
+  tags?: string[];
 
-  @IsoTimestamp() start_date?: string;
-  @IsoTimestamp() end_date?: string;
+  @ApiPropertyOptional({ format: 'date-time', description: 'created_at at or after this time.' })
+  @IsoTimestamp()
+  start_date?: string;
+  @ApiPropertyOptional({ format: 'date-time', description: 'created_at at or before this time.' })
+  @IsoTimestamp()
+  end_date?: string;
 
-  @IsOptional() @Matches(STEP_ID_PATTERN, cursorMessage('after')) declare after?: string;
-  @IsOptional() @Matches(STEP_ID_PATTERN, cursorMessage('before')) declare before?: string;
+  @ApiPropertyOptional({
+    description: 'A step id: the steps that come after it in the requested order.',
+  })
+  @IsOptional()
+  @Matches(STEP_ID_PATTERN, cursorMessage('after'))
+  declare after?: string;
+  @ApiPropertyOptional({
+    description: 'A step id: the steps that come before it in the requested order.',
+  })
+  @IsOptional()
+  @Matches(STEP_ID_PATTERN, cursorMessage('before'))
+  declare before?: string;
 }

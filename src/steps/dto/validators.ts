@@ -1,4 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -14,19 +15,50 @@ import {
   registerDecorator,
 } from 'class-validator';
 
+// Each decorator here both validates a field and documents it in OpenAPI, so the two cannot drift.
+
 /** The largest value of a 32-bit integer column, on every database stephook runs on. */
 export const MAX_INT32 = 2_147_483_647;
 export const MAX_INT64 = 9_223_372_036_854_775_807n;
 
-export const OptionalText = (maxLength = 512) =>
-  applyDecorators(IsOptional(), IsString(), MaxLength(maxLength));
-
-export const OptionalCount = () => applyDecorators(IsOptional(), IsInt(), Min(0), Max(MAX_INT32));
-
-export const OptionalObject = () => applyDecorators(IsOptional(), IsObject());
-
-export const OptionalTags = () =>
+export const OptionalText = (maxLength = 512, example?: string) =>
   applyDecorators(
+    ApiPropertyOptional({ type: String, maxLength, example }),
+    IsOptional(),
+    IsString(),
+    MaxLength(maxLength),
+  );
+
+export const OptionalCount = (example?: number) =>
+  applyDecorators(
+    ApiPropertyOptional({
+      type: 'integer',
+      minimum: 0,
+      maximum: MAX_INT32,
+      example,
+      nullable: true,
+    }),
+    IsOptional(),
+    IsInt(),
+    Min(0),
+    Max(MAX_INT32),
+  );
+
+export const OptionalObject = (description?: string) =>
+  applyDecorators(
+    ApiPropertyOptional({
+      type: 'object',
+      additionalProperties: true,
+      nullable: true,
+      description,
+    }),
+    IsOptional(),
+    IsObject(),
+  );
+
+export const OptionalTags = (description = 'Tags (at most 100, each up to 256 characters).') =>
+  applyDecorators(
+    ApiPropertyOptional({ type: [String], description, example: ['billing'] }),
     IsOptional(),
     IsArray(),
     ArrayMaxSize(100),
@@ -40,6 +72,14 @@ export const OptionalTags = () =>
  */
 export function NanosecondCount(options?: ValidationOptions) {
   return applyDecorators(
+    ApiPropertyOptional({
+      oneOf: [
+        { type: 'integer', minimum: 0 },
+        { type: 'string', pattern: '^\\d{1,19}$' },
+      ],
+      description: 'Nanoseconds, up to 2^63-1; returned as a decimal string.',
+      example: '1764316800123456789',
+    }),
     IsOptional(),
     Transform(({ value }: { value: unknown }) =>
       typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value,
@@ -62,10 +102,10 @@ export function NanosecondCount(options?: ValidationOptions) {
 }
 
 /** A query parameter that may repeat: `?tags=a&tags=b` → ['a', 'b'], `?tags=a` → ['a']. */
-export const RepeatableParam = () =>
+export const RepeatableParam = (description: string) =>
   applyDecorators(
     Transform(({ value }: { value: unknown }) =>
       value === undefined || Array.isArray(value) ? value : [value],
     ),
-    OptionalTags(),
+    OptionalTags(description),
   );

@@ -1,3 +1,4 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, Matches } from 'class-validator';
 import { PageQuery } from '../../common/cursor-page.js';
 import { DELIVERY_STATUSES } from '../entities/webhook-delivery.entity.js';
@@ -9,7 +10,20 @@ const cursorMessage = (field: string) => ({
 });
 
 export class ListDeliveriesQuery extends PageQuery {
-  @IsOptional() @IsIn(DELIVERY_STATUSES) status?: DeliveryStatus;
-  @IsOptional() @Matches(DELIVERY_ID_PATTERN, cursorMessage('after')) declare after?: string;
-  @IsOptional() @Matches(DELIVERY_ID_PATTERN, cursorMessage('before')) declare before?: string;
+  @ApiPropertyOptional({ enum: DELIVERY_STATUSES })
+  @IsOptional()
+  @IsIn(DELIVERY_STATUSES)
+  status?: DeliveryStatus;
+  @ApiPropertyOptional({
+    description: 'A delivery id: the deliveries that come after it in the requested order.',
+  })
+  @IsOptional()
+  @Matches(DELIVERY_ID_PATTERN, cursorMessage('after'))
+  declare after?: string;
+  @ApiPropertyOptional({
+    description: 'A delivery id: the deliveries that come before it in the requested order.',
+  })
+  @IsOptional()
+  @Matches(DELIVERY_ID_PATTERN, cursorMessage('before'))
+  declare before?: string;
 }

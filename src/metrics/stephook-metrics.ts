@@ -1,0 +1,98 @@
+import { Injectable } from '@nestjs/common';
+import { OnEvent } from '@nestjs/event-emitter';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { DataSource } from 'typeorm';
+import { STEP_COMPLETED, StepCompletedEvent } from '../steps/events/step-completed.event.js';
+import type { AttemptOutcome } from '../webhook/webhook-sender.js';
+
+/**
+ * The backlog gauges are recounted when this process has changed a delivery since the last count,
+ * and otherwise at most this often (to see other processes' changes): an idle scrape costs nothing.
+ */
+export const BACKLOG_REFRESH_MS = 5_000;
+
+/**
+ * The Prometheus metrics of one process: terminal transitions, delivery attempts and their latency,
+ * the delivery backlog, and Node's default process metrics.
+ */
+@Injectable()
+export class StephookMetrics {
+  readonly registry = new Registry();
+
+  private readonly stepsCompleted = new Counter({
+    name: 'stephook_steps_completed_total',
+    help: 'Steps moved out of pending, by terminal status.',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly attempts = new Counter({
+    name: 'stephook_delivery_attempts_total',
+    help: 'Webhook delivery attempts, by outcome (success, http_error, timeout, network_error).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly attemptDuration = new Histogram({
+    name: 'stephook_delivery_attempt_duration_seconds',
+    help: 'Duration of one webhook delivery attempt, connect to last byte.',
+    labelNames: ['outcome'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30],
+    registers: [this.registry],
+  });
+
+  private backlog: { at: number; counts: Promise<Record<'pending' | 'failed', number>> } | null =
+    null;
+
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {
+    collectDefaultMetrics({ register: this.registry });
+    for (const status of ['pending', 'failed'] as const) {
+      const gauge: Gauge = new Gauge({
+        name: `stephook_deliveries_${status}`,
+        help: `Deliveries now ${status}.`,
+        registers: [this.registry],
+        collect: async () => gauge.set((await this.backlogCounts())[status]),
+      });
+    }
+  }
+
+  @OnEvent(STEP_COMPLETED)
+  countStepCompleted(event: StepCompletedEvent): void {
+    this.stepsCompleted.inc({ status: event.status });
+  }
+
+  /** A delivery was created or changed state here: the next scrape recounts the backlog. */
+  backlogChanged(): void {
+    this.backlog = null;
+  }
+
+  recordAttempt(outcome: AttemptOutcome, durationMs: number): void {
+    this.attempts.inc({ outcome });
+    this.attemptDuration.observe({ outcome }, durationMs / 1000);
+  }
+
+  /** One grouped count over the (status, next_attempt_at) index, shared by both gauges and cached. */
+  private backlogCounts(): Promise<Record<'pending' | 'failed', number>> {
+    if (!this.backlog || Date.now() - this.backlog.at > BACKLOG_REFRESH_MS) {
+      const counts = this.countByStatus();
+      this.backlog = { at: Date.now(), counts };
+      counts.catch(() => (this.backlog = null));
+    }
+    return this.backlog.counts;
+  }
+
+  private async countByStatus(): Promise<Record<'pending' | 'failed', number>> {
+    const rows = await this.dataSource
+      .createQueryBuilder()
+      .select('d.status', 'status')
+      .addSelect('COUNT(*)', 'n')
+      .from('webhook_deliveries', 'd')
+      .where("d.status IN ('pending', 'failed')")
+      .groupBy('d.status')
+      .getRawMany<{ status: 'pending' | 'failed'; n: number | string }>();
+    const counts = { pending: 0, failed: 0 };
+    for (const row of rows) counts[row.status] = Number(row.n);
+    return counts;
+  }
+}
