@@ -72,6 +72,44 @@ describe('stephook as a process (e2e)', () => {
     ]);
   });
 
+  it('with LOG_FORMAT=json prints one JSON object per line, and webhook lines name the step and delivery', async () => {
+    const receiver = await startReceiver();
+    receiver.replyInTurn({ status: 503 }, { status: 200 });
+    const server = await startServer({
+      STEP_COMPLETE_WEBHOOK: receiver.url(),
+      STEP_COMPLETE_RETRY_SCHEDULE: '50ms',
+      LOG_LEVEL: 'debug',
+    });
+    const [stepId] = await createSteps(server.baseUrl, 1);
+    await post(`${server.baseUrl}/v1/steps/${stepId}/success`);
+    await server.waitFor(
+      (line) => line.message.includes(stepId) && line.message.includes(' delivered: '),
+    );
+    server.kill('SIGTERM');
+    await expect(server.exited).resolves.toBe(0);
+
+    expect(server.unparsed).toEqual([]);
+    for (const line of server.lines) {
+      expect(line).toEqual(
+        expect.objectContaining({
+          level: expect.any(String),
+          message: expect.any(String),
+          context: expect.any(String),
+        }),
+      );
+      expect(['debug', 'info', 'warn', 'error', 'fatal']).toContain(line.level);
+      expect(new Date(line.timestamp as string).toISOString()).toBe(line.timestamp);
+    }
+    const attempts = server.lines.filter((line) => line.context === 'DeliveryDispatcher');
+    expect(attempts.map((line) => line.level)).toEqual(['warn', 'info']);
+    for (const line of attempts) {
+      expect(line).toMatchObject({ step_id: stepId, delivery_id: expect.stringMatching(/^msg_/) });
+    }
+    expect(server.lines.some((line) => line.context === 'HTTP' && line.level === 'debug')).toBe(
+      true,
+    );
+  }, 60_000);
+
   it('never prints the API key, the webhook key or the signing secrets, even at debug level', async () => {
     const apiKey = `api-${randomBytes(12).toString('hex')}`;
     const webhookKey = `hook-${randomBytes(12).toString('hex')}`;

@@ -34,6 +34,8 @@ export interface LogLine {
 /** The built server (`node dist/main.js`) as a child process with JSON logs, as an operator runs it. */
 export class ServerProcess {
   readonly lines: LogLine[] = [];
+  /** Lines of stdout that were not JSON (LOG_FORMAT=json promises there are none). */
+  readonly unparsed: string[] = [];
   stderr = '';
   readonly exited: Promise<number | null>;
   /** The signal that ended the process, if one did. */
@@ -95,7 +97,13 @@ export class ServerProcess {
       const text = this.buffer.slice(0, newline);
       this.buffer = this.buffer.slice(newline + 1);
       if (!text.trim()) continue;
-      const line = JSON.parse(text) as LogLine;
+      let line: LogLine;
+      try {
+        line = JSON.parse(text) as LogLine;
+      } catch {
+        this.unparsed.push(text);
+        continue;
+      }
       this.lines.push(line);
       for (const waiter of [...this.waiters]) {
         if (waiter.matches(line)) {
