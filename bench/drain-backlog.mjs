@@ -28,7 +28,9 @@ async function freePort() {
 /** Starts dist/main.js at the default LOG_LEVEL (info); ready once the API answers. */
 async function startServer(env) {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(root, 'dist/main.js')], {
+  // e.g. SERVER_NODE_FLAGS=--cpu-prof to profile the server under load
+  const flags = (process.env.SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...flags, join(root, 'dist/main.js')], {
     cwd: root,
     env: {
       PATH: process.env.PATH,

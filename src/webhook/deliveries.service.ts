@@ -38,7 +38,7 @@ export class DeliveriesService {
   async retryNow(id: string): Promise<DeliveryWithAttempts> {
     if (!this.config.url) throw new NotificationsOffError();
     const delivery = await this.findOne(id);
-    void this.dispatcher.start(id, { manual: true });
+    await this.dispatcher.retryNow(id);
     return delivery;
   }
 

@@ -11,7 +11,7 @@ import { AttemptResult, WebhookSender } from './webhook-sender.js';
 
 /** How long shutdown waits for attempts already on the wire. */
 export const SHUTDOWN_DRAIN_MS = 10_000;
-/** A claim outlives its attempt by this much, so only a dead process's claim ever runs out. */
+/** How much longer than one attempt's deadline a claim lasts. */
 const LEASE_MARGIN_MS = 30_000;
 
 /**
@@ -54,26 +54,30 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
       );
       return;
     }
-    const ids = await this.store.findPendingIdsForStep(event.stepId);
-    await Promise.all(ids.map((id) => this.start(id) ?? Promise.resolve()));
+    // With every slot busy the delivery waits in the database; the scheduler takes it when one frees.
+    if (this.freeSlots === 0) return;
+    const claimed = await this.store.claimDueForStep(event.stepId, new Date(), this.leaseUntil());
+    await Promise.all(claimed.map((delivery) => this.launch(delivery, false)));
+  }
+
+  /** Claims up to `limit` due deliveries and starts their attempts; how many it started. */
+  async launchDue(limit: number): Promise<number> {
+    if (!this.config.url || !this.accepting || limit <= 0) return 0;
+    const claimed = await this.store.claimDue(new Date(), this.leaseUntil(), limit);
+    for (const delivery of claimed) void this.launch(delivery, false);
+    return claimed.length;
   }
 
   /**
-   * Starts an attempt on a due delivery, or returns the one already in flight for it. Returns null
-   * when every slot is busy (the scheduler picks it up when one frees) or shutdown has begun. A
-   * manual attempt takes the delivery in any state and does not wait for a slot.
+   * One more attempt now, whatever the delivery's state and whether a slot is free. False when an
+   * attempt on it is under way already (here or in another process).
    */
-  start(deliveryId: string, { manual = false } = {}): Promise<void> | null {
-    const running = this.inFlight.get(deliveryId);
-    if (running) return running;
-    if (!this.accepting) return null;
-    if (!manual && this.inFlight.size >= this.config.concurrency) return null;
-    const attempt = this.attempt(deliveryId, manual).finally(() => {
-      this.inFlight.delete(deliveryId);
-      this.slotFreed();
-    });
-    this.inFlight.set(deliveryId, attempt);
-    return attempt;
+  async retryNow(deliveryId: string): Promise<boolean> {
+    if (!this.accepting || this.inFlight.has(deliveryId)) return false;
+    const delivery = await this.store.claimAny(deliveryId, new Date(), this.leaseUntil());
+    if (!delivery) return false;
+    void this.launch(delivery, true);
+    return true;
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -90,19 +94,28 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     clearTimeout(timer);
   }
 
-  private async attempt(deliveryId: string, manual: boolean): Promise<void> {
-    const url = this.config.url;
-    if (!url) return;
+  private launch(delivery: WebhookDelivery, manual: boolean): Promise<void> {
+    const attempt = this.attempt(delivery, manual).finally(() => {
+      this.inFlight.delete(delivery.id);
+      this.slotFreed();
+    });
+    this.inFlight.set(delivery.id, attempt);
+    return attempt;
+  }
+
+  /** A claim outlives its attempt, so only a dead process's claim ever runs out. */
+  private leaseUntil(): Date {
+    return new Date(Date.now() + this.config.timeoutMs + LEASE_MARGIN_MS);
+  }
+
+  private async attempt(delivery: WebhookDelivery, manual: boolean): Promise<void> {
     try {
       const startedAt = new Date();
-      const leaseUntil = new Date(startedAt.getTime() + this.config.timeoutMs + LEASE_MARGIN_MS);
-      const delivery = await this.store.claim(deliveryId, startedAt, leaseUntil, manual);
-      if (!delivery) return;
       const result = await this.sender.send({
-        url,
+        url: this.config.url!,
         body: delivery.payload,
         headers: buildWebhookHeaders({
-          deliveryId,
+          deliveryId: delivery.id,
           attemptAt: startedAt,
           body: delivery.payload,
           key: this.config.key,
@@ -114,8 +127,9 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
       await this.store.recordAttempt(delivery, startedAt, result, verdict);
       this.report(delivery, result, verdict);
     } catch (error) {
-      this.logger.error(`Webhook delivery ${deliveryId} could not be attempted`, error, {
-        delivery_id: deliveryId,
+      this.logger.error(`Webhook delivery ${delivery.id} could not be attempted`, error, {
+        step_id: delivery.stepId,
+        delivery_id: delivery.id,
       });
     }
   }

@@ -89,9 +89,8 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
         this.pollAgain = false;
         const free = this.dispatcher.freeSlots;
         if (free === 0) return; // the next slot to free wakes us
-        const due = await this.store.findDue(new Date(), free);
-        for (const id of due) void this.dispatcher.start(id);
-        if (due.length === free) return;
+        const launched = await this.dispatcher.launchDue(free);
+        if (launched === free) return; // more may be due: the next slot to free wakes us
       } while (this.pollAgain && !this.stopped);
       this.sleep(await this.untilNextDue());
     } catch (error) {

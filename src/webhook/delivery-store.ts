@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { Brackets, DataSource, EntityManager, In } from 'typeorm';
+import { Brackets, DataSource, EntityManager, In, SelectQueryBuilder } from 'typeorm';
 import { applyCursorPage, PageQuery } from '../common/cursor-page.js';
 import { TransactionRunner } from '../database/transaction-runner.js';
 import { StephookMetrics } from '../metrics/stephook-metrics.js';
@@ -31,6 +31,8 @@ export type DeliveryVerdict =
  */
 @Injectable()
 export class DeliveryStore {
+  private readonly unrecorded: UnrecordedAttempt[] = [];
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly transactions: TransactionRunner,
@@ -63,94 +65,98 @@ export class DeliveryStore {
   }
 
   /**
-   * Takes the delivery for one attempt, until `leaseUntil`. A scheduled claim needs it pending and
-   * due; a manual one takes it in any state. Null when someone else holds it or it is not eligible.
+   * Takes one delivery for a manual attempt, whatever its state, until `leaseUntil`. Null when an
+   * attempt holds it already or it does not exist.
    */
-  async claim(
-    id: string,
-    now: Date,
-    leaseUntil: Date,
-    manual = false,
-  ): Promise<WebhookDelivery | null> {
-    return this.transactions.run(async (manager) => {
-      const at = now.toISOString();
-      const update = manager
-        .createQueryBuilder()
-        .update(WebhookDelivery)
-        .set({ leaseUntil: leaseUntil.toISOString() })
-        .where('id = :id', { id })
-        .andWhere(
-          new Brackets((free) =>
-            free.where('lease_until IS NULL').orWhere('lease_until < :at', { at }),
-          ),
-        );
-      if (!manual) update.andWhere("status = 'pending' AND next_attempt_at <= :at", { at });
-      const { affected } = await update.execute();
-      return affected ? manager.findOneBy(WebhookDelivery, { id }) : null;
-    });
+  async claimAny(id: string, now: Date, leaseUntil: Date): Promise<WebhookDelivery | null> {
+    const [claimed] = await this.claimWhere(
+      now,
+      leaseUntil,
+      1,
+      (query) => query.andWhere('d.id = :id', { id }),
+      false,
+    );
+    return claimed ?? null;
   }
 
-  /** Records the attempt and the delivery's next state together, and gives up the lease. */
-  async recordAttempt(
+  /** Takes up to `limit` pending deliveries that are due and free, oldest due first. */
+  claimDue(now: Date, leaseUntil: Date, limit: number): Promise<WebhookDelivery[]> {
+    return this.claimWhere(now, leaseUntil, limit, (query) =>
+      query.orderBy('d.next_attempt_at', 'ASC'),
+    );
+  }
+
+  /** Takes the step's pending deliveries that are due and free: the fast path after a commit. */
+  claimDueForStep(stepId: string, now: Date, leaseUntil: Date): Promise<WebhookDelivery[]> {
+    return this.claimWhere(now, leaseUntil, 10, (query) =>
+      query.andWhere('d.step_id = :stepId', { stepId }),
+    );
+  }
+
+  /**
+   * Records each attempt with its delivery's next state and gives up the lease. Results that come in
+   * while a write is under way are committed together in the next transaction (group commit), so a
+   * busy dispatcher pays one commit per batch, not one per attempt.
+   */
+  recordAttempt(
     delivery: WebhookDelivery,
     startedAt: Date,
     result: AttemptResult,
     verdict: DeliveryVerdict,
   ): Promise<void> {
-    await this.transactions.run(async (manager) => {
-      const number = delivery.attemptCount + 1;
-      await manager.insert(DeliveryAttempt, {
-        deliveryId: delivery.id,
-        number,
-        startedAt: startedAt.toISOString(),
-        durationMs: result.durationMs,
-        statusCode: result.statusCode,
-        outcome: result.outcome,
-        error: result.error,
-        responseBody: result.responseSnippet,
-      });
-      const now = new Date().toISOString();
-      await manager.update(WebhookDelivery, delivery.id, {
-        status: verdict.status,
-        attemptCount: number,
-        schedulePosition:
-          verdict.status === 'delivered' ? delivery.schedulePosition : verdict.schedulePosition,
-        nextAttemptAt: verdict.status === 'pending' ? verdict.nextAttemptAt.toISOString() : null,
-        leaseUntil: null,
-        lastOutcome: result.outcome,
-        lastStatusCode: result.statusCode,
-        lastError: result.error,
-        updatedAt: now,
-        deliveredAt: verdict.status === 'delivered' ? now : delivery.deliveredAt,
-      });
+    return new Promise((resolve, reject) => {
+      this.unrecorded.push({ delivery, startedAt, result, verdict, resolve, reject });
+      if (this.unrecorded.length === 1) setImmediate(() => void this.recordBatch());
     });
-    this.metrics.backlogChanged();
   }
 
-  /** Ids of pending deliveries due by `now` and not held, oldest due first: one page, never all. */
-  async findDue(now: Date, limit: number): Promise<string[]> {
-    const at = now.toISOString();
-    const rows = await this.dataSource
-      .getRepository(WebhookDelivery)
-      .createQueryBuilder('d')
-      .select('d.id', 'id')
-      .where("d.status = 'pending' AND d.next_attempt_at <= :at", { at })
-      .andWhere(
-        new Brackets((free) =>
-          free.where('d.lease_until IS NULL').orWhere('d.lease_until < :at', { at }),
-        ),
-      )
-      .orderBy('d.next_attempt_at', 'ASC')
-      .limit(limit)
-      .getRawMany<{ id: string }>();
-    return rows.map((row) => row.id);
+  private async recordBatch(): Promise<void> {
+    const batch = this.unrecorded.splice(0);
+    try {
+      await this.transactions.run(async (manager) => {
+        for (const attempt of batch) await writeAttempt(manager, attempt);
+      });
+      this.metrics.backlogChanged();
+      for (const attempt of batch) attempt.resolve();
+    } catch (error) {
+      for (const attempt of batch) attempt.reject(error);
+    }
   }
 
-  async findPendingIdsForStep(stepId: string): Promise<string[]> {
-    const rows = await this.dataSource
-      .getRepository(WebhookDelivery)
-      .find({ select: { id: true }, where: { stepId, status: 'pending' } });
-    return rows.map((row) => row.id);
+  /**
+   * Selects and leases in one transaction, so no other claim can slip in between. The lease is what
+   * makes an attempt exclusive: it is set only where none is held, and runs out if its process dies.
+   */
+  private claimWhere(
+    now: Date,
+    leaseUntil: Date,
+    limit: number,
+    narrow: (query: SelectQueryBuilder<WebhookDelivery>) => SelectQueryBuilder<WebhookDelivery>,
+    dueOnly = true,
+  ): Promise<WebhookDelivery[]> {
+    return this.transactions.run(async (manager) => {
+      const at = now.toISOString();
+      const query = manager
+        .getRepository(WebhookDelivery)
+        .createQueryBuilder('d')
+        .where(
+          new Brackets((free) =>
+            free.where('d.lease_until IS NULL').orWhere('d.lease_until < :at', { at }),
+          ),
+        )
+        .limit(limit);
+      if (dueOnly) query.andWhere("d.status = 'pending' AND d.next_attempt_at <= :at", { at });
+      const candidates = await narrow(query).getMany();
+      if (candidates.length === 0) return [];
+      const lease = leaseUntil.toISOString();
+      await manager
+        .createQueryBuilder()
+        .update(WebhookDelivery)
+        .set({ leaseUntil: lease })
+        .where('id IN (:...ids)', { ids: candidates.map((delivery) => delivery.id) })
+        .execute();
+      return candidates.map((delivery) => Object.assign(delivery, { leaseUntil: lease }));
+    });
   }
 
   /** When the earliest pending delivery falls due (now or in the past when one is waiting). */
@@ -222,4 +228,42 @@ export class DeliveryStore {
       }),
     );
   }
+}
+
+interface UnrecordedAttempt {
+  delivery: WebhookDelivery;
+  startedAt: Date;
+  result: AttemptResult;
+  verdict: DeliveryVerdict;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+async function writeAttempt(manager: EntityManager, attempt: UnrecordedAttempt): Promise<void> {
+  const { delivery, result, verdict } = attempt;
+  const number = delivery.attemptCount + 1;
+  await manager.insert(DeliveryAttempt, {
+    deliveryId: delivery.id,
+    number,
+    startedAt: attempt.startedAt.toISOString(),
+    durationMs: result.durationMs,
+    statusCode: result.statusCode,
+    outcome: result.outcome,
+    error: result.error,
+    responseBody: result.responseSnippet,
+  });
+  const now = new Date().toISOString();
+  await manager.update(WebhookDelivery, delivery.id, {
+    status: verdict.status,
+    attemptCount: number,
+    schedulePosition:
+      verdict.status === 'delivered' ? delivery.schedulePosition : verdict.schedulePosition,
+    nextAttemptAt: verdict.status === 'pending' ? verdict.nextAttemptAt.toISOString() : null,
+    leaseUntil: null,
+    lastOutcome: result.outcome,
+    lastStatusCode: result.statusCode,
+    lastError: result.error,
+    updatedAt: now,
+    deliveredAt: verdict.status === 'delivered' ? now : delivery.deliveredAt,
+  });
 }

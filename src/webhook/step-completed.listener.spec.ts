@@ -4,6 +4,7 @@ import { STEP_COMPLETED, StepCompletedEvent } from '../steps/events/step-complet
 import { Step } from '../steps/entities/step.entity.js';
 import { createTestApp, TestApp } from '../../test/helpers/test-app.js';
 import { WebhookReceiver } from '../../test/helpers/webhook-receiver.js';
+import { DeliveryScheduler } from './delivery-scheduler.js';
 import { DeliveryStore } from './delivery-store.js';
 import { StepCompletedListener } from './step-completed.listener.js';
 
@@ -38,6 +39,8 @@ describe(StepCompletedListener.name, () => {
         .createPending(manager, STEP_ID, `{"step_id":"${STEP_ID}"}`, now);
     });
     const event = new StepCompletedEvent(STEP_ID, 'failed', null, null, 'error', now.toISOString());
+    // Only the listener may send it: the scheduler, which would also find it due, is stopped.
+    t.app.get(DeliveryScheduler).beforeApplicationShutdown();
 
     await t.app.get(EventEmitter2).emitAsync(STEP_COMPLETED, event);
 
