@@ -16,6 +16,10 @@ const root = new URL('..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'stephook-drain-'));
 const databasePath = join(dir, 'stephook.sqlite');
 const say = (text) => process.stdout.write(`${text}\n`);
+const startProd = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts[
+  'start:prod'
+];
+const shippedNodeFlags = startProd.split(' ').filter((word) => word.startsWith('--'));
 
 async function freePort() {
   const probe = createServer().listen(0, '127.0.0.1');
@@ -28,8 +32,12 @@ async function freePort() {
 /** Starts dist/main.js at the default LOG_LEVEL (info); ready once the API answers. */
 async function startServer(env) {
   const port = await freePort();
-  // e.g. SERVER_NODE_FLAGS=--cpu-prof to profile the server under load
-  const flags = (process.env.SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  // The server runs with the Node flags of `npm run start:prod`, plus any in SERVER_NODE_FLAGS
+  // (e.g. --cpu-prof to profile it under load).
+  const flags = [
+    ...shippedNodeFlags,
+    ...(process.env.SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+  ];
   const child = spawn(process.execPath, [...flags, join(root, 'dist/main.js')], {
     cwd: root,
     env: {
