@@ -1,0 +1,387 @@
+// npm run bench [-- --quick]
+// Starts the built server and a separate receiver process on loopback and measures, in one run:
+// ceilings, terminal-call throughput with webhooks off and on, commit-to-receiver latency, whether
+// receiver health leaks into the agent (against the original inline design), and backlog drain.
+// Prints a table and writes bench/results/latest.json. Each figure is the median of 3 runs (1 with
+// --quick). Not a test: it asserts nothing, it reports against the targets.
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import axios from 'axios';
+import Database from 'better-sqlite3';
+import {
+  deliveryStates,
+  freePort,
+  median,
+  migrate,
+  percentile,
+  root,
+  sampleRss,
+  seedBacklog,
+  seedPendingSteps,
+  shippedNodeFlags,
+  startServer,
+  waitUntilAnswering,
+} from './lib.mjs';
+
+const quick = process.argv.includes('--quick');
+const RUNS = quick ? 1 : 3;
+const DURATION_S = quick ? 2 : 5;
+const WARMUP_S = quick ? 1 : 2;
+const MODERATE_RATE = 200; // terminal calls per second for the latency figures
+const BACKLOG = quick ? 5_000 : 50_000;
+const say = (text) => process.stdout.write(`${text}\n`);
+
+const work = mkdtempSync(join(tmpdir(), 'stephook-bench-'));
+const template = join(work, 'template.sqlite');
+let databaseCounter = 0;
+/** A fresh copy of a migrated database for each server. */
+function freshDatabase() {
+  const path = join(work, `db-${++databaseCounter}.sqlite`);
+  copyFileSync(template, path);
+  return path;
+}
+
+// ---------------------------------------------------------------- the receiver process
+const receiverPort = await freePort();
+const receiverProcess = spawn(process.execPath, [join(root, 'bench/receiver-process.mjs')], {
+  env: { PATH: process.env.PATH, PORT: String(receiverPort) },
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+const receiverUrl = `http://127.0.0.1:${receiverPort}`;
+await waitUntilAnswering(`${receiverUrl}/count`, receiverProcess);
+const receiver = {
+  hook: `${receiverUrl}/hook`,
+  mode: (mode) => fetch(`${receiverUrl}/mode/${mode}`, { method: 'POST' }),
+  reset: () => fetch(`${receiverUrl}/reset`, { method: 'POST' }),
+  count: async () => (await (await fetch(`${receiverUrl}/count`)).json()).count,
+  arrivals: async () => (await (await fetch(`${receiverUrl}/stats`)).json()).arrivals,
+};
+async function waitForReceived(count) {
+  while ((await receiver.count()) < count) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+await migrate(template);
+
+// ---------------------------------------------------------------- load helpers
+function cannon(options) {
+  return new Promise((resolve, reject) => {
+    autocannon({ connections: 32, timeout: 30, ...options }, (error, result) =>
+      error ? reject(error) : resolve(result),
+    );
+  });
+}
+
+/** Terminal calls (success) on pre-seeded pending steps, one step per call. */
+async function terminalCalls(baseUrl, ids, options) {
+  let next = 0;
+  return cannon({
+    url: baseUrl,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"stop_reason":"end_turn"}',
+        setupRequest: (request) => ({
+          ...request,
+          path: `/v1/steps/${ids[next++ % ids.length]}/success`,
+        }),
+      },
+    ],
+    ...options,
+  });
+}
+
+async function withServer(env, body, script) {
+  const databasePath = freshDatabase();
+  const server = await startServer({ databasePath, env, script });
+  try {
+    return await body(server, databasePath);
+  } finally {
+    await server.stop();
+  }
+}
+
+const figures = {};
+function record(name, unit, runs, target) {
+  figures[name] = { unit, median: median(runs), runs, ...(target ? { target } : {}) };
+  say(`  ${name}: ${format(median(runs))} ${unit}   (runs: ${runs.map(format).join(', ')})`);
+}
+const format = (value) =>
+  Number.isFinite(value)
+    ? value >= 100
+      ? Math.round(value).toLocaleString('en')
+      : value.toFixed(2)
+    : String(value);
+
+// ---------------------------------------------------------------- 1. ceilings
+say('1. ceilings');
+await withServer({}, async (server) => {
+  await cannon({ url: `${server.baseUrl}/health`, duration: WARMUP_S });
+  const runs = [];
+  for (let i = 0; i < RUNS; i++)
+    runs.push(
+      (await cannon({ url: `${server.baseUrl}/health`, duration: DURATION_S })).requests.average,
+    );
+  record('bare endpoint (GET /health, same app, no database)', 'req/s', runs);
+});
+
+{
+  const runs = [];
+  for (let i = 0; i < RUNS; i++) {
+    const databasePath = freshDatabase();
+    const count = quick ? 5_000 : 20_000;
+    const ids = seedPendingSteps(databasePath, count);
+    const db = new Database(databasePath);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    const complete = db.prepare(
+      "UPDATE steps SET status = 'success', completed_at = ?, updated_at = ? WHERE id = ? AND status = 'pending'",
+    );
+    const insert = db.prepare(
+      `INSERT INTO webhook_deliveries (id, step_id, status, payload, attempt_count, schedule_position, next_attempt_at, created_at, updated_at)
+       VALUES (?, ?, 'pending', ?, 0, 0, ?, ?, ?)`,
+    );
+    const transition = db.transaction((id, n) => {
+      const now = new Date().toISOString();
+      complete.run(now, now, id);
+      insert.run(
+        `msg_${n.toString(16).padStart(32, '0')}`,
+        id,
+        `{"step_id":"${id}"}`,
+        now,
+        now,
+        now,
+      );
+    });
+    const started = performance.now();
+    ids.forEach((id, n) => transition(id, n));
+    runs.push(count / ((performance.now() - started) / 1000));
+    db.close();
+  }
+  record(
+    'raw better-sqlite3 terminal commits (update + delivery insert, one transaction each)',
+    'commits/s',
+    runs,
+  );
+}
+
+{
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const client = axios.create({ httpAgent: agent, maxRedirects: 0 });
+  const post = () =>
+    client.post(receiver.hook, '{"step_id":"ceiling"}', {
+      headers: { 'content-type': 'application/json' },
+    });
+  const runs = [];
+  const total = quick ? 3_000 : 10_000;
+  for (let i = 0; i < RUNS + 1; i++) {
+    let sent = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (sent < total) {
+          sent += 1;
+          await post();
+        }
+      }),
+    );
+    if (i > 0) runs.push(total / ((performance.now() - started) / 1000)); // the first run warms up
+  }
+  agent.destroy();
+  record('raw axios POSTs to the receiver (keep-alive, 64 in flight)', 'posts/s', runs);
+}
+const bare = figures['bare endpoint (GET /health, same app, no database)'].median;
+
+// ---------------------------------------------------------------- 2. terminal-call throughput
+say('2. terminal-call throughput');
+async function throughput(env) {
+  const runs = [];
+  for (let i = 0; i < RUNS; i++) {
+    await withServer(env, async (server, databasePath) => {
+      const ids = seedPendingSteps(databasePath, 40_000);
+      await terminalCalls(server.baseUrl, ids.slice(0, 2_000), { amount: 2_000 }); // warm-up
+      const result = await terminalCalls(server.baseUrl, ids.slice(2_000), {
+        duration: DURATION_S,
+      });
+      runs.push(result.requests.average);
+      if (env.STEP_COMPLETE_WEBHOOK) {
+        await receiver.reset();
+      }
+    });
+  }
+  return runs;
+}
+const off = await throughput({});
+record('terminal calls/s, webhooks off', 'req/s', off);
+const on = await throughput({ STEP_COMPLETE_WEBHOOK: receiver.hook });
+record('terminal calls/s, webhooks on (fast receiver)', 'req/s', on);
+figures['on/off ratio'] = { unit: 'ratio', median: median(on) / median(off), target: '>= 0.8' };
+figures['full path / bare endpoint'] = {
+  unit: 'ratio',
+  median: median(on) / bare,
+  target: '>= 0.5',
+};
+say(
+  `  on/off: ${format(median(on) / median(off))} (target ≥ 0.8); full path / bare endpoint: ${format(median(on) / bare)} (target ≥ 0.5)`,
+);
+
+// ---------------------------------------------------------------- 3. commit-to-receiver latency
+say(`3. commit-to-receiver latency at ${MODERATE_RATE} terminal calls/s`);
+{
+  const p50s = [];
+  const p99s = [];
+  await withServer({ STEP_COMPLETE_WEBHOOK: receiver.hook }, async (server, databasePath) => {
+    const ids = seedPendingSteps(
+      databasePath,
+      MODERATE_RATE * (WARMUP_S + RUNS * DURATION_S) + 1_000,
+    );
+    let offset = 0;
+    const slice = (n) => ids.slice(offset, (offset += n));
+    await terminalCalls(server.baseUrl, slice(MODERATE_RATE * WARMUP_S), {
+      overallRate: MODERATE_RATE,
+      amount: MODERATE_RATE * WARMUP_S,
+    });
+    for (let i = 0; i < RUNS; i++) {
+      await receiver.reset();
+      const batch = slice(MODERATE_RATE * DURATION_S);
+      await terminalCalls(server.baseUrl, batch, {
+        overallRate: MODERATE_RATE,
+        amount: batch.length,
+      });
+      await waitForReceived(batch.length);
+      const arrivals = await receiver.arrivals();
+      const db = new Database(databasePath, { readonly: true });
+      const completed = db.prepare('SELECT completed_at FROM steps WHERE id = ?');
+      const latencies = batch.map(
+        (id) => arrivals[id] - Date.parse(completed.get(id).completed_at),
+      );
+      db.close();
+      p50s.push(percentile(latencies, 50));
+      p99s.push(percentile(latencies, 99));
+    }
+  });
+  record('commit-to-receiver p50', 'ms', p50s, '<= 5');
+  record('commit-to-receiver p99', 'ms', p99s, '<= 50');
+}
+
+// ---------------------------------------------------------------- 4. receiver health vs the agent
+say(`4. terminal-call p99 at ${MODERATE_RATE} calls/s: healthy vs hanging receiver`);
+async function terminalP99(env, script, mode) {
+  const runs = [];
+  await withServer(
+    env,
+    async (server, databasePath) => {
+      const ids = seedPendingSteps(
+        databasePath,
+        MODERATE_RATE * (WARMUP_S + RUNS * DURATION_S) + 1_000,
+      );
+      await receiver.mode(mode);
+      let offset = 0;
+      const slice = (n) => ids.slice(offset, (offset += n));
+      await terminalCalls(server.baseUrl, slice(MODERATE_RATE * WARMUP_S), {
+        overallRate: MODERATE_RATE,
+        duration: WARMUP_S,
+      });
+      for (let i = 0; i < RUNS; i++) {
+        const result = await terminalCalls(server.baseUrl, slice(MODERATE_RATE * DURATION_S), {
+          overallRate: MODERATE_RATE,
+          duration: DURATION_S,
+          connections: 64,
+        });
+        runs.push(result.latency.p99);
+      }
+      await receiver.mode('fast');
+    },
+    script,
+  );
+  return runs;
+}
+const healthy = await terminalP99({ STEP_COMPLETE_WEBHOOK: receiver.hook }, undefined, 'fast');
+record('stephook terminal-call p99, healthy receiver', 'ms', healthy);
+const hanging = await terminalP99({ STEP_COMPLETE_WEBHOOK: receiver.hook }, undefined, 'hang');
+record('stephook terminal-call p99, hanging receiver', 'ms', hanging);
+figures['hanging/healthy p99 ratio'] = {
+  unit: 'ratio',
+  median: median(hanging) / median(healthy),
+  target: '<= 1.5',
+};
+say(`  hanging/healthy: ${format(median(hanging) / median(healthy))} (target ≤ 1.5)`);
+const original = { ORIGINAL_WEBHOOK_URL: receiver.hook };
+const originalHealthy = await terminalP99(original, 'bench/original-design-server.mjs', 'fast');
+record('original design (POST awaited inline) p99, healthy receiver', 'ms', originalHealthy);
+// With a hanging receiver every original-design call waits out its 10 s client timeout, so a rate
+// over a few seconds completes nothing: send one batch of calls and time them instead.
+const originalHanging = [];
+await withServer(
+  original,
+  async (server, databasePath) => {
+    await receiver.mode('hang');
+    const ids = seedPendingSteps(databasePath, RUNS * 64);
+    for (let i = 0; i < RUNS; i++) {
+      const batch = ids.slice(i * 64, (i + 1) * 64);
+      originalHanging.push(
+        (await terminalCalls(server.baseUrl, batch, { amount: 64, connections: 64 })).latency.p99,
+      );
+    }
+    await receiver.mode('fast');
+  },
+  'bench/original-design-server.mjs',
+);
+record('original design (POST awaited inline) p99, hanging receiver', 'ms', originalHanging);
+
+// ---------------------------------------------------------------- 5. backlog drain
+say(`5. backlog drain: ${BACKLOG.toLocaleString('en')} pending deliveries released at once`);
+{
+  const rates = [];
+  const peaks = [];
+  for (let i = 0; i < RUNS; i++) {
+    const databasePath = freshDatabase();
+    seedBacklog(databasePath, BACKLOG);
+    await receiver.reset();
+    const server = await startServer({
+      databasePath,
+      env: { STEP_COMPLETE_WEBHOOK: receiver.hook },
+    });
+    // Timed from when the API answers: boot is not drain time (what arrived during boot still
+    // counts within the clock, so the rate is if anything flattered by a few hundred ms).
+    const started = performance.now();
+    const rss = sampleRss(server.child.pid);
+    await waitForReceived(BACKLOG);
+    rates.push(BACKLOG / ((performance.now() - started) / 1000));
+    peaks.push(rss.stop());
+    await server.stop();
+    const states = deliveryStates(databasePath);
+    if (states.delivered !== BACKLOG) say(`  warning: final states ${JSON.stringify(states)}`);
+  }
+  record('backlog drain', 'deliveries/s', rates, '>= 2000');
+  record('backlog drain peak RSS', 'MB', peaks, '<= 300');
+}
+
+// ---------------------------------------------------------------- report
+receiverProcess.kill('SIGTERM');
+rmSync(work, { recursive: true, force: true });
+const report = {
+  date: new Date().toISOString(),
+  mode: quick ? 'quick' : 'full',
+  runs: RUNS,
+  machine: {
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model,
+    node: process.version,
+    serverNodeFlags: shippedNodeFlags,
+  },
+  figures,
+};
+mkdirSync(join(root, 'bench/results'), { recursive: true });
+writeFileSync(join(root, 'bench/results/latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+say('\n| figure | median | unit | target |\n|---|---|---|---|');
+for (const [name, figure] of Object.entries(figures)) {
+  say(`| ${name} | ${format(figure.median)} | ${figure.unit} | ${figure.target ?? ''} |`);
+}
+say(
+  `\nwritten to bench/results/latest.json (${report.mode}, ${RUNS} run(s) per figure, ${report.machine.cpus} cores)`,
+);

@@ -1,0 +1,163 @@
+// Shared pieces of the benchmark scripts: the built server as a child process, a migrated SQLite
+// file, seeded steps and backlogs, and RSS sampling. Measurements only: nothing here is a test.
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+
+export const root = new URL('..', import.meta.url).pathname;
+const startProd = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts[
+  'start:prod'
+];
+/** The Node flags `npm run start:prod` runs the server with, so figures are the shipped setup's. */
+export const shippedNodeFlags = startProd.split(' ').filter((word) => word.startsWith('--'));
+
+export async function freePort() {
+  const probe = createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address();
+  probe.close();
+  return port;
+}
+
+export async function waitUntilAnswering(url, child) {
+  const exited = once(child, 'exit').then(([code]) => {
+    throw new Error(`${url}: process exited with ${code}`);
+  });
+  for (;;) {
+    const answered = await Promise.race([
+      fetch(url).then(
+        (response) => response.status < 500,
+        () => false,
+      ),
+      exited,
+    ]);
+    if (answered) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * `node dist/main.js` (or another script) on a free port, at LOG_LEVEL=info with its output
+ * discarded; resolves once the API answers. SERVER_NODE_FLAGS adds Node flags (e.g. --cpu-prof).
+ */
+export async function startServer({ databasePath, env = {}, script = 'dist/main.js' }) {
+  const port = await freePort();
+  const flags = [
+    ...shippedNodeFlags,
+    ...(process.env.SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+  ];
+  const child = spawn(process.execPath, [...flags, join(root, script)], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH,
+      PORT: String(port),
+      DATABASE_URL: `sqlite:${databasePath}`,
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  await waitUntilAnswering(`${baseUrl}/health`, child);
+  return {
+    child,
+    baseUrl,
+    async stop() {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+/** Starts the server once so it creates and migrates the database, then stops it. */
+export async function migrate(databasePath) {
+  const server = await startServer({ databasePath });
+  await server.stop();
+}
+
+/** `count` pending steps, written straight into the database; returns their ids. */
+export function seedPendingSteps(databasePath, count) {
+  const db = new Database(databasePath);
+  db.pragma('busy_timeout = 5000');
+  const now = new Date().toISOString();
+  const insert = db.prepare(
+    `INSERT INTO steps (id, status, agent_id, tags, prompt_tokens, completion_tokens, total_tokens, created_at, updated_at)
+     VALUES (?, 'pending', 'bench', '[]', 0, 0, 0, ?, ?)`,
+  );
+  const ids = Array.from({ length: count }, () => `step-${randomUUID()}`);
+  db.transaction(() => ids.forEach((id) => insert.run(id, now, now)))();
+  db.close();
+  return ids;
+}
+
+/** `count` completed steps with pending deliveries, as a long receiver outage leaves them. */
+export function seedBacklog(databasePath, count) {
+  const db = new Database(databasePath);
+  db.pragma('busy_timeout = 5000');
+  const now = new Date().toISOString();
+  const insertStep = db.prepare(
+    `INSERT INTO steps (id, status, tags, prompt_tokens, completion_tokens, total_tokens, created_at, updated_at, completed_at)
+     VALUES (?, 'success', '[]', 0, 0, 0, ?, ?, ?)`,
+  );
+  const insertDelivery = db.prepare(
+    `INSERT INTO webhook_deliveries (id, step_id, status, payload, attempt_count, schedule_position, next_attempt_at, created_at, updated_at)
+     VALUES (?, ?, 'pending', ?, 0, 0, ?, ?, ?)`,
+  );
+  db.transaction(() => {
+    for (let i = 0; i < count; i++) {
+      const stepId = `step-${randomUUID()}`;
+      insertStep.run(stepId, now, now, now);
+      insertDelivery.run(
+        `msg_${randomUUID().replaceAll('-', '')}`,
+        stepId,
+        JSON.stringify({ step_id: stepId }),
+        now,
+        now,
+        now,
+      );
+    }
+  })();
+  db.close();
+}
+
+export function deliveryStates(databasePath) {
+  const db = new Database(databasePath, { readonly: true });
+  const rows = db
+    .prepare('SELECT status, COUNT(*) AS n FROM webhook_deliveries GROUP BY status')
+    .all();
+  db.close();
+  return Object.fromEntries(rows.map((row) => [row.status, row.n]));
+}
+
+/** Samples a process's RSS every 100 ms; `stop()` returns the peak in MB (VmHWM included). */
+export function sampleRss(pid) {
+  const read = (field) => {
+    const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(
+      readFileSync(`/proc/${pid}/status`, 'utf8'),
+    );
+    return match ? Number(match[1]) / 1024 : 0;
+  };
+  let peak = 0;
+  const timer = setInterval(() => (peak = Math.max(peak, read('VmRSS'))), 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      return Math.max(peak, read('VmHWM'));
+    },
+  };
+}
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+export function percentile(values, p) {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
