@@ -137,6 +137,23 @@ describe('Durable deliveries (e2e)', () => {
     ).toHaveLength(2);
   });
 
+  it('never has more than STEP_COMPLETE_CONCURRENCY attempts in flight', async () => {
+    receiver.replyWith({ hold: true });
+    await start({ STEP_COMPLETE_CONCURRENCY: '2' });
+    const stepIds: string[] = [];
+    for (let i = 0; i < 6; i++) stepIds.push(await completedStep());
+
+    // Each release answers what is held and frees its slots; the next deliveries then arrive.
+    for (let received = 2; received <= 6; received += 2) {
+      await receiver.waitForRequests(received);
+      receiver.release(200);
+    }
+    for (const stepId of stepIds) await deliveries.settled(stepId, 'delivered');
+
+    expect(receiver.requests).toHaveLength(6);
+    expect(receiver.maxHeld).toBe(2);
+  });
+
   it('lists deliveries by status with cursor paging, and finds one by id', async () => {
     receiver.replyWith({ status: 200 });
     await start();

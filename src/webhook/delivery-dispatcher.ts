@@ -24,6 +24,8 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
   private readonly logger = new Logger(DeliveryDispatcher.name);
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly policy: RetryPolicy;
+  /** Slots promised to claims still on their way back from the database. */
+  private reserved = 0;
   private accepting = true;
   private slotFreed: () => void = () => undefined;
 
@@ -37,7 +39,8 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
   }
 
   get freeSlots(): number {
-    return this.accepting ? Math.max(0, this.config.concurrency - this.inFlight.size) : 0;
+    if (!this.accepting) return 0;
+    return Math.max(0, this.config.concurrency - this.inFlight.size - this.reserved);
   }
 
   /** Called whenever an attempt ends and its slot is free again. */
@@ -55,17 +58,35 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
       return;
     }
     // With every slot busy the delivery waits in the database; the scheduler takes it when one frees.
-    if (this.freeSlots === 0) return;
-    const claimed = await this.store.claimDueForStep(event.stepId, new Date(), this.leaseUntil());
+    const claimed = await this.claimWithin(1, (leaseUntil) =>
+      this.store.claimDueForStep(event.stepId, new Date(), leaseUntil),
+    );
     await Promise.all(claimed.map((delivery) => this.launch(delivery, false)));
   }
 
-  /** Claims up to `limit` due deliveries and starts their attempts; how many it started. */
+  /** Claims up to `limit` due deliveries (never more than free slots) and starts them; how many. */
   async launchDue(limit: number): Promise<number> {
-    if (!this.config.url || !this.accepting || limit <= 0) return 0;
-    const claimed = await this.store.claimDue(new Date(), this.leaseUntil(), limit);
+    if (!this.config.url) return 0;
+    const claimed = await this.claimWithin(limit, (leaseUntil, slots) =>
+      this.store.claimDue(new Date(), leaseUntil, slots),
+    );
     for (const delivery of claimed) void this.launch(delivery, false);
     return claimed.length;
+  }
+
+  /** Holds up to `limit` free slots while the claim is in the database, so the limit is never exceeded. */
+  private async claimWithin(
+    limit: number,
+    claim: (leaseUntil: Date, slots: number) => Promise<WebhookDelivery[]>,
+  ): Promise<WebhookDelivery[]> {
+    const slots = Math.min(limit, this.freeSlots);
+    if (slots <= 0) return [];
+    this.reserved += slots;
+    try {
+      return await claim(this.leaseUntil(), slots);
+    } finally {
+      this.reserved -= slots;
+    }
   }
 
   /**

@@ -86,9 +86,9 @@ export class DeliveryStore {
     );
   }
 
-  /** Takes the step's pending deliveries that are due and free: the fast path after a commit. */
+  /** Takes the step's pending delivery if it is due and free: the fast path after a commit. */
   claimDueForStep(stepId: string, now: Date, leaseUntil: Date): Promise<WebhookDelivery[]> {
-    return this.claimWhere(now, leaseUntil, 10, (query) =>
+    return this.claimWhere(now, leaseUntil, 1, (query) =>
       query.andWhere('d.step_id = :stepId', { stepId }),
     );
   }

@@ -27,6 +27,8 @@ export class WebhookReceiver {
   private readonly waiters: Array<{ count: number; resolve: () => void }> = [];
   private replies: Reply[] = [];
   private readonly held: ServerResponse[] = [];
+  /** The most requests that were ever held open at once. */
+  maxHeld = 0;
   private defaultReply: Reply = { status: 200, body: 'ok' };
 
   private constructor() {
@@ -97,8 +99,10 @@ export class WebhookReceiver {
         headers: request.headers,
         rawBody: Buffer.concat(chunks),
       });
-      if ('hold' in reply) this.held.push(response);
-      else if (!('hang' in reply))
+      if ('hold' in reply) {
+        this.held.push(response);
+        this.maxHeld = Math.max(this.maxHeld, this.held.length);
+      } else if (!('hang' in reply))
         response.writeHead(reply.status, reply.headers).end(reply.body ?? '');
       for (const waiter of [...this.waiters]) {
         if (this.requests.length >= waiter.count) {
