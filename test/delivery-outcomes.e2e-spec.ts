@@ -1,29 +1,16 @@
 import type { LogEntry, RecordedLevel } from './helpers/recording-logger.js';
-import { StepsApi } from './helpers/steps-api.js';
-import { createTestApp, TestApp } from './helpers/test-app.js';
 import { WebhookReceiver } from './helpers/webhook-receiver.js';
+import { useWebhookTestbed } from './helpers/webhook-testbed.js';
 
 /** Each outcome of one attempt, through the whole app, with the log level the contract gives it. */
 describe('Webhook attempt outcomes (e2e)', () => {
-  let receiver: WebhookReceiver;
-  let t: TestApp;
-  let steps: StepsApi;
-
-  beforeEach(async () => {
-    receiver = await WebhookReceiver.start();
-  });
-
-  afterEach(async () => {
-    await receiver.close();
-    await t.close();
-  });
+  const bed = useWebhookTestbed();
 
   async function completeOneStep(env: Record<string, string>): Promise<string> {
-    t = await createTestApp({ STEP_COMPLETE_RETRY_SCHEDULE: 'none', ...env });
-    steps = new StepsApi(t.server);
-    const step = await steps.create();
-    await steps.complete(step.id, 'success').expect(200);
-    await t.logs.waitFor((entry) => isAboutStep(entry, step.id));
+    await bed.start({ STEP_COMPLETE_WEBHOOK: '', STEP_COMPLETE_RETRY_SCHEDULE: 'none', ...env });
+    const step = await bed.steps.create();
+    await bed.steps.complete(step.id, 'success').expect(200);
+    await bed.app.logs.waitFor((entry) => isAboutStep(entry, step.id));
     return step.id;
   }
 
@@ -31,14 +18,14 @@ describe('Webhook attempt outcomes (e2e)', () => {
   const isAboutStep = (entry: LogEntry, stepId: string) =>
     entry.context === 'DeliveryDispatcher' && entry.message.includes(stepId);
   const levelsFor = (stepId: string): RecordedLevel[] =>
-    t.logs.entries.filter((entry) => isAboutStep(entry, stepId)).map((entry) => entry.level);
+    bed.app.logs.entries.filter((entry) => isAboutStep(entry, stepId)).map((entry) => entry.level);
   const messageFor = (stepId: string): string =>
-    t.logs.entries.find((entry) => isAboutStep(entry, stepId))?.message ?? '';
+    bed.app.logs.entries.find((entry) => isAboutStep(entry, stepId))?.message ?? '';
 
   it('2xx without a key: exactly {"step_id"}, the contract headers, no Authorization, logged at info', async () => {
-    const stepId = await completeOneStep({ STEP_COMPLETE_WEBHOOK: receiver.url() });
+    const stepId = await completeOneStep({ STEP_COMPLETE_WEBHOOK: bed.receiver.url() });
 
-    const [request] = receiver.requests;
+    const [request] = bed.receiver.requests;
     expect(request.method).toBe('POST');
     expect(request.rawBody.toString('utf8')).toBe(`{"step_id":"${stepId}"}`);
     expect(request.headers['content-type']).toBe('application/json');
@@ -52,37 +39,37 @@ describe('Webhook attempt outcomes (e2e)', () => {
   it('2xx with a key: the key as a Bearer token, never in the logs', async () => {
     const key = 'k3y-that-must-stay-secret';
     const stepId = await completeOneStep({
-      STEP_COMPLETE_WEBHOOK: receiver.url(),
+      STEP_COMPLETE_WEBHOOK: bed.receiver.url(),
       STEP_COMPLETE_KEY: key,
     });
 
-    expect(receiver.requests[0].headers.authorization).toBe(`Bearer ${key}`);
-    expect(receiver.requests[0].rawBody.toString('utf8')).toBe(`{"step_id":"${stepId}"}`);
-    expect(t.logs.text()).not.toContain(key);
+    expect(bed.receiver.requests[0].headers.authorization).toBe(`Bearer ${key}`);
+    expect(bed.receiver.requests[0].rawBody.toString('utf8')).toBe(`{"step_id":"${stepId}"}`);
+    expect(bed.app.logs.text()).not.toContain(key);
   });
 
   it('3xx: not followed, the target never called, logged at warn with the status', async () => {
-    receiver.replyWith({ status: 302, headers: { location: receiver.url('/redirected') } });
-    const stepId = await completeOneStep({ STEP_COMPLETE_WEBHOOK: receiver.url() });
+    bed.receiver.replyWith({ status: 302, headers: { location: bed.receiver.url('/redirected') } });
+    const stepId = await completeOneStep({ STEP_COMPLETE_WEBHOOK: bed.receiver.url() });
 
-    expect(receiver.requestsTo('/hook')).toHaveLength(1);
-    expect(receiver.requestsTo('/redirected')).toHaveLength(0);
+    expect(bed.receiver.requestsTo('/hook')).toHaveLength(1);
+    expect(bed.receiver.requestsTo('/redirected')).toHaveLength(0);
     expect(levelsFor(stepId)).toEqual(['warn']);
     expect(messageFor(stepId)).toContain('HTTP 302');
   });
 
   it.each([404, 500])('%i: logged at warn with the status', async (status) => {
-    receiver.replyWith({ status });
-    const stepId = await completeOneStep({ STEP_COMPLETE_WEBHOOK: receiver.url() });
+    bed.receiver.replyWith({ status });
+    const stepId = await completeOneStep({ STEP_COMPLETE_WEBHOOK: bed.receiver.url() });
 
     expect(levelsFor(stepId)).toEqual(['warn']);
     expect(messageFor(stepId)).toContain(`HTTP ${status}`);
   });
 
   it('timeout: logged at warn', async () => {
-    receiver.replyWith({ hang: true });
+    bed.receiver.replyWith({ hang: true });
     const stepId = await completeOneStep({
-      STEP_COMPLETE_WEBHOOK: receiver.url(),
+      STEP_COMPLETE_WEBHOOK: bed.receiver.url(),
       STEP_COMPLETE_TIMEOUT_MS: '200',
     });
 
@@ -103,17 +90,17 @@ describe('Webhook attempt outcomes (e2e)', () => {
   it('no URL: nothing sent, a debug line', async () => {
     const stepId = await completeOneStep({});
 
-    expect(receiver.requests).toHaveLength(0);
+    expect(bed.receiver.requests).toHaveLength(0);
     expect(levelsFor(stepId)).toEqual(['debug']);
   });
 
   it('full payload: step_id first, then the event fields', async () => {
     const stepId = await completeOneStep({
-      STEP_COMPLETE_WEBHOOK: receiver.url(),
+      STEP_COMPLETE_WEBHOOK: bed.receiver.url(),
       STEP_COMPLETE_PAYLOAD: 'full',
     });
 
-    const body = receiver.requests[0].rawBody.toString('utf8');
+    const body = bed.receiver.requests[0].rawBody.toString('utf8');
     expect(body.startsWith(`{"step_id":"${stepId}",`)).toBe(true);
     expect(JSON.parse(body)).toEqual({
       step_id: stepId,
