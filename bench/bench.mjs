@@ -29,10 +29,10 @@ import {
 
 const quick = process.argv.includes('--quick');
 const RUNS = quick ? 1 : 3;
-const DURATION_S = quick ? 2 : 5;
-const WARMUP_S = quick ? 1 : 2;
+const DURATION_S = quick ? 1 : 5;
+const WARMUP_S = quick ? 0.5 : 2;
 const MODERATE_RATE = 200; // terminal calls per second for the latency figures
-const BACKLOG = quick ? 5_000 : 50_000;
+const BACKLOG = quick ? 2_000 : 50_000;
 const say = (text) => process.stdout.write(`${text}\n`);
 
 const work = mkdtempSync(join(tmpdir(), 'stephook-bench-'));
@@ -133,7 +133,7 @@ await withServer({}, async (server) => {
   const runs = [];
   for (let i = 0; i < RUNS; i++) {
     const databasePath = freshDatabase();
-    const count = quick ? 5_000 : 20_000;
+    const count = quick ? 2_000 : 20_000;
     const ids = seedPendingSteps(databasePath, count);
     const db = new Database(databasePath);
     db.pragma('journal_mode = WAL');
@@ -177,7 +177,7 @@ await withServer({}, async (server) => {
       headers: { 'content-type': 'application/json' },
     });
   const runs = [];
-  const total = quick ? 3_000 : 10_000;
+  const total = quick ? 2_000 : 10_000;
   for (let i = 0; i < RUNS + 1; i++) {
     let sent = 0;
     const started = performance.now();
@@ -202,8 +202,10 @@ async function throughput(env) {
   const runs = [];
   for (let i = 0; i < RUNS; i++) {
     await withServer(env, async (server, databasePath) => {
-      const ids = seedPendingSteps(databasePath, 40_000);
-      await terminalCalls(server.baseUrl, ids.slice(0, 2_000), { amount: 2_000 }); // warm-up
+      const ids = seedPendingSteps(databasePath, quick ? 8_000 : 40_000);
+      const warmup = quick ? 500 : 2_000;
+      await terminalCalls(server.baseUrl, ids.slice(0, warmup), { amount: warmup });
+
       const result = await terminalCalls(server.baseUrl, ids.slice(2_000), {
         duration: DURATION_S,
       });
@@ -270,68 +272,65 @@ say(`3. commit-to-receiver latency at ${MODERATE_RATE} terminal calls/s`);
 
 // ---------------------------------------------------------------- 4. receiver health vs the agent
 say(`4. terminal-call p99 at ${MODERATE_RATE} calls/s: healthy vs hanging receiver`);
-async function terminalP99(env, script, mode) {
-  const runs = [];
+/** p99 of terminal calls at the moderate rate, on one server, with the receiver healthy then hanging. */
+async function terminalP99s(env, script) {
+  const p99s = { fast: [], hang: [] };
+  const originalDesign = script !== undefined;
   await withServer(
     env,
     async (server, databasePath) => {
-      const ids = seedPendingSteps(
-        databasePath,
-        MODERATE_RATE * (WARMUP_S + RUNS * DURATION_S) + 1_000,
-      );
-      await receiver.mode(mode);
+      const perMode = MODERATE_RATE * (WARMUP_S + RUNS * DURATION_S) + 1_000;
+      const ids = seedPendingSteps(databasePath, 2 * perMode + RUNS * 64);
       let offset = 0;
       const slice = (n) => ids.slice(offset, (offset += n));
-      await terminalCalls(server.baseUrl, slice(MODERATE_RATE * WARMUP_S), {
-        overallRate: MODERATE_RATE,
-        duration: WARMUP_S,
-      });
-      for (let i = 0; i < RUNS; i++) {
-        const result = await terminalCalls(server.baseUrl, slice(MODERATE_RATE * DURATION_S), {
+      for (const mode of ['fast', 'hang']) {
+        await receiver.mode(mode);
+        if (mode === 'hang' && originalDesign) {
+          // Every original-design call now waits out its 10 s client timeout, so a rate over a few
+          // seconds completes nothing: send one batch of calls per run and time them instead.
+          for (let i = 0; i < RUNS; i++) {
+            const result = await terminalCalls(server.baseUrl, slice(64), {
+              amount: 64,
+              connections: 64,
+            });
+            p99s.hang.push(result.latency.p99);
+          }
+          continue;
+        }
+        await terminalCalls(server.baseUrl, slice(MODERATE_RATE * WARMUP_S), {
           overallRate: MODERATE_RATE,
-          duration: DURATION_S,
-          connections: 64,
+          duration: WARMUP_S,
         });
-        runs.push(result.latency.p99);
+        for (let i = 0; i < RUNS; i++) {
+          const result = await terminalCalls(server.baseUrl, slice(MODERATE_RATE * DURATION_S), {
+            overallRate: MODERATE_RATE,
+            duration: DURATION_S,
+            connections: 64,
+          });
+          p99s[mode].push(result.latency.p99);
+        }
       }
       await receiver.mode('fast');
     },
     script,
   );
-  return runs;
+  return p99s;
 }
-const healthy = await terminalP99({ STEP_COMPLETE_WEBHOOK: receiver.hook }, undefined, 'fast');
-record('stephook terminal-call p99, healthy receiver', 'ms', healthy);
-const hanging = await terminalP99({ STEP_COMPLETE_WEBHOOK: receiver.hook }, undefined, 'hang');
-record('stephook terminal-call p99, hanging receiver', 'ms', hanging);
+const stephook = await terminalP99s({ STEP_COMPLETE_WEBHOOK: receiver.hook });
+record('stephook terminal-call p99, healthy receiver', 'ms', stephook.fast);
+record('stephook terminal-call p99, hanging receiver', 'ms', stephook.hang);
 figures['hanging/healthy p99 ratio'] = {
   unit: 'ratio',
-  median: median(hanging) / median(healthy),
+  median: median(stephook.hang) / median(stephook.fast),
   target: '<= 1.5',
 };
-say(`  hanging/healthy: ${format(median(hanging) / median(healthy))} (target ≤ 1.5)`);
-const original = { ORIGINAL_WEBHOOK_URL: receiver.hook };
-const originalHealthy = await terminalP99(original, 'bench/original-design-server.mjs', 'fast');
-record('original design (POST awaited inline) p99, healthy receiver', 'ms', originalHealthy);
-// With a hanging receiver every original-design call waits out its 10 s client timeout, so a rate
-// over a few seconds completes nothing: send one batch of calls and time them instead.
-const originalHanging = [];
-await withServer(
-  original,
-  async (server, databasePath) => {
-    await receiver.mode('hang');
-    const ids = seedPendingSteps(databasePath, RUNS * 64);
-    for (let i = 0; i < RUNS; i++) {
-      const batch = ids.slice(i * 64, (i + 1) * 64);
-      originalHanging.push(
-        (await terminalCalls(server.baseUrl, batch, { amount: 64, connections: 64 })).latency.p99,
-      );
-    }
-    await receiver.mode('fast');
-  },
+say(`  hanging/healthy: ${format(median(stephook.hang) / median(stephook.fast))} (target ≤ 1.5)`);
+const original = await terminalP99s(
+  { ORIGINAL_WEBHOOK_URL: receiver.hook },
   'bench/original-design-server.mjs',
 );
-record('original design (POST awaited inline) p99, hanging receiver', 'ms', originalHanging);
+record('original design (POST awaited inline) p99, healthy receiver', 'ms', original.fast);
+record('original design (POST awaited inline) p99, hanging receiver', 'ms', original.hang);
 
 // ---------------------------------------------------------------- 5. backlog drain
 say(`5. backlog drain: ${BACKLOG.toLocaleString('en')} pending deliveries released at once`);
