@@ -78,35 +78,41 @@ export async function migrate(databasePath) {
   await server.stop();
 }
 
-/** `count` pending steps, written straight into the database; returns their ids. */
-export function seedPendingSteps(databasePath, count) {
+/** Runs `fill(db)` in one transaction on the database file (which a server may have open too). */
+function writeInOneTransaction(databasePath, fill) {
   const db = new Database(databasePath);
   db.pragma('busy_timeout = 5000');
-  const now = new Date().toISOString();
-  const insert = db.prepare(
-    `INSERT INTO steps (id, status, agent_id, tags, prompt_tokens, completion_tokens, total_tokens, created_at, updated_at)
-     VALUES (?, 'pending', 'bench', '[]', 0, 0, 0, ?, ?)`,
-  );
+  try {
+    db.transaction(() => fill(db, new Date().toISOString()))();
+  } finally {
+    db.close();
+  }
+}
+
+/** `count` pending steps, written straight into the database; returns their ids. */
+export function seedPendingSteps(databasePath, count) {
   const ids = Array.from({ length: count }, () => `step-${randomUUID()}`);
-  db.transaction(() => ids.forEach((id) => insert.run(id, now, now)))();
-  db.close();
+  writeInOneTransaction(databasePath, (db, now) => {
+    const insert = db.prepare(
+      `INSERT INTO steps (id, status, agent_id, tags, prompt_tokens, completion_tokens, total_tokens, created_at, updated_at)
+       VALUES (?, 'pending', 'bench', '[]', 0, 0, 0, ?, ?)`,
+    );
+    for (const id of ids) insert.run(id, now, now);
+  });
   return ids;
 }
 
 /** `count` completed steps with pending deliveries, as a long receiver outage leaves them. */
 export function seedBacklog(databasePath, count) {
-  const db = new Database(databasePath);
-  db.pragma('busy_timeout = 5000');
-  const now = new Date().toISOString();
-  const insertStep = db.prepare(
-    `INSERT INTO steps (id, status, tags, prompt_tokens, completion_tokens, total_tokens, created_at, updated_at, completed_at)
-     VALUES (?, 'success', '[]', 0, 0, 0, ?, ?, ?)`,
-  );
-  const insertDelivery = db.prepare(
-    `INSERT INTO webhook_deliveries (id, step_id, status, payload, attempt_count, schedule_position, next_attempt_at, created_at, updated_at)
-     VALUES (?, ?, 'pending', ?, 0, 0, ?, ?, ?)`,
-  );
-  db.transaction(() => {
+  writeInOneTransaction(databasePath, (db, now) => {
+    const insertStep = db.prepare(
+      `INSERT INTO steps (id, status, tags, prompt_tokens, completion_tokens, total_tokens, created_at, updated_at, completed_at)
+       VALUES (?, 'success', '[]', 0, 0, 0, ?, ?, ?)`,
+    );
+    const insertDelivery = db.prepare(
+      `INSERT INTO webhook_deliveries (id, step_id, status, payload, attempt_count, schedule_position, next_attempt_at, created_at, updated_at)
+       VALUES (?, ?, 'pending', ?, 0, 0, ?, ?, ?)`,
+    );
     for (let i = 0; i < count; i++) {
       const stepId = `step-${randomUUID()}`;
       insertStep.run(stepId, now, now, now);
@@ -119,8 +125,7 @@ export function seedBacklog(databasePath, count) {
         now,
       );
     }
-  })();
-  db.close();
+  });
 }
 
 export function deliveryStates(databasePath) {

@@ -7,6 +7,5 @@ import { StepsService } from './steps.service.js';
 @Module({
   controllers: [StepsController, RunsController],
   providers: [StepsService],
-  exports: [StepsService],
 })
 export class StepsModule {}

@@ -1,14 +1,4 @@
-import {
-  BadRequestException,
-  Body,
-  Controller,
-  Get,
-  HttpCode,
-  Param,
-  PipeTransform,
-  Post,
-  Query,
-} from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBearerAuth,
@@ -18,9 +8,10 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ApiBodyErrors, ApiErrors } from '../common/api-docs.js';
+import { ParseIdPipe } from '../common/id-format.js';
 import { DeliveriesService } from './deliveries.service.js';
 import { DeliveryView, DeliveryWithAttemptsView, RecoverResultView } from './dto/delivery.view.js';
-import { DeliveryStore, DELIVERY_ID_PATTERN } from './delivery-store.js';
+import { DeliveryStore, DELIVERY_ID } from './delivery-store.js';
 import {
   DeliveryJson,
   DeliveryWithAttemptsJson,
@@ -30,14 +21,8 @@ import {
 import { ListDeliveriesQuery } from './dto/list-deliveries.query.js';
 import { RecoverDeliveriesDto } from './dto/recover-deliveries.dto.js';
 
-class ParseDeliveryIdPipe implements PipeTransform<string, string> {
-  transform(value: string): string {
-    if (!DELIVERY_ID_PATTERN.test(value)) {
-      throw new BadRequestException('id must be a delivery id ("msg_" followed by 32 hex digits)');
-    }
-    return value;
-  }
-}
+/** The delivery `id` path parameter. */
+const ParseDeliveryIdPipe = new ParseIdPipe(DELIVERY_ID, 'id');
 
 const DeliveryIdParam = () =>
   ApiParam({

@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Brackets, DataSource, EntityManager, In, SelectQueryBuilder } from 'typeorm';
 import { applyCursorPage, PageQuery } from '../common/cursor-page.js';
+import type { IdFormat } from '../common/id-format.js';
 import { TransactionRunner } from '../database/transaction-runner.js';
 import { StephookMetrics } from '../metrics/stephook-metrics.js';
 import { DeliveryAttempt } from './entities/delivery-attempt.entity.js';
@@ -10,7 +11,10 @@ import { DeliveryStatus, WebhookDelivery } from './entities/webhook-delivery.ent
 import type { AttemptResult } from './webhook-sender.js';
 
 /** `msg_` and 32 hex digits: the delivery id, sent as `webhook-id`. */
-export const DELIVERY_ID_PATTERN = /^msg_[0-9a-f]{32}$/;
+export const DELIVERY_ID: IdFormat = {
+  pattern: /^msg_[0-9a-f]{32}$/,
+  description: 'a delivery id ("msg_" followed by 32 hex digits)',
+};
 
 export function newDeliveryId(): string {
   return `msg_${randomUUID().replaceAll('-', '')}`;

@@ -1,16 +1,13 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsIn, IsOptional, Matches } from 'class-validator';
+import { IsIn, IsOptional } from 'class-validator';
+import { IdCursor } from '../../common/id-format.js';
 import { PageQuery } from '../../common/cursor-page.js';
-import { STEP_ID_PATTERN } from '../step-id.js';
+import { STEP_ID } from '../step-id.js';
 import { FEEDBACK_VALUES, STEP_STATUSES } from '../step-status.js';
 import type { Feedback, StepStatus } from '../step-status.js';
 import { OptionalText, RepeatableParam } from './validators.js';
 import { IsoTimestamp } from '../../common/iso-timestamp.js';
-
-const cursorMessage = (field: string) => ({
-  message: `${field} must be a step id ("step-" followed by a lowercase UUID v4)`,
-});
 
 /** Filters and cursor paging of the step lists (Letta's paging contract). */
 export class ListStepsQuery extends PageQuery {
@@ -50,16 +47,6 @@ export class ListStepsQuery extends PageQuery {
   @IsoTimestamp()
   end_date?: string;
 
-  @ApiPropertyOptional({
-    description: 'A step id: the steps that come after it in the requested order.',
-  })
-  @IsOptional()
-  @Matches(STEP_ID_PATTERN, cursorMessage('after'))
-  declare after?: string;
-  @ApiPropertyOptional({
-    description: 'A step id: the steps that come before it in the requested order.',
-  })
-  @IsOptional()
-  @Matches(STEP_ID_PATTERN, cursorMessage('before'))
-  declare before?: string;
+  @IdCursor(STEP_ID, 'after') declare after?: string;
+  @IdCursor(STEP_ID, 'before') declare before?: string;
 }

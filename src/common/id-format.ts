@@ -1,0 +1,36 @@
+import { BadRequestException, PipeTransform } from '@nestjs/common';
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsOptional, Matches } from 'class-validator';
+
+/** The shape of one kind of id, and how to name it in a 400. */
+export interface IdFormat {
+  pattern: RegExp;
+  /** e.g. `a step id ("step-" followed by a lowercase UUID v4)` */
+  description: string;
+}
+
+const mustBe = (field: string, format: IdFormat) => `${field} must be ${format.description}`;
+
+/** Rejects a path id of the wrong shape before any query runs: `new ParseIdPipe(format, 'step_id')`. */
+export class ParseIdPipe implements PipeTransform<string, string> {
+  constructor(
+    private readonly format: IdFormat,
+    private readonly field: string,
+  ) {}
+
+  transform(value: string): string {
+    if (!this.format.pattern.test(value))
+      throw new BadRequestException(mustBe(this.field, this.format));
+    return value;
+  }
+}
+
+/** A paging cursor (`after` / `before`): an optional id of the listed kind. */
+export const IdCursor =
+  (format: IdFormat, field: 'after' | 'before') => (target: object, property: string | symbol) => {
+    ApiPropertyOptional({
+      description: `${format.description}: the rows that come ${field} it in the requested order.`,
+    })(target, property);
+    IsOptional()(target, property);
+    Matches(format.pattern, { message: mustBe(field, format) })(target, property);
+  };
