@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { Agent, createServer, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 
@@ -165,4 +165,59 @@ export function percentile(values, p) {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/**
+ * Open-loop load at a steady rate, the way wrk2 measures: call i is due at start + i/rate whatever
+ * the earlier calls are doing, and its latency counts from when it was due, so a stall is not hidden
+ * by the generator waiting for it (coordinated omission). autocannon's own rate limit sends each
+ * connection's quota for the second back-to-back at the start of every second: that measures a
+ * burst, not a steady rate, so the latency figures use this instead. Resolves to the latencies in ms.
+ */
+export async function steadyLoad({ baseUrl, rate, paths, body, timeoutMs = 30_000 }) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 512 });
+  const { hostname, port } = new URL(baseUrl);
+  const call = (path) =>
+    new Promise((resolve) => {
+      const request = httpRequest(
+        {
+          agent,
+          hostname,
+          port,
+          path,
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
+          timeout: timeoutMs,
+        },
+        (response) => {
+          response.resume();
+          response.on('end', () => resolve(response.statusCode));
+        },
+      );
+      request.on('timeout', () => request.destroy(new Error('timeout')));
+      request.on('error', () => resolve(0));
+      request.end(body);
+    });
+  const latencies = [];
+  let failures = 0;
+  const started = performance.now();
+  const calls = [];
+  for (let i = 0; i < paths.length; i++) {
+    const due = started + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    calls.push(
+      call(paths[i]).then((status) => {
+        if (status < 200 || status >= 300) failures += 1;
+        latencies.push(performance.now() - due);
+      }),
+    );
+  }
+  await Promise.all(calls);
+  agent.destroy();
+  if (failures > 0) throw new Error(`${failures} of ${paths.length} calls failed`);
+  return latencies;
 }

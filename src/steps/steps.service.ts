@@ -3,6 +3,7 @@ import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, SelectQueryBuilder } from 'typeorm';
 import { applyCursorPage } from '../common/cursor-page.js';
+import { hydrate, queryRows, setClause } from '../database/raw-sql.js';
 import { TransactionRunner } from '../database/transaction-runner.js';
 import { TransactionalListeners } from '../database/transactional-listeners.js';
 import { isUniqueViolation } from '../database/unique-violation.js';
@@ -177,19 +178,25 @@ export class StepsService {
   ): Promise<Step> {
     const { step, event } = await this.transactions.run(async (manager) => {
       const now = new Date().toISOString();
-      const { affected } = await manager
-        .createQueryBuilder()
-        .update(Step)
-        .set({ ...changes, status, completedAt: now, updatedAt: now })
-        .where('id = :stepId AND status = :pending', { stepId, pending: 'pending' })
-        .execute();
-      const current = await manager.findOneBy(Step, { id: stepId });
-      if (!current) throw new StepNotFoundError(stepId);
-      if (!affected) {
+      const set = setClause(manager, Step, {
+        ...changes,
+        status,
+        completedAt: now,
+        updatedAt: now,
+      });
+      const [row] = await queryRows(
+        manager,
+        `UPDATE steps SET ${set.sql} WHERE id = :stepId AND status = 'pending' RETURNING *`,
+        { ...set.parameters, stepId },
+      );
+      if (!row) {
+        const current = await manager.findOneBy(Step, { id: stepId });
+        if (!current) throw new StepNotFoundError(stepId);
         if (current.status !== status)
           throw new StepAlreadyCompletedError(stepId, current.status, status);
         return { step: current, event: null };
       }
+      const current = hydrate(manager, Step, row);
       if (metrics) await upsertMetrics(manager, stepId, metrics);
       // Whatever must be recorded with the transition (the webhook outbox) commits with it.
       const completed = StepCompletedEvent.fromStep(current);

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { Brackets, DataSource, EntityManager, In, SelectQueryBuilder } from 'typeorm';
+import { DataSource, EntityManager, In } from 'typeorm';
 import { applyCursorPage, PageQuery } from '../common/cursor-page.js';
 import type { IdFormat } from '../common/id-format.js';
+import { hydrate, queryRows } from '../database/raw-sql.js';
 import { TransactionRunner } from '../database/transaction-runner.js';
 import { StephookMetrics } from '../metrics/stephook-metrics.js';
 import { DeliveryAttempt } from './entities/delivery-attempt.entity.js';
@@ -19,6 +20,10 @@ export const DELIVERY_ID: IdFormat = {
 export function newDeliveryId(): string {
   return `msg_${randomUUID().replaceAll('-', '')}`;
 }
+
+/** Conditions shared by the claims: due for an attempt, and held by no live lease. */
+const DUE = "status = 'pending' AND next_attempt_at <= :at";
+const FREE = '(lease_until IS NULL OR lease_until < :at)';
 
 export type DeliveryWithAttempts = WebhookDelivery & { attempts: DeliveryAttempt[] };
 
@@ -52,18 +57,13 @@ export class DeliveryStore {
   ): Promise<string> {
     const at = now.toISOString();
     const id = newDeliveryId();
-    await manager.insert(WebhookDelivery, {
-      id,
-      stepId,
-      status: 'pending',
-      payload,
-      attemptCount: 0,
-      schedulePosition: 0,
-      nextAttemptAt: at,
-      leaseUntil: null,
-      createdAt: at,
-      updatedAt: at,
-    });
+    await queryRows(
+      manager,
+      `INSERT INTO webhook_deliveries
+         (id, step_id, status, payload, attempt_count, schedule_position, next_attempt_at, created_at, updated_at)
+       VALUES (:id, :stepId, 'pending', :payload, 0, 0, :at, :at, :at)`,
+      { id, stepId, payload, at },
+    );
     this.metrics.backlogChanged();
     return id;
   }
@@ -73,28 +73,28 @@ export class DeliveryStore {
    * attempt holds it already or it does not exist.
    */
   async claimAny(id: string, now: Date, leaseUntil: Date): Promise<WebhookDelivery | null> {
-    const [claimed] = await this.claimWhere(
-      now,
-      leaseUntil,
-      1,
-      (query) => query.andWhere('d.id = :id', { id }),
-      false,
-    );
+    const [claimed] = await this.claimWhere(now, leaseUntil, 'id = :id', { id });
     return claimed ?? null;
   }
 
   /** Takes up to `limit` pending deliveries that are due and free, oldest due first. */
-  claimDue(now: Date, leaseUntil: Date, limit: number): Promise<WebhookDelivery[]> {
-    return this.claimWhere(now, leaseUntil, limit, (query) =>
-      query.orderBy('d.next_attempt_at', 'ASC'),
+  async claimDue(now: Date, leaseUntil: Date, limit: number): Promise<WebhookDelivery[]> {
+    // On PostgreSQL, rows another dispatcher is claiming right now are skipped, not waited for.
+    const skipLocked = this.dataSource.options.type === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+    const claimed = await this.claimWhere(
+      now,
+      leaseUntil,
+      `id IN (SELECT id FROM webhook_deliveries
+               WHERE ${DUE} AND ${FREE}
+               ORDER BY next_attempt_at LIMIT :limit ${skipLocked})`,
+      { limit },
     );
+    return claimed.sort((a, b) => a.nextAttemptAt!.localeCompare(b.nextAttemptAt!));
   }
 
   /** Takes the step's pending delivery if it is due and free: the fast path after a commit. */
   claimDueForStep(stepId: string, now: Date, leaseUntil: Date): Promise<WebhookDelivery[]> {
-    return this.claimWhere(now, leaseUntil, 1, (query) =>
-      query.andWhere('d.step_id = :stepId', { stepId }),
-    );
+    return this.claimWhere(now, leaseUntil, `step_id = :stepId AND ${DUE}`, { stepId });
   }
 
   /**
@@ -128,38 +128,25 @@ export class DeliveryStore {
   }
 
   /**
-   * Selects and leases in one transaction, so no other claim can slip in between. The lease is what
+   * One guarded UPDATE both picks and leases, so no other claim can slip in between (on PostgreSQL a
+   * competing UPDATE re-checks the lease on the row it waited for and leaves it). The lease is what
    * makes an attempt exclusive: it is set only where none is held, and runs out if its process dies.
    */
   private claimWhere(
     now: Date,
     leaseUntil: Date,
-    limit: number,
-    narrow: (query: SelectQueryBuilder<WebhookDelivery>) => SelectQueryBuilder<WebhookDelivery>,
-    dueOnly = true,
+    where: string,
+    parameters: Record<string, unknown>,
   ): Promise<WebhookDelivery[]> {
     return this.transactions.run(async (manager) => {
-      const at = now.toISOString();
-      const query = manager
-        .getRepository(WebhookDelivery)
-        .createQueryBuilder('d')
-        .where(
-          new Brackets((free) =>
-            free.where('d.lease_until IS NULL').orWhere('d.lease_until < :at', { at }),
-          ),
-        )
-        .limit(limit);
-      if (dueOnly) query.andWhere("d.status = 'pending' AND d.next_attempt_at <= :at", { at });
-      const candidates = await narrow(query).getMany();
-      if (candidates.length === 0) return [];
-      const lease = leaseUntil.toISOString();
-      await manager
-        .createQueryBuilder()
-        .update(WebhookDelivery)
-        .set({ leaseUntil: lease })
-        .where('id IN (:...ids)', { ids: candidates.map((delivery) => delivery.id) })
-        .execute();
-      return candidates.map((delivery) => Object.assign(delivery, { leaseUntil: lease }));
+      const rows = await queryRows(
+        manager,
+        `UPDATE webhook_deliveries SET lease_until = :lease
+          WHERE ${where} AND ${FREE}
+          RETURNING *`,
+        { ...parameters, at: now.toISOString(), lease: leaseUntil.toISOString() },
+      );
+      return rows.map((row) => hydrate(manager, WebhookDelivery, row));
     });
   }
 
@@ -246,28 +233,43 @@ interface UnrecordedAttempt {
 async function writeAttempt(manager: EntityManager, attempt: UnrecordedAttempt): Promise<void> {
   const { delivery, result, verdict } = attempt;
   const number = delivery.attemptCount + 1;
-  await manager.insert(DeliveryAttempt, {
-    deliveryId: delivery.id,
-    number,
-    startedAt: attempt.startedAt.toISOString(),
-    durationMs: result.durationMs,
-    statusCode: result.statusCode,
-    outcome: result.outcome,
-    error: result.error,
-    responseBody: result.responseSnippet,
-  });
+  await queryRows(
+    manager,
+    `INSERT INTO webhook_delivery_attempts
+       (delivery_id, number, started_at, duration_ms, status_code, outcome, error, response_body)
+     VALUES (:deliveryId, :number, :startedAt, :durationMs, :statusCode, :outcome, :error, :responseBody)`,
+    {
+      deliveryId: delivery.id,
+      number,
+      startedAt: attempt.startedAt.toISOString(),
+      durationMs: result.durationMs,
+      statusCode: result.statusCode,
+      outcome: result.outcome,
+      error: result.error,
+      responseBody: result.responseSnippet,
+    },
+  );
   const now = new Date().toISOString();
-  await manager.update(WebhookDelivery, delivery.id, {
-    status: verdict.status,
-    attemptCount: number,
-    schedulePosition:
-      verdict.status === 'delivered' ? delivery.schedulePosition : verdict.schedulePosition,
-    nextAttemptAt: verdict.status === 'pending' ? verdict.nextAttemptAt.toISOString() : null,
-    leaseUntil: null,
-    lastOutcome: result.outcome,
-    lastStatusCode: result.statusCode,
-    lastError: result.error,
-    updatedAt: now,
-    deliveredAt: verdict.status === 'delivered' ? now : delivery.deliveredAt,
-  });
+  await queryRows(
+    manager,
+    `UPDATE webhook_deliveries
+        SET status = :status, attempt_count = :number, schedule_position = :schedulePosition,
+            next_attempt_at = :nextAttemptAt, lease_until = NULL, last_outcome = :outcome,
+            last_status_code = :statusCode, last_error = :error, updated_at = :now,
+            delivered_at = :deliveredAt
+      WHERE id = :id`,
+    {
+      id: delivery.id,
+      status: verdict.status,
+      number,
+      schedulePosition:
+        verdict.status === 'delivered' ? delivery.schedulePosition : verdict.schedulePosition,
+      nextAttemptAt: verdict.status === 'pending' ? verdict.nextAttemptAt.toISOString() : null,
+      outcome: result.outcome,
+      statusCode: result.statusCode,
+      error: result.error,
+      now,
+      deliveredAt: verdict.status === 'delivered' ? now : delivery.deliveredAt,
+    },
+  );
 }

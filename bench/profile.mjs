@@ -1,0 +1,142 @@
+// npm run bench:profile [-- off]
+// Runs terminal calls (webhooks on, or off with `off`) against the built server under
+// `node --cpu-prof` for 6 s and prints where the server's CPU went: self time by package and the top
+// functions. The profile itself is left in bench/results/ for Chrome DevTools.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import {
+  freePort,
+  migrate,
+  root,
+  seedPendingSteps,
+  startServer,
+  waitUntilAnswering,
+} from './lib.mjs';
+
+const webhooks = !process.argv.includes('off');
+const say = (text) => process.stdout.write(`${text}\n`);
+const work = mkdtempSync(join(tmpdir(), 'stephook-profile-'));
+const databasePath = join(work, 'db.sqlite');
+await migrate(databasePath);
+const ids = seedPendingSteps(databasePath, 30_000);
+
+const receiverPort = await freePort();
+const receiver = spawn(process.execPath, [join(root, 'bench/receiver-process.mjs')], {
+  env: { PATH: process.env.PATH, PORT: String(receiverPort) },
+  stdio: 'ignore',
+});
+await waitUntilAnswering(`http://127.0.0.1:${receiverPort}/count`, receiver);
+
+process.env.SERVER_NODE_FLAGS = `--cpu-prof --cpu-prof-dir=${work}`;
+const server = await startServer({
+  databasePath,
+  env: webhooks ? { STEP_COMPLETE_WEBHOOK: `http://127.0.0.1:${receiverPort}/hook` } : {},
+});
+let next = 0;
+const run = (options) =>
+  new Promise((resolve, reject) =>
+    autocannon(
+      {
+        url: server.baseUrl,
+        connections: 32,
+        requests: [
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: '{"stop_reason":"end_turn"}',
+            setupRequest: (request) => ({ ...request, path: `/v1/steps/${ids[next++]}/success` }),
+          },
+        ],
+        ...options,
+      },
+      (error, result) => (error ? reject(error) : resolve(result)),
+    ),
+  );
+await run({ amount: 2_000 });
+/** CPU seconds (user + system) a process has used so far. */
+const cpuSeconds = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
+const processes = {
+  server: server.child.pid,
+  receiver: receiver.pid,
+  'load generator': process.pid,
+};
+const before = Object.fromEntries(
+  Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid)]),
+);
+const result = await run({ duration: 6 });
+const calls = result.requests.total;
+say(
+  `terminal calls/s (webhooks ${webhooks ? 'on' : 'off'}, under the profiler): ${Math.round(result.requests.average)}`,
+);
+say(
+  `CPU per terminal call: ${Object.entries(processes)
+    .map(
+      ([name, pid]) =>
+        `${name} ${((1000 * (cpuSeconds(pid) - before[name])) / calls).toFixed(2)} ms`,
+    )
+    .join(', ')}`,
+);
+await server.stop();
+receiver.kill();
+
+const file = readdirSync(work).find((name) => name.endsWith('.cpuprofile'));
+mkdirSync(join(root, 'bench/results'), { recursive: true });
+const kept = join(root, 'bench/results', `terminal-${webhooks ? 'on' : 'off'}.cpuprofile`);
+renameSync(join(work, file), kept);
+const profile = JSON.parse(readFileSync(kept, 'utf8'));
+
+const dt = new Map();
+profile.samples.forEach((id, i) => dt.set(id, (dt.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+let total = 0;
+const byPackage = new Map();
+const byFunction = new Map();
+for (const node of profile.nodes) {
+  const us = dt.get(node.id) ?? 0;
+  total += us;
+  const { url, functionName, lineNumber } = node.callFrame;
+  const pkg =
+    /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ??
+    (url.includes('/dist/')
+      ? 'stephook'
+      : url.startsWith('node:')
+        ? 'node core'
+        : url || `(${functionName || 'native'})`);
+  byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + us);
+  const key = `${functionName || '(anonymous)'} ${url.replace(/.*node_modules\//, '').replace(/.*\/dist\//, 'dist/')}:${lineNumber + 1}`;
+  byFunction.set(key, (byFunction.get(key) ?? 0) + us);
+}
+const top = (map, n) =>
+  [...map]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([name, us]) => `  ${((100 * us) / total).toFixed(1).padStart(5)} %  ${name}`)
+    .join('\n');
+say(`self time by package (of ${(total / 1e6).toFixed(1)} s profiled):\n${top(byPackage, 16)}`);
+say(`top functions:\n${top(byFunction, 25)}`);
+say(`profile: ${kept}`);
+
+// Inclusive time of stephook's own functions (async work shows only up to its first await).
+const children = new Map(profile.nodes.map((node) => [node.id, node.children ?? []]));
+const nodeById = new Map(profile.nodes.map((node) => [node.id, node]));
+const inclusive = new Map();
+function walk(id, open) {
+  const node = nodeById.get(id);
+  const { url, functionName, lineNumber } = node.callFrame;
+  const key = url.includes('/dist/')
+    ? `${functionName || '(anonymous)'} ${url.replace(/.*\/dist\//, '')}:${lineNumber + 1}`
+    : null;
+  const entered = key && !open.has(key);
+  let us = dt.get(id) ?? 0;
+  const nextOpen = entered ? new Set(open).add(key) : open;
+  for (const child of children.get(id)) us += walk(child, nextOpen);
+  if (entered) inclusive.set(key, (inclusive.get(key) ?? 0) + us);
+  return us;
+}
+walk(profile.nodes[0].id, new Set());
+say(`stephook functions, inclusive:\n${top(inclusive, 20)}`);
