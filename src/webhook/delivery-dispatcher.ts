@@ -23,6 +23,8 @@ const LEASE_MARGIN_MS = 30_000;
 export class DeliveryDispatcher implements BeforeApplicationShutdown {
   private readonly logger = new Logger(DeliveryDispatcher.name);
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** Deliveries born leased to this process, by step id, until their step's commit (null: unwritten). */
+  private readonly handoffs = new Map<string, WebhookDelivery | null>();
   private readonly policy: RetryPolicy;
   /** Slots promised to claims still on their way back from the database. */
   private reserved = 0;
@@ -48,7 +50,34 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     this.slotFreed = listener;
   }
 
-  /** The fast path: the first attempt right after the commit, no polling delay. */
+  /**
+   * Inside a step's transaction, before its delivery is written: takes a slot for the first attempt
+   * if one is free and answers until when the delivery may be written already leased to this
+   * process. Null when every slot is busy: the delivery then waits for the scheduler like any other.
+   */
+  reserveHandoff(stepId: string): Date | null {
+    if (!this.config.url || this.freeSlots <= 0 || this.handoffs.has(stepId)) return null;
+    this.reserved += 1;
+    this.handoffs.set(stepId, null);
+    return this.leaseUntil();
+  }
+
+  /** The delivery written under a reservation: sent as soon as its step's commit is announced. */
+  holdHandoff(delivery: WebhookDelivery): void {
+    if (this.handoffs.has(delivery.stepId)) this.handoffs.set(delivery.stepId, delivery);
+  }
+
+  /** The step's transaction rolled back: there is nothing to send and the slot is free again. */
+  cancelHandoff(stepId: string): void {
+    if (!this.handoffs.delete(stepId)) return;
+    this.reserved -= 1;
+    this.slotFreed();
+  }
+
+  /**
+   * The fast path: the first attempt right after the commit, no polling delay. A delivery leased in
+   * the step's own transaction goes straight out; otherwise it is claimed first.
+   */
   async dispatchStep(event: StepCompletedEvent): Promise<void> {
     if (!this.config.url) {
       this.logger.debug(
@@ -56,6 +85,12 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
         { step_id: event.stepId },
       );
       return;
+    }
+    const handoff = this.handoffs.get(event.stepId);
+    if (handoff) {
+      this.handoffs.delete(event.stepId);
+      this.reserved -= 1;
+      return this.launch(handoff, false);
     }
     // With every slot busy the delivery waits in the database; the scheduler takes it when one frees.
     const claimed = await this.claimWithin(1, (leaseUntil) =>

@@ -48,24 +48,44 @@ export class DeliveryStore {
     private readonly metrics: StephookMetrics,
   ) {}
 
-  /** Called inside the transaction that completes the step. */
+  /**
+   * Called inside the transaction that completes the step. With `leaseUntil`, the delivery is born
+   * claimed by this process (its first attempt needs no claim of its own).
+   */
   async createPending(
     manager: EntityManager,
     stepId: string,
     payload: string,
     now: Date,
-  ): Promise<string> {
+    leaseUntil: Date | null = null,
+  ): Promise<WebhookDelivery> {
     const at = now.toISOString();
-    const id = newDeliveryId();
+    const delivery = Object.assign(new WebhookDelivery(), {
+      id: newDeliveryId(),
+      stepId,
+      status: 'pending',
+      payload,
+      attemptCount: 0,
+      schedulePosition: 0,
+      nextAttemptAt: at,
+      leaseUntil: leaseUntil?.toISOString() ?? null,
+      lastOutcome: null,
+      lastStatusCode: null,
+      lastError: null,
+      createdAt: at,
+      updatedAt: at,
+      deliveredAt: null,
+    } satisfies WebhookDelivery);
     await queryRows(
       manager,
       `INSERT INTO webhook_deliveries
-         (id, step_id, status, payload, attempt_count, schedule_position, next_attempt_at, created_at, updated_at)
-       VALUES (:id, :stepId, 'pending', :payload, 0, 0, :at, :at, :at)`,
-      { id, stepId, payload, at },
+         (id, step_id, status, payload, attempt_count, schedule_position, next_attempt_at,
+          lease_until, created_at, updated_at)
+       VALUES (:id, :stepId, 'pending', :payload, 0, 0, :at, :leaseUntil, :at, :at)`,
+      { id: delivery.id, stepId, payload, at, leaseUntil: delivery.leaseUntil },
     );
     this.metrics.backlogChanged();
-    return id;
+    return delivery;
   }
 
   /**

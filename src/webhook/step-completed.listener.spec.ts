@@ -27,7 +27,7 @@ describe(StepCompletedListener.name, () => {
   it('makes the first attempt of the pending delivery when step.completed arrives', async () => {
     // A committed terminal step with its outbox row, written the way StepsService would.
     const now = new Date();
-    const deliveryId = await t.app.get(TransactionRunner).run(async (manager) => {
+    const delivery = await t.app.get(TransactionRunner).run(async (manager) => {
       await manager.insert(Step, {
         ...t.dataSource.getRepository(Step).create({ id: STEP_ID, status: 'failed', tags: [] }),
         createdAt: now.toISOString(),
@@ -46,6 +46,6 @@ describe(StepCompletedListener.name, () => {
 
     expect(receiver.requests).toHaveLength(1);
     expect(receiver.requests[0].rawBody.toString()).toBe(`{"step_id":"${STEP_ID}"}`);
-    expect(receiver.requests[0].headers['webhook-id']).toBe(deliveryId);
+    expect(receiver.requests[0].headers['webhook-id']).toBe(delivery.id);
   });
 });
