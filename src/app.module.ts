@@ -1,9 +1,16 @@
-import { MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
+import {
+  DynamicModule,
+  MiddlewareConsumer,
+  Module,
+  NestModule,
+  RequestMethod,
+} from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { ApiKeyMiddleware } from './auth/api-key.middleware.js';
 import { JsonBodyMiddleware } from './common/json-body.middleware.js';
 import { RequestLogMiddleware } from './common/request-log.middleware.js';
+import type { DeliveryConfig } from './config/delivery.config.js';
 import { configBlocks } from './config/index.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
@@ -11,19 +18,25 @@ import { MetricsModule } from './metrics/metrics.module.js';
 import { StepsModule } from './steps/steps.module.js';
 import { WebhookModule } from './webhook/webhook.module.js';
 
-@Module({
-  imports: [
-    // main.ts reads .env and validates every block before Nest starts.
-    ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: configBlocks }),
-    EventEmitterModule.forRoot(),
-    DatabaseModule,
-    MetricsModule,
-    StepsModule,
-    WebhookModule,
-    HealthModule,
-  ],
-})
+/** The API process. `register` takes the delivery setup, which decides how WebhookModule is built. */
+@Module({})
 export class AppModule implements NestModule {
+  static register(delivery: DeliveryConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        // main.ts reads .env and validates every block before Nest starts.
+        ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: configBlocks }),
+        EventEmitterModule.forRoot(),
+        DatabaseModule,
+        MetricsModule,
+        StepsModule,
+        WebhookModule.register(delivery),
+        HealthModule,
+      ],
+    };
+  }
+
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(RequestLogMiddleware).forRoutes('{*path}');
     // Probes stay open so orchestrators need no key; everything else is authenticated first.

@@ -16,7 +16,8 @@ describe('Webhook attempt outcomes (e2e)', () => {
 
   /** The webhook's own lines about the step (request logs also name it). */
   const isAboutStep = (entry: LogEntry, stepId: string) =>
-    entry.context === 'DeliveryDispatcher' && entry.message.includes(stepId);
+    WEBHOOK_CONTEXTS.includes(entry.context ?? '') && entry.message.includes(stepId);
+  const WEBHOOK_CONTEXTS = ['DeliveryDispatcher', 'StepCompletedListener'];
   const levelsFor = (stepId: string): RecordedLevel[] =>
     bed.app.logs.entries.filter((entry) => isAboutStep(entry, stepId)).map((entry) => entry.level);
   const messageFor = (stepId: string): string =>

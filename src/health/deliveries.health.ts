@@ -1,20 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
-import { DeliveryScheduler } from '../webhook/delivery-scheduler.js';
+import { DeliveryTrigger } from '../webhook/delivery-trigger.js';
 
-/** Up while deliveries are being processed (or notifications are off, so there is nothing to process). */
+/** Up while deliveries are being processed (or there is nothing for this process to process). */
 @Injectable()
 export class DeliveriesHealthIndicator {
   constructor(
     private readonly indicators: HealthIndicatorService,
-    private readonly scheduler: DeliveryScheduler,
+    private readonly trigger: DeliveryTrigger,
   ) {}
 
-  check(key: 'deliveries') {
+  async check(key: 'deliveries') {
     const indicator = this.indicators.check(key);
-    if (!this.scheduler.enabled) return indicator.up({ notifications: 'off' });
-    return this.scheduler.running
-      ? indicator.up()
-      : indicator.down({ message: 'the delivery scheduler is stopped' });
+    const problem = await this.trigger.problem();
+    return problem ? indicator.down({ message: problem }) : indicator.up();
   }
 }

@@ -1,12 +1,14 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { WebhookModule } from '../webhook/webhook.module.js';
 import { DeliveriesHealthIndicator } from './deliveries.health.js';
 import { HealthController } from './health.controller.js';
 
-/** Liveness and readiness for load balancers and orchestrators; open without the API key. */
+/**
+ * Liveness and readiness for load balancers and orchestrators; open without the API key. The
+ * delivery check asks the (global) WebhookModule's `DeliveryTrigger`.
+ */
 @Module({
-  imports: [TerminusModule, WebhookModule],
+  imports: [TerminusModule],
   controllers: [HealthController],
   providers: [DeliveriesHealthIndicator],
 })

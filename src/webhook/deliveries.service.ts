@@ -2,9 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DomainError } from '../common/domain-error.js';
 import { webhookConfig } from '../config/webhook.config.js';
 import type { WebhookConfig } from '../config/webhook.config.js';
-import { DeliveryDispatcher } from './delivery-dispatcher.js';
-import { DeliveryScheduler } from './delivery-scheduler.js';
 import { DeliveryStore, DeliveryWithAttempts } from './delivery-store.js';
+import { DeliveryTrigger } from './delivery-trigger.js';
 
 export class DeliveryNotFoundError extends DomainError {
   constructor(id: string) {
@@ -24,8 +23,7 @@ export class DeliveriesService {
   constructor(
     @Inject(webhookConfig.KEY) private readonly config: WebhookConfig,
     private readonly store: DeliveryStore,
-    private readonly dispatcher: DeliveryDispatcher,
-    private readonly scheduler: DeliveryScheduler,
+    private readonly trigger: DeliveryTrigger,
   ) {}
 
   async findOne(id: string): Promise<DeliveryWithAttempts> {
@@ -38,13 +36,13 @@ export class DeliveriesService {
   async retryNow(id: string): Promise<DeliveryWithAttempts> {
     if (!this.config.url) throw new NotificationsOffError();
     const delivery = await this.findOne(id);
-    await this.dispatcher.retryNow(id);
+    await this.trigger.retryNow(id);
     return delivery;
   }
 
   async recoverFailedSince(since: string): Promise<number> {
     const requeued = await this.store.requeueFailedSince(since);
-    if (requeued > 0) this.scheduler.wake();
-    return requeued;
+    if (requeued.length > 0) await this.trigger.requeued(requeued);
+    return requeued.length;
   }
 }

@@ -2,7 +2,6 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/c
 import { webhookConfig } from '../config/webhook.config.js';
 import type { WebhookConfig } from '../config/webhook.config.js';
 import { StephookMetrics } from '../metrics/stephook-metrics.js';
-import type { StepCompletedEvent } from '../steps/events/step-completed.event.js';
 import type { WebhookDelivery } from './entities/webhook-delivery.entity.js';
 import { DeliveryStore, DeliveryVerdict } from './delivery-store.js';
 import { RetryPolicy } from './retry-policy.js';
@@ -11,8 +10,8 @@ import { AttemptResult, WebhookSender } from './webhook-sender.js';
 
 /** How long shutdown waits for attempts already on the wire. */
 export const SHUTDOWN_DRAIN_MS = 10_000;
-/** How much longer than one attempt's deadline a claim lasts. */
-const LEASE_MARGIN_MS = 30_000;
+/** How much longer than one attempt's deadline a claim lasts (time to record the attempt). */
+const LEASE_MARGIN_MS = 10_000;
 
 /**
  * Runs delivery attempts: at most STEP_COMPLETE_CONCURRENCY at once, each claimed in the database
@@ -23,8 +22,6 @@ const LEASE_MARGIN_MS = 30_000;
 export class DeliveryDispatcher implements BeforeApplicationShutdown {
   private readonly logger = new Logger(DeliveryDispatcher.name);
   private readonly inFlight = new Map<string, Promise<void>>();
-  /** Deliveries born leased to this process, by step id, until their step's commit (null: unwritten). */
-  private readonly handoffs = new Map<string, WebhookDelivery | null>();
   private readonly policy: RetryPolicy;
   /** Slots promised to claims still on their way back from the database. */
   private reserved = 0;
@@ -51,52 +48,55 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
   }
 
   /**
-   * Inside a step's transaction, before its delivery is written: takes a slot for the first attempt
-   * if one is free and answers until when the delivery may be written already leased to this
-   * process. Null when every slot is busy: the delivery then waits for the scheduler like any other.
+   * Takes a free slot for a delivery about to be written (inside its step's transaction) and answers
+   * until when it may be written already leased to this process; null when every slot is busy.
    */
-  reserveHandoff(stepId: string): Date | null {
-    if (!this.config.url || this.freeSlots <= 0 || this.handoffs.has(stepId)) return null;
+  reserveSlot(): Date | null {
+    if (!this.config.url || this.freeSlots <= 0) return null;
     this.reserved += 1;
-    this.handoffs.set(stepId, null);
     return this.leaseUntil();
   }
 
-  /** The delivery written under a reservation: sent as soon as its step's commit is announced. */
-  holdHandoff(delivery: WebhookDelivery): void {
-    if (this.handoffs.has(delivery.stepId)) this.handoffs.set(delivery.stepId, delivery);
-  }
-
-  /** The step's transaction rolled back: there is nothing to send and the slot is free again. */
-  cancelHandoff(stepId: string): void {
-    if (!this.handoffs.delete(stepId)) return;
+  /** The reserved slot is not needed after all (the step's transaction rolled back). */
+  releaseSlot(): void {
     this.reserved -= 1;
     this.slotFreed();
   }
 
+  /** Sends a delivery written under a reserved slot: no claim needed, it was born leased. */
+  launchReserved(delivery: WebhookDelivery): Promise<DeliveryVerdict | null> {
+    this.reserved -= 1;
+    return this.launch(delivery, false);
+  }
+
   /**
-   * The fast path: the first attempt right after the commit, no polling delay. A delivery leased in
-   * the step's own transaction goes straight out; otherwise it is claimed first.
+   * The first attempt of a delivery written without a lease: claimed now if due, free and a slot is
+   * free; otherwise it waits in the database and the scheduler takes it when a slot frees.
    */
-  async dispatchStep(event: StepCompletedEvent): Promise<void> {
-    if (!this.config.url) {
-      this.logger.debug(
-        `Step ${event.stepId} is ${event.status}; STEP_COMPLETE_WEBHOOK is empty, so no webhook is sent`,
-        { step_id: event.stepId },
-      );
-      return;
-    }
-    const handoff = this.handoffs.get(event.stepId);
-    if (handoff) {
-      this.handoffs.delete(event.stepId);
-      this.reserved -= 1;
-      return this.launch(handoff, false);
-    }
-    // With every slot busy the delivery waits in the database; the scheduler takes it when one frees.
+  async claimAndLaunch(deliveryId: string): Promise<void> {
     const claimed = await this.claimWithin(1, (leaseUntil) =>
-      this.store.claimDueForStep(event.stepId, new Date(), leaseUntil),
+      this.store.claimDueById(deliveryId, new Date(), leaseUntil),
     );
     await Promise.all(claimed.map((delivery) => this.launch(delivery, false)));
+  }
+
+  /**
+   * One attempt for a queued job: claims the delivery (if due and free, or whatever its state when
+   * `manual`) and attempts it. The verdict, or null when there was nothing to claim. The queue's
+   * worker bounds how many run at once.
+   */
+  async attemptQueued(
+    deliveryId: string,
+    manual: boolean,
+  ): Promise<{ attemptCount: number; verdict: DeliveryVerdict } | null> {
+    if (!this.accepting) return null;
+    const now = new Date();
+    const delivery = manual
+      ? await this.store.claimAny(deliveryId, now, this.leaseUntil())
+      : (await this.store.claimDueById(deliveryId, now, this.leaseUntil()))[0];
+    if (!delivery) return null;
+    const verdict = await this.launch(delivery, manual);
+    return verdict && { attemptCount: delivery.attemptCount + 1, verdict };
   }
 
   /** Claims up to `limit` due deliveries (never more than free slots) and starts them; how many. */
@@ -150,12 +150,15 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     clearTimeout(timer);
   }
 
-  private launch(delivery: WebhookDelivery, manual: boolean): Promise<void> {
+  private launch(delivery: WebhookDelivery, manual: boolean): Promise<DeliveryVerdict | null> {
     const attempt = this.attempt(delivery, manual).finally(() => {
       this.inFlight.delete(delivery.id);
       this.slotFreed();
     });
-    this.inFlight.set(delivery.id, attempt);
+    this.inFlight.set(
+      delivery.id,
+      attempt.then(() => undefined),
+    );
     return attempt;
   }
 
@@ -164,7 +167,11 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     return new Date(Date.now() + this.config.timeoutMs + LEASE_MARGIN_MS);
   }
 
-  private async attempt(delivery: WebhookDelivery, manual: boolean): Promise<void> {
+  /** Sends, records and reports one attempt; its verdict, or null if it could not be made. */
+  private async attempt(
+    delivery: WebhookDelivery,
+    manual: boolean,
+  ): Promise<DeliveryVerdict | null> {
     try {
       const startedAt = new Date();
       const result = await this.sender.send({
@@ -182,11 +189,13 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
       const verdict = this.judge(delivery, result, manual);
       await this.store.recordAttempt(delivery, startedAt, result, verdict);
       this.report(delivery, result, verdict);
+      return verdict;
     } catch (error) {
       this.logger.error(`Webhook delivery ${delivery.id} could not be attempted`, error, {
         step_id: delivery.stepId,
         delivery_id: delivery.id,
       });
+      return null;
     }
   }
 

@@ -7,6 +7,7 @@ import { WebhookReceiver } from '../../test/helpers/webhook-receiver.js';
 import { DeliveryDispatcher } from './delivery-dispatcher.js';
 import { DeliveryOutbox } from './delivery-outbox.js';
 import { WebhookDelivery } from './entities/webhook-delivery.entity.js';
+import { StepCompletedListener } from './step-completed.listener.js';
 
 const STEP_ID = 'step-1a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
 const CONCURRENCY = 2;
@@ -53,7 +54,7 @@ describe(DeliveryOutbox.name, () => {
     expect(delivery.leaseUntil).not.toBeNull();
     expect(dispatcher.freeSlots).toBe(CONCURRENCY - 1);
 
-    await dispatcher.dispatchStep(event);
+    await t.app.get(StepCompletedListener).onStepCompleted(event);
     expect(receiver.requests.map((request) => request.headers['webhook-id'])).toEqual([
       delivery.id,
     ]);
@@ -71,17 +72,17 @@ describe(DeliveryOutbox.name, () => {
 
     expect(await deliveries()).toEqual([]);
     expect(dispatcher.freeSlots).toBe(CONCURRENCY);
-    await dispatcher.dispatchStep(event);
+    await t.app.get(StepCompletedListener).onStepCompleted(event);
     expect(receiver.requests).toHaveLength(0);
   });
 
   it('leaves the delivery unleased for the scheduler when every slot is busy', async () => {
-    for (let i = 0; i < CONCURRENCY; i++) dispatcher.reserveHandoff(`step-busy-${i}`);
+    for (let i = 0; i < CONCURRENCY; i++) dispatcher.reserveSlot();
 
     await publishInTransaction();
 
     const [delivery] = await deliveries();
     expect(delivery.leaseUntil).toBeNull();
-    for (let i = 0; i < CONCURRENCY; i++) dispatcher.cancelHandoff(`step-busy-${i}`);
+    for (let i = 0; i < CONCURRENCY; i++) dispatcher.releaseSlot();
   });
 });

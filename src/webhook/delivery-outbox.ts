@@ -4,35 +4,39 @@ import type { WebhookConfig } from '../config/webhook.config.js';
 import { TransactionalListeners } from '../database/transactional-listeners.js';
 import { TransactionRunner } from '../database/transaction-runner.js';
 import { STEP_COMPLETED, StepCompletedEvent } from '../steps/events/step-completed.event.js';
-import { DeliveryDispatcher } from './delivery-dispatcher.js';
 import { DeliveryStore } from './delivery-store.js';
+import { DeliveryTrigger } from './delivery-trigger.js';
+import type { WebhookDelivery } from './entities/webhook-delivery.entity.js';
 import { buildWebhookBody } from './webhook-payload.js';
 
 /**
  * The transactional outbox: while a webhook URL is configured, every terminal transition writes its
  * pending delivery in the same transaction as the status. A crash after the commit cannot lose it.
- * When the dispatcher has a free slot, the row is written already leased to it, so the first attempt
- * starts right after the commit without a claim; a crash before it ends leaves a lease that runs out.
+ * When this process can take the first attempt at once, the row is written already leased to it,
+ * so no claim is needed after the commit; a crash before it ends leaves a lease that runs out.
+ * Deliveries written here wait for their commit's announcement in `takeCommitted`.
  */
 @Injectable()
 export class DeliveryOutbox implements OnModuleInit {
+  private readonly written = new Map<string, WebhookDelivery>();
+
   constructor(
     @Inject(webhookConfig.KEY) private readonly config: WebhookConfig,
     private readonly listeners: TransactionalListeners,
     private readonly transactions: TransactionRunner,
     private readonly store: DeliveryStore,
-    private readonly dispatcher: DeliveryDispatcher,
+    private readonly trigger: DeliveryTrigger,
   ) {}
 
   onModuleInit(): void {
     if (!this.config.url) return;
     this.listeners.listen<StepCompletedEvent>(STEP_COMPLETED, async (event, manager) => {
       const now = new Date();
-      // Born leased to this process's dispatcher when it has a free slot: no claim after the commit.
-      const leaseUntil = this.dispatcher.reserveHandoff(event.stepId);
-      if (leaseUntil) {
-        this.transactions.onRollback(manager, () => this.dispatcher.cancelHandoff(event.stepId));
-      }
+      const leaseUntil = this.trigger.reserve();
+      this.transactions.onRollback(manager, () => {
+        this.written.delete(event.stepId);
+        if (leaseUntil) this.trigger.release();
+      });
       const delivery = await this.store.createPending(
         manager,
         event.stepId,
@@ -40,7 +44,14 @@ export class DeliveryOutbox implements OnModuleInit {
         now,
         leaseUntil,
       );
-      if (leaseUntil) this.dispatcher.holdHandoff(delivery);
+      this.written.set(event.stepId, delivery);
     });
+  }
+
+  /** The delivery written with the step's terminal transition, once that has committed. */
+  takeCommitted(stepId: string): WebhookDelivery | undefined {
+    const delivery = this.written.get(stepId);
+    this.written.delete(stepId);
+    return delivery;
   }
 }

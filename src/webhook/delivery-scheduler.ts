@@ -11,6 +11,7 @@ import { webhookConfig } from '../config/webhook.config.js';
 import type { WebhookConfig } from '../config/webhook.config.js';
 import { DeliveryDispatcher } from './delivery-dispatcher.js';
 import { DeliveryStore } from './delivery-store.js';
+import { THIS_PROCESS_DELIVERS } from './delivery-tokens.js';
 
 /** The longest the scheduler sleeps: work added by another process is seen within this. */
 export const MAX_POLL_INTERVAL_MS = 1_000;
@@ -18,7 +19,7 @@ export const MAX_POLL_INTERVAL_MS = 1_000;
 const MIN_POLL_INTERVAL_MS = 20;
 
 /**
- * Hands due deliveries to the dispatcher: at start (what a previous run left pending), when retries
+ * Without a queue, in a process that delivers: hands due deliveries to the dispatcher: at start (what a previous run left pending), when retries
  * fall due, and whenever a slot frees while a backlog waits. It reads one page of due ids at a
  * time, never more than there are free slots, so memory stays flat with any backlog.
  */
@@ -33,23 +34,19 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
 
   constructor(
     @Inject(webhookConfig.KEY) private readonly config: WebhookConfig,
+    @Inject(THIS_PROCESS_DELIVERS) private readonly delivers: boolean,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly store: DeliveryStore,
     private readonly dispatcher: DeliveryDispatcher,
   ) {}
 
-  /** False when STEP_COMPLETE_WEBHOOK is empty: there is nothing to deliver. */
-  get enabled(): boolean {
-    return this.config.url !== undefined;
-  }
-
-  /** Started, and not stopped. */
+  /** Started (or with nothing to deliver here), and not stopped. */
   get running(): boolean {
-    return this.started && !this.stopped;
+    return (this.started || !this.config.url || !this.delivers) && !this.stopped;
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    if (!this.config.url) return;
+    if (!this.config.url || !this.delivers) return;
     // On SQLite this process is the only dispatcher, so a claim left behind is a previous run's,
     // cut short by a crash: release it now rather than wait for it to run out.
     if (this.dataSource.options.type === 'better-sqlite3') {

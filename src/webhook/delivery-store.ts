@@ -112,9 +112,31 @@ export class DeliveryStore {
     return claimed.sort((a, b) => a.nextAttemptAt!.localeCompare(b.nextAttemptAt!));
   }
 
-  /** Takes the step's pending delivery if it is due and free: the fast path after a commit. */
-  claimDueForStep(stepId: string, now: Date, leaseUntil: Date): Promise<WebhookDelivery[]> {
-    return this.claimWhere(now, leaseUntil, `step_id = :stepId AND ${DUE}`, { stepId });
+  /** Takes one delivery if it is pending, due and free. */
+  claimDueById(id: string, now: Date, leaseUntil: Date): Promise<WebhookDelivery[]> {
+    return this.claimWhere(now, leaseUntil, `id = :id AND ${DUE}`, { id });
+  }
+
+  /**
+   * Pending deliveries due since before `dueBefore` and held by no lease, oldest first, without
+   * claiming them: what a queue sweep re-enqueues in case their job went missing.
+   */
+  async findUnclaimedDue(
+    now: Date,
+    dueBefore: Date,
+    limit: number,
+  ): Promise<Pick<WebhookDelivery, 'id' | 'attemptCount'>[]> {
+    return this.dataSource
+      .getRepository(WebhookDelivery)
+      .createQueryBuilder('d')
+      .select(['d.id', 'd.attemptCount'])
+      .where("d.status = 'pending' AND d.next_attempt_at <= :dueBefore", {
+        dueBefore: dueBefore.toISOString(),
+      })
+      .andWhere('(d.lease_until IS NULL OR d.lease_until < :now)', { now: now.toISOString() })
+      .orderBy('d.next_attempt_at', 'ASC')
+      .limit(limit)
+      .getMany();
   }
 
   /**
@@ -195,17 +217,19 @@ export class DeliveryStore {
   }
 
   /** Every `failed` delivery created since `since` goes back to `pending` with a fresh schedule. */
-  async requeueFailedSince(since: string): Promise<number> {
+  async requeueFailedSince(since: string): Promise<Pick<WebhookDelivery, 'id' | 'attemptCount'>[]> {
     return this.transactions.run(async (manager) => {
       const now = new Date().toISOString();
-      const { affected } = await manager
-        .createQueryBuilder()
-        .update(WebhookDelivery)
-        .set({ status: 'pending', schedulePosition: 0, nextAttemptAt: now, updatedAt: now })
-        .where("status = 'failed' AND created_at >= :since", { since })
-        .execute();
+      const rows = await queryRows(
+        manager,
+        `UPDATE webhook_deliveries
+            SET status = 'pending', schedule_position = 0, next_attempt_at = :now, updated_at = :now
+          WHERE status = 'failed' AND created_at >= :since
+          RETURNING id, attempt_count`,
+        { now, since },
+      );
       this.metrics.backlogChanged();
-      return affected ?? 0;
+      return rows.map((row) => ({ id: row.id as string, attemptCount: Number(row.attempt_count) }));
     });
   }
 

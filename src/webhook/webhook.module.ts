@@ -1,31 +1,27 @@
-import { HttpModule } from '@nestjs/axios';
-import { Module } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
+import type { DeliveryConfig } from '../config/delivery.config.js';
 import { DeliveriesController, StepDeliveriesController } from './deliveries.controller.js';
 import { DeliveriesService } from './deliveries.service.js';
-import { DeliveryDispatcher } from './delivery-dispatcher.js';
+import { DeliveryEngineModule } from './delivery-engine.module.js';
 import { DeliveryOutbox } from './delivery-outbox.js';
-import { DeliveryScheduler } from './delivery-scheduler.js';
-import { DeliveryStore } from './delivery-store.js';
 import { StepCompletedListener } from './step-completed.listener.js';
-import { WebhookSender } from './webhook-sender.js';
 
 /**
  * Delivers the step-completion webhook durably: the outbox records a delivery with each terminal
- * transition, the listener makes the first attempt right after the commit, the scheduler retries
- * and resumes, and the controllers show and replay deliveries.
+ * transition, the listener starts its first attempt right after the commit (here or through the
+ * queue), and the controllers show and replay deliveries. Global, so /ready can ask the
+ * `DeliveryTrigger` whether deliveries are being processed.
  */
-@Module({
-  imports: [HttpModule],
-  controllers: [DeliveriesController, StepDeliveriesController],
-  providers: [
-    DeliveryOutbox,
-    DeliveryStore,
-    DeliveryDispatcher,
-    DeliveryScheduler,
-    DeliveriesService,
-    StepCompletedListener,
-    WebhookSender,
-  ],
-  exports: [DeliveryScheduler],
-})
-export class WebhookModule {}
+@Module({})
+export class WebhookModule {
+  static register(delivery: DeliveryConfig): DynamicModule {
+    return {
+      module: WebhookModule,
+      global: true,
+      imports: [DeliveryEngineModule.register(delivery, delivery.worker)],
+      controllers: [DeliveriesController, StepDeliveriesController],
+      providers: [DeliveryOutbox, DeliveriesService, StepCompletedListener],
+      exports: [DeliveryEngineModule],
+    };
+  }
+}

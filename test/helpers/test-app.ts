@@ -7,6 +7,7 @@ import { AppModule } from '../../src/app.module.js';
 import { APP_OPTIONS, setUpApp } from '../../src/app.setup.js';
 import { appConfig, parseAppConfig } from '../../src/config/app.config.js';
 import { databaseConfig } from '../../src/config/database.config.js';
+import { deliveryConfig, parseDeliveryConfig } from '../../src/config/delivery.config.js';
 import type { Env } from '../../src/config/env.js';
 import { parseWebhookConfig, webhookConfig } from '../../src/config/webhook.config.js';
 import { RecordingLogger } from './recording-logger.js';
@@ -24,13 +25,17 @@ export interface TestApp {
  * with the variables the test gives (app and webhook areas) and a logger that records.
  */
 export async function createTestApp(env: Env = {}): Promise<TestApp> {
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
+  const moduleRef = await Test.createTestingModule({
+    imports: [AppModule.register(parseDeliveryConfig(env))],
+  })
     .overrideProvider(appConfig.KEY)
     .useValue(parseAppConfig(env))
     .overrideProvider(databaseConfig.KEY)
     .useValue({ dialect: 'sqlite', path: ':memory:' })
     .overrideProvider(webhookConfig.KEY)
     .useValue(parseWebhookConfig(env))
+    .overrideProvider(deliveryConfig.KEY)
+    .useValue(parseDeliveryConfig(env))
     .compile();
   const logs = new RecordingLogger();
   const app = moduleRef.createNestApplication<INestApplication<App>>({

@@ -1,0 +1,45 @@
+import { ConfigType, registerAs } from '@nestjs/config';
+import { ConfigValidationError, Env, readChoice, readVar } from './env.js';
+
+/** Where delivery attempts come from and who runs them. */
+export interface DeliveryConfig {
+  /**
+   * BullMQ on this Redis carries delivery work between processes; absent, each process finds its
+   * work in the database itself. Holds credentials: never logged.
+   */
+  readonly redisUrl: URL | undefined;
+  /** Whether this process makes delivery attempts (API processes may leave them to workers). */
+  readonly worker: boolean;
+}
+
+/** `redis://` or `rediss://`, or undefined when unset. The value is never echoed. */
+export function readRedisUrl(env: Env, name: string): URL | undefined {
+  const raw = readVar(env, name);
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigValidationError(name, 'must be a redis:// or rediss:// URL');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new ConfigValidationError(name, 'must be a redis:// or rediss:// URL');
+  }
+  if (url.pathname !== '' && url.pathname !== '/' && !/^\/\d+$/.test(url.pathname)) {
+    throw new ConfigValidationError(
+      name,
+      'may end only in a database number, as in redis://host:6379/0',
+    );
+  }
+  return url;
+}
+
+export function parseDeliveryConfig(env: Env): DeliveryConfig {
+  return {
+    redisUrl: readRedisUrl(env, 'REDIS_URL'),
+    worker: readChoice(env, 'DELIVERY_WORKER', ['on', 'off'] as const, 'on') === 'on',
+  };
+}
+
+export const deliveryConfig = registerAs('delivery', () => parseDeliveryConfig(process.env));
+export type DeliveryConfigType = ConfigType<typeof deliveryConfig>;

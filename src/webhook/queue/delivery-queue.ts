@@ -1,0 +1,83 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import type { WebhookDelivery } from '../entities/webhook-delivery.entity.js';
+
+export const DELIVERY_QUEUE = 'stephook-deliveries';
+
+/** A job asks for one attempt of one delivery; the database decides whether it is still due. */
+export interface DeliveryJob {
+  deliveryId: string;
+  /** An operator's retry: attempted whatever the delivery's state. */
+  manual: boolean;
+}
+
+type DeliveryRef = Pick<WebhookDelivery, 'id' | 'attemptCount'>;
+
+/**
+ * Puts delivery work on BullMQ. A job's id names the delivery and the attempt it is for, so the
+ * same attempt enqueued twice (after the commit and again by a sweep) is one job while it waits.
+ * Jobs are removed when they end: the database, not Redis, keeps the history.
+ */
+@Injectable()
+export class DeliveryQueue {
+  constructor(@InjectQueue(DELIVERY_QUEUE) private readonly queue: Queue<DeliveryJob>) {}
+
+  /** Attempt number `attemptCount + 1` of each, as soon as a worker is free. */
+  async enqueue(deliveries: DeliveryRef[]): Promise<void> {
+    if (deliveries.length === 0) return;
+    await this.queue.addBulk(
+      deliveries.map((delivery) => ({
+        name: 'attempt',
+        data: { deliveryId: delivery.id, manual: false },
+        opts: { jobId: attemptJobId(delivery), ...ENDS_REMOVED },
+      })),
+    );
+  }
+
+  /** The next attempt, when the retry schedule says. */
+  async enqueueRetry(delivery: DeliveryRef, at: Date): Promise<void> {
+    await this.queue.add(
+      'attempt',
+      { deliveryId: delivery.id, manual: false },
+      {
+        jobId: attemptJobId(delivery),
+        delay: Math.max(0, at.getTime() - Date.now()),
+        ...ENDS_REMOVED,
+      },
+    );
+  }
+
+  /** An operator's retry; a second click while the first still waits is the same job. */
+  async enqueueManual(deliveryId: string): Promise<void> {
+    await this.queue.add(
+      'manual-attempt',
+      { deliveryId, manual: true },
+      { jobId: `${deliveryId}.manual`, ...ENDS_REMOVED },
+    );
+  }
+
+  /** Null when Redis answers, else why not. */
+  async problem(): Promise<string | null> {
+    try {
+      await withTimeout(this.queue.getJobCounts('waiting'), 1_000);
+      return null;
+    } catch (error) {
+      return `Redis does not answer: ${error instanceof Error ? error.message : String(error)}`;
+    }
+  }
+}
+
+const ENDS_REMOVED = { removeOnComplete: true, removeOnFail: true, attempts: 1 } as const;
+
+function attemptJobId(delivery: DeliveryRef): string {
+  return `${delivery.id}.${delivery.attemptCount + 1}`;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,69 @@
+import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { BeforeApplicationShutdown, Inject, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import type { Job } from 'bullmq';
+import { webhookConfig } from '../../config/webhook.config.js';
+import type { WebhookConfig } from '../../config/webhook.config.js';
+import { DeliveryDispatcher, SHUTDOWN_DRAIN_MS } from '../delivery-dispatcher.js';
+import { DELIVERY_QUEUE, DeliveryJob, DeliveryQueue } from './delivery-queue.js';
+
+/**
+ * Runs delivery jobs in a process that delivers: up to STEP_COMPLETE_CONCURRENCY at once. Each
+ * claims its delivery in the database (so a job that arrives twice, or late, sends nothing twice),
+ * attempts it, and when the delivery stays pending puts its next attempt on the queue, delayed.
+ */
+@Processor(DELIVERY_QUEUE, { autorun: false })
+export class DeliveryProcessor
+  extends WorkerHost
+  implements OnApplicationBootstrap, BeforeApplicationShutdown
+{
+  private readonly logger = new Logger(DeliveryProcessor.name);
+  private running = false;
+
+  constructor(
+    @Inject(webhookConfig.KEY) private readonly config: WebhookConfig,
+    private readonly dispatcher: DeliveryDispatcher,
+    private readonly queue: DeliveryQueue,
+  ) {
+    super();
+  }
+
+  /** Taking jobs (or with STEP_COMPLETE_WEBHOOK empty, nothing to take). */
+  get isRunning(): boolean {
+    return this.running || !this.config.url;
+  }
+
+  async process(job: Job<DeliveryJob>): Promise<void> {
+    const { deliveryId, manual } = job.data;
+    const outcome = await this.dispatcher.attemptQueued(deliveryId, manual);
+    if (outcome?.verdict.status === 'pending') {
+      await this.queue.enqueueRetry(
+        { id: deliveryId, attemptCount: outcome.attemptCount },
+        outcome.verdict.nextAttemptAt,
+      );
+    }
+  }
+
+  onApplicationBootstrap(): void {
+    if (!this.config.url) return;
+    this.worker.concurrency = this.config.concurrency;
+    this.worker.on('error', (error) => this.logger.error('Delivery queue worker error', error));
+    this.running = true;
+    this.worker.run().catch((error: unknown) => {
+      this.running = false;
+      this.logger.error('Delivery queue worker stopped', error);
+    });
+  }
+
+  /** Takes no new jobs; lets attempts in flight finish for up to 10 s, then lets go of the rest. */
+  async beforeApplicationShutdown(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), SHUTDOWN_DRAIN_MS);
+    });
+    const closed = await Promise.race([this.worker.close(), deadline]);
+    clearTimeout(timer);
+    if (closed === 'late') await this.worker.close(true);
+  }
+}
