@@ -29,7 +29,12 @@ class InlineWebhookInterceptor {
   }
 }
 
-const app = setUpApp(await NestFactory.create(AppModule.register({ redisUrl: undefined, worker: true }), { ...APP_OPTIONS, logger: ['error'] }));
+const app = setUpApp(
+  await NestFactory.create(AppModule.register({ redisUrl: undefined, worker: true }), {
+    ...APP_OPTIONS,
+    logger: ['error'],
+  }),
+);
 app.useGlobalInterceptors(new InlineWebhookInterceptor());
 await app.listen(Number(process.env.PORT), '127.0.0.1');
 process.once('SIGTERM', () => {

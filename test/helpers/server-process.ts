@@ -6,6 +6,7 @@ import { join } from 'node:path';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const MAIN = join(ROOT, 'dist', 'main.js');
+const WORKER = join(ROOT, 'dist', 'worker.js');
 
 function newestSourceTime(dir: string): number {
   return readdirSync(dir, { withFileTypes: true }).reduce((newest, entry) => {
@@ -71,8 +72,20 @@ export class ServerProcess {
     });
   }
 
-  static spawn(env: Record<string, string>): ServerProcess {
-    const child = spawn(process.execPath, [MAIN], {
+  /** A delivery worker (`dist/worker.js`); resolves once it has started. */
+  static async startWorker(env: Record<string, string>): Promise<ServerProcess> {
+    const worker = ServerProcess.spawn(env, WORKER);
+    await Promise.race([
+      worker.waitFor((line) => line.message.startsWith('stephook worker delivering')),
+      worker.exited.then((code) => {
+        throw new Error(`worker exited (code ${code}) before starting: ${worker.stderr}`);
+      }),
+    ]);
+    return worker;
+  }
+
+  static spawn(env: Record<string, string>, script = MAIN): ServerProcess {
+    const child = spawn(process.execPath, [script], {
       cwd: ROOT,
       env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_FORMAT: 'json', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -6,7 +6,7 @@ import type { DataSource } from 'typeorm';
 import { AppModule } from '../../src/app.module.js';
 import { APP_OPTIONS, setUpApp } from '../../src/app.setup.js';
 import { appConfig, parseAppConfig } from '../../src/config/app.config.js';
-import { databaseConfig } from '../../src/config/database.config.js';
+import { databaseConfig, parseDatabaseConfig } from '../../src/config/database.config.js';
 import { deliveryConfig, parseDeliveryConfig } from '../../src/config/delivery.config.js';
 import type { Env } from '../../src/config/env.js';
 import { parseWebhookConfig, webhookConfig } from '../../src/config/webhook.config.js';
@@ -21,8 +21,8 @@ export interface TestApp {
 }
 
 /**
- * The whole app as main.ts builds it, on an in-memory SQLite database (migrated like a real one),
- * with the variables the test gives (app and webhook areas) and a logger that records.
+ * The whole app as main.ts builds it, on an in-memory SQLite database (migrated like a real one)
+ * unless the test gives DATABASE_URL, with the variables the test gives and a logger that records.
  */
 export async function createTestApp(env: Env = {}): Promise<TestApp> {
   const moduleRef = await Test.createTestingModule({
@@ -31,7 +31,7 @@ export async function createTestApp(env: Env = {}): Promise<TestApp> {
     .overrideProvider(appConfig.KEY)
     .useValue(parseAppConfig(env))
     .overrideProvider(databaseConfig.KEY)
-    .useValue({ dialect: 'sqlite', path: ':memory:' })
+    .useValue(env.DATABASE_URL ? parseDatabaseConfig(env) : { dialect: 'sqlite', path: ':memory:' })
     .overrideProvider(webhookConfig.KEY)
     .useValue(parseWebhookConfig(env))
     .overrideProvider(deliveryConfig.KEY)

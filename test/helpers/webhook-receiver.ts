@@ -12,7 +12,7 @@ export interface ReceivedRequest {
 
 /** How the receiver answers one request; `hang` never answers; `hold` answers on `release()`. */
 export type Reply =
-  | { status: number; body?: string; headers?: Record<string, string> }
+  | { status: number; body?: string; headers?: Record<string, string>; delayMs?: number }
   | { hang: true }
   | { hold: true };
 
@@ -24,7 +24,10 @@ export class WebhookReceiver {
   readonly requests: ReceivedRequest[] = [];
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
-  private readonly waiters: Array<{ count: number; resolve: () => void }> = [];
+  private readonly waiters: Array<{
+    done: (requests: ReceivedRequest[]) => boolean;
+    resolve: () => void;
+  }> = [];
   private replies: Reply[] = [];
   private readonly held: ServerResponse[] = [];
   /** The most requests that were ever held open at once. */
@@ -77,8 +80,13 @@ export class WebhookReceiver {
   }
 
   waitForRequests(count: number): Promise<void> {
-    if (this.requests.length >= count) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ count, resolve }));
+    return this.waitUntil((requests) => requests.length >= count);
+  }
+
+  /** Resolves once `done` holds for the requests received so far (checked on each arrival). */
+  waitUntil(done: (requests: ReceivedRequest[]) => boolean): Promise<void> {
+    if (done(this.requests)) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ done, resolve }));
   }
 
   /** Drops every open connection, hung ones included, and stops listening. */
@@ -102,10 +110,13 @@ export class WebhookReceiver {
       if ('hold' in reply) {
         this.held.push(response);
         this.maxHeld = Math.max(this.maxHeld, this.held.length);
-      } else if (!('hang' in reply))
-        response.writeHead(reply.status, reply.headers).end(reply.body ?? '');
+      } else if (!('hang' in reply)) {
+        const answer = () => response.writeHead(reply.status, reply.headers).end(reply.body ?? '');
+        if (reply.delayMs) setTimeout(answer, reply.delayMs);
+        else answer();
+      }
       for (const waiter of [...this.waiters]) {
-        if (this.requests.length >= waiter.count) {
+        if (waiter.done(this.requests)) {
           this.waiters.splice(this.waiters.indexOf(waiter), 1);
           waiter.resolve();
         }

@@ -11,7 +11,13 @@ import { DELIVERY_QUEUE, DeliveryJob, DeliveryQueue } from './delivery-queue.js'
  * claims its delivery in the database (so a job that arrives twice, or late, sends nothing twice),
  * attempts it, and when the delivery stays pending puts its next attempt on the queue, delayed.
  */
-@Processor(DELIVERY_QUEUE, { autorun: false })
+@Processor(DELIVERY_QUEUE, {
+  autorun: false,
+  // A job's lock is renewed while it runs; a dead worker's jobs go back to the queue after about
+  // this long (and their database lease, STEP_COMPLETE_TIMEOUT_MS + 10 s, decides when they run).
+  lockDuration: 10_000,
+  stalledInterval: 5_000,
+})
 export class DeliveryProcessor
   extends WorkerHost
   implements OnApplicationBootstrap, BeforeApplicationShutdown

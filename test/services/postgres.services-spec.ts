@@ -1,0 +1,103 @@
+import request from 'supertest';
+import { createTestApp, TestApp } from '../helpers/test-app.js';
+import { StepsApi } from '../helpers/steps-api.js';
+import { WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { freshPostgres, TestDatabase } from './services.js';
+
+/**
+ * The app in this process on a real PostgreSQL database (migrated by the same migrations as
+ * SQLite): the parts where the dialects differ — JSON tag filters, 64-bit metrics, concurrent
+ * transitions on pooled connections, the outbox row with the transition.
+ */
+describe('The API on PostgreSQL (services)', () => {
+  let db: TestDatabase;
+  let receiver: WebhookReceiver;
+  let t: TestApp;
+  let api: StepsApi;
+
+  beforeAll(async () => {
+    db = await freshPostgres();
+    receiver = await WebhookReceiver.start();
+    t = await createTestApp({
+      DATABASE_URL: db.url,
+      STEP_COMPLETE_WEBHOOK: receiver.url(),
+      STEP_COMPLETE_RETRY_SCHEDULE: 'none',
+    });
+    api = new StepsApi(t.server);
+  });
+
+  afterAll(async () => {
+    await t.close();
+    await receiver.close();
+    await db.drop();
+  });
+
+  it('migrates both tables and their indexes', async () => {
+    const tables = await db.query<{ tablename: string }>(
+      "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
+    );
+    expect(tables.map((row) => row.tablename)).toEqual([
+      'migrations',
+      'step_metrics',
+      'steps',
+      'webhook_deliveries',
+      'webhook_delivery_attempts',
+    ]);
+  });
+
+  it('filters by tags (every tag given must be present) and pages with a cursor', async () => {
+    const run = `run-${Date.now()}`;
+    const a = await api.create({ run_id: run, tags: ['alpha', 'beta'] });
+    const b = await api.create({ run_id: run, tags: ['beta'] });
+    await api.create({ run_id: run, tags: ['gamma'] });
+
+    expect((await api.list(`run_id=${run}&tags=beta`)).map((s) => s.id).sort()).toEqual(
+      [a.id, b.id].sort(),
+    );
+    expect((await api.list(`run_id=${run}&tags=alpha&tags=beta`)).map((s) => s.id)).toEqual([a.id]);
+    const [first] = await api.list(`run_id=${run}&limit=1&order=asc`);
+    const [second] = await api.list(`run_id=${run}&limit=1&order=asc&after=${first.id}`);
+    expect(first.id).toBe(a.id);
+    expect(second.id).toBe(b.id);
+  });
+
+  it('keeps nanosecond metrics beyond 2^53 exact', async () => {
+    const step = await api.create();
+    await request(t.server)
+      .post(`/v1/steps/${step.id}/success`)
+      .set('content-type', 'application/json')
+      .send('{"metrics":{"step_ns":9223372036854775807,"llm_request_ns":"1234567890123456789"}}')
+      .expect(200);
+
+    const metrics = await request(t.server).get(`/v1/steps/${step.id}/metrics`).expect(200);
+    expect(metrics.body).toMatchObject({
+      step_ns: '9223372036854775807',
+      llm_request_ns: '1234567890123456789',
+    });
+  });
+
+  it('20 concurrent conflicting terminal calls: one winner, one delivery row, one webhook', async () => {
+    const step = await api.create();
+    const kinds = ['success', 'failed', 'cancelled'] as const;
+
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, (_, index) => api.complete(step.id, kinds[index % 3])),
+    );
+    await receiver.waitUntil((requests) =>
+      requests.some((r) => r.rawBody.toString().includes(step.id)),
+    );
+
+    const winner = (await request(t.server).get(`/v1/steps/${step.id}`).expect(200)).body as {
+      status: string;
+    };
+    for (const response of responses) {
+      const sameAsWinner = kinds[responses.indexOf(response) % 3] === winner.status;
+      expect(response.status).toBe(sameAsWinner ? 200 : 409);
+    }
+    const rows = await db.query('SELECT id FROM webhook_deliveries WHERE step_id = $1', [step.id]);
+    expect(rows).toHaveLength(1);
+    const deliveries = await request(t.server).get(`/v1/steps/${step.id}/deliveries`).expect(200);
+    expect(deliveries.body).toHaveLength(1);
+    expect(receiver.requests.filter((r) => r.rawBody.toString().includes(step.id))).toHaveLength(1);
+  });
+});

@@ -1,0 +1,189 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureBuilt, ServerProcess } from '../helpers/server-process.js';
+import { ReceivedRequest, WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { eventually, freshPostgres, freshRedis, inParallel, TestDatabase } from './services.js';
+
+/**
+ * Many processes on one PostgreSQL database and one BullMQ queue, as README "Scaling out" runs
+ * them: real built processes, a real receiver, real services.
+ */
+const REDIS_DB = 11;
+
+/** What a run measured, for the README and the closing note: test-artifacts/<name>.json. */
+function recordFigures(name: string, figures: Record<string, number>): void {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  writeFileSync(join(ARTIFACTS, `${name}.json`), `${JSON.stringify(figures, null, 2)}\n`);
+}
+const ARTIFACTS = new URL('../../test-artifacts', import.meta.url).pathname;
+const WORKER_CONCURRENCY = 16;
+
+type Api = ServerProcess & { baseUrl: string };
+
+async function post(baseUrl: string, path: string, body: object = {}): Promise<Response> {
+  return fetch(`${baseUrl}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+async function createStep(api: Api): Promise<string> {
+  const response = await post(api.baseUrl, '/v1/steps', { agent_id: 'scale-out' });
+  if (response.status !== 201) throw new Error(`create: HTTP ${response.status}`);
+  return ((await response.json()) as { id: string }).id;
+}
+
+const stepIdOf = (request: ReceivedRequest) =>
+  (JSON.parse(request.rawBody.toString('utf8')) as { step_id: string }).step_id;
+const distinctSteps = (requests: ReceivedRequest[]) => new Set(requests.map(stepIdOf)).size;
+
+async function deliveryStates(db: TestDatabase): Promise<Record<string, number>> {
+  const rows = await db.query<{ status: string; n: string }>(
+    'SELECT status, COUNT(*) AS n FROM webhook_deliveries GROUP BY status',
+  );
+  return Object.fromEntries(rows.map((row) => [row.status, Number(row.n)]));
+}
+
+describe('Scale-out: PostgreSQL + BullMQ, several processes (services)', () => {
+  let db: TestDatabase;
+  let redisUrl: string;
+  let receiver: WebhookReceiver;
+  const processes: ServerProcess[] = [];
+
+  beforeAll(() => ensureBuilt());
+
+  beforeEach(async () => {
+    db = await freshPostgres();
+    redisUrl = await freshRedis(REDIS_DB);
+    receiver = await WebhookReceiver.start();
+    receiver.replyWith({ status: 204 });
+  });
+
+  afterEach(async () => {
+    for (const process of processes.splice(0)) {
+      if (process.child.exitCode === null && process.signal === null) process.kill('SIGKILL');
+      await process.exited;
+    }
+    await receiver.close();
+    await db.drop();
+  });
+
+  const env = (extra: Record<string, string> = {}) => ({
+    DATABASE_URL: db.url,
+    REDIS_URL: redisUrl,
+    STEP_COMPLETE_WEBHOOK: receiver.url(),
+    STEP_COMPLETE_TIMEOUT_MS: '2000',
+    STEP_COMPLETE_CONCURRENCY: String(WORKER_CONCURRENCY),
+    ...extra,
+  });
+  const startApi = async (extra?: Record<string, string>) => {
+    const api = await ServerProcess.start(env({ DELIVERY_WORKER: 'off', ...extra }));
+    processes.push(api);
+    return api;
+  };
+  const startWorker = async () => {
+    const worker = await ServerProcess.startWorker(env());
+    processes.push(worker);
+    return worker;
+  };
+  const deliveredBy = (worker: ServerProcess) =>
+    worker.lines.filter(
+      (line) => line.context === 'DeliveryDispatcher' && line.outcome === 'success',
+    ).length;
+
+  it('two APIs and two workers: 5,000 steps, every webhook received once', async () => {
+    const [apiA, apiB, workerA, workerB] = await Promise.all([
+      startApi(),
+      startApi(),
+      startWorker(),
+      startWorker(),
+    ]);
+    const apis = [apiA, apiB];
+    const steps = Array.from({ length: 5_000 }, (_, index) => index);
+
+    await inParallel(steps, 32, async (index) => {
+      const api = apis[index % 2];
+      const stepId = await createStep(api);
+      const response = await post(api.baseUrl, `/v1/steps/${stepId}/success`);
+      expect(response.status).toBe(200);
+    });
+    await receiver.waitUntil((requests) => distinctSteps(requests) >= steps.length);
+    await eventually(
+      async () => (await deliveryStates(db)).delivered === steps.length,
+      'every delivery is recorded as delivered',
+    );
+
+    const webhookIds = new Set(receiver.requests.map((request) => request.headers['webhook-id']));
+    expect(distinctSteps(receiver.requests)).toBe(5_000); // 0 lost
+    expect(receiver.requests).toHaveLength(5_000); // 0 duplicates
+    expect(webhookIds.size).toBe(5_000);
+    expect(await deliveryStates(db)).toEqual({ delivered: 5_000 });
+    // Both workers took their share of the queue.
+    expect(deliveredBy(workerA)).toBeGreaterThan(0);
+    expect(deliveredBy(workerB)).toBeGreaterThan(0);
+    expect(deliveredBy(workerA) + deliveredBy(workerB)).toBe(5_000);
+  }, 240_000);
+
+  it('SIGKILL of one worker mid-run: nothing lost; duplicates only from its attempts in flight', async () => {
+    // A receiver that takes 25 ms an answer keeps each worker's 16 slots busy.
+    receiver.replyWith({ status: 204, delayMs: 25 });
+    const [api, doomed] = await Promise.all([startApi(), startWorker(), startWorker()]);
+    const steps = 1_500;
+
+    await inParallel(Array.from({ length: steps }), 32, async () => {
+      const stepId = await createStep(api);
+      expect((await post(api.baseUrl, `/v1/steps/${stepId}/success`)).status).toBe(200);
+    });
+    await receiver.waitForRequests(300);
+    doomed.kill('SIGKILL');
+    const killedAt = Date.now();
+    await doomed.exited;
+    await receiver.waitUntil((requests) => distinctSteps(requests) >= steps);
+    const recoveredMs = Date.now() - killedAt;
+    await eventually(
+      async () => (await deliveryStates(db)).delivered === steps,
+      'every delivery is recorded as delivered',
+      90_000,
+    );
+
+    const duplicates = receiver.requests.length - distinctSteps(receiver.requests);
+    expect(distinctSteps(receiver.requests)).toBe(steps); // 0 lost
+    expect(duplicates).toBeLessThanOrEqual(WORKER_CONCURRENCY);
+    expect(await deliveryStates(db)).toEqual({ delivered: steps });
+    recordFigures('sigkill-worker', { steps, duplicates, recovered_ms: recoveredMs });
+  }, 240_000);
+
+  it('conflicting terminal calls on one step through two APIs: one winner, one webhook', async () => {
+    const [apiA, apiB] = await Promise.all([startApi(), startApi(), startWorker()]);
+    const stepIds = await Promise.all(Array.from({ length: 100 }, () => createStep(apiA)));
+
+    const outcomes = await Promise.all(
+      stepIds.map(async (stepId) => {
+        const [success, cancel] = await Promise.all([
+          post(apiA.baseUrl, `/v1/steps/${stepId}/success`),
+          post(apiB.baseUrl, `/v1/steps/${stepId}/cancel`),
+        ]);
+        return { stepId, statuses: [success.status, cancel.status].sort() };
+      }),
+    );
+    await receiver.waitUntil((requests) => distinctSteps(requests) >= stepIds.length);
+    await eventually(
+      async () => (await deliveryStates(db)).delivered === stepIds.length,
+      'every delivery is recorded as delivered',
+    );
+
+    for (const { statuses } of outcomes) expect(statuses).toEqual([200, 409]);
+    const perStep = await db.query<{ step_id: string; n: string }>(
+      'SELECT step_id, COUNT(*) AS n FROM webhook_deliveries GROUP BY step_id',
+    );
+    expect(perStep).toHaveLength(100);
+    expect(perStep.every((row) => Number(row.n) === 1)).toBe(true);
+    expect(receiver.requests).toHaveLength(100);
+    // Each step's final status is the winner's, and its one webhook says so.
+    const winners = await db.query<{ id: string; status: string }>('SELECT id, status FROM steps');
+    expect(winners.every((row) => row.status === 'success' || row.status === 'cancelled')).toBe(
+      true,
+    );
+  }, 120_000);
+});
