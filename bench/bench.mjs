@@ -4,7 +4,6 @@
 // receiver health leaks into the agent (against the original inline design), and backlog drain.
 // Prints a table and writes bench/results/latest.json. Each figure is the median of 3 runs (1 with
 // --quick). Not a test: it asserts nothing, it reports against the targets.
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
@@ -14,7 +13,6 @@ import axios from 'axios';
 import Database from 'better-sqlite3';
 import {
   deliveryStates,
-  freePort,
   median,
   migrate,
   percentile,
@@ -23,9 +21,9 @@ import {
   seedBacklog,
   seedPendingSteps,
   shippedNodeFlags,
+  startReceiver,
   startServer,
   steadyLoad,
-  waitUntilAnswering,
 } from './lib.mjs';
 
 const quick = process.argv.includes('--quick');
@@ -47,23 +45,7 @@ function freshDatabase() {
 }
 
 // ---------------------------------------------------------------- the receiver process
-const receiverPort = await freePort();
-const receiverProcess = spawn(process.execPath, [join(root, 'bench/receiver-process.mjs')], {
-  env: { PATH: process.env.PATH, PORT: String(receiverPort) },
-  stdio: ['ignore', 'ignore', 'inherit'],
-});
-const receiverUrl = `http://127.0.0.1:${receiverPort}`;
-await waitUntilAnswering(`${receiverUrl}/count`, receiverProcess);
-const receiver = {
-  hook: `${receiverUrl}/hook`,
-  mode: (mode) => fetch(`${receiverUrl}/mode/${mode}`, { method: 'POST' }),
-  reset: () => fetch(`${receiverUrl}/reset`, { method: 'POST' }),
-  count: async () => (await (await fetch(`${receiverUrl}/count`)).json()).count,
-  arrivals: async () => (await (await fetch(`${receiverUrl}/stats`)).json()).arrivals,
-};
-async function waitForReceived(count) {
-  while ((await receiver.count()) < count) await new Promise((resolve) => setTimeout(resolve, 50));
-}
+const receiver = await startReceiver();
 
 await migrate(template);
 
@@ -259,7 +241,7 @@ say(`3. commit-to-receiver latency at ${MODERATE_RATE} terminal calls/s`);
       await receiver.reset();
       const batch = slice(MODERATE_RATE * DURATION_S);
       await steadyTerminalCalls(server.baseUrl, batch);
-      await waitForReceived(batch.length);
+      await receiver.waitForCount(batch.length);
       const arrivals = await receiver.arrivals();
       const db = new Database(databasePath, { readonly: true });
       const completed = db.prepare('SELECT completed_at FROM steps WHERE id = ?');
@@ -342,7 +324,7 @@ say(`5. backlog drain: ${BACKLOG.toLocaleString('en')} pending deliveries releas
     // counts within the clock, so the rate is if anything flattered by a few hundred ms).
     const started = performance.now();
     const rss = sampleRss(server.child.pid);
-    await waitForReceived(BACKLOG);
+    await receiver.waitForCount(BACKLOG);
     rates.push(BACKLOG / ((performance.now() - started) / 1000));
     peaks.push(rss.stop());
     await server.stop();
@@ -354,7 +336,7 @@ say(`5. backlog drain: ${BACKLOG.toLocaleString('en')} pending deliveries releas
 }
 
 // ---------------------------------------------------------------- report
-receiverProcess.kill('SIGTERM');
+await receiver.stop();
 rmSync(work, { recursive: true, force: true });
 const report = {
   date: new Date().toISOString(),

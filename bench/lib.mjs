@@ -44,7 +44,12 @@ export async function waitUntilAnswering(url, child) {
  * `node dist/main.js` (or another script) on a free port, at LOG_LEVEL=info with its output
  * discarded; resolves once the API answers. SERVER_NODE_FLAGS adds Node flags (e.g. --cpu-prof).
  */
-export async function startServer({ databasePath, env = {}, script = 'dist/main.js' }) {
+export async function startServer({
+  databasePath,
+  databaseUrl,
+  env = {},
+  script = 'dist/main.js',
+}) {
   const port = await freePort();
   const flags = [
     ...shippedNodeFlags,
@@ -55,7 +60,7 @@ export async function startServer({ databasePath, env = {}, script = 'dist/main.
     env: {
       PATH: process.env.PATH,
       PORT: String(port),
-      DATABASE_URL: `sqlite:${databasePath}`,
+      DATABASE_URL: databaseUrl ?? `sqlite:${databasePath}`,
       ...env,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -70,6 +75,59 @@ export async function startServer({ databasePath, env = {}, script = 'dist/main.
       await once(child, 'exit');
     },
   };
+}
+
+/**
+ * `node dist/worker.js` (delivery only), at LOG_LEVEL=info with its output discarded, like the
+ * server. The caller waits for it to take work (e.g. BullMQ's `queue.getWorkersCount()`).
+ */
+export function startWorker({ env }) {
+  const flags = [
+    ...shippedNodeFlags,
+    ...(process.env.SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+  ];
+  const child = spawn(process.execPath, [...flags, join(root, 'dist/worker.js')], {
+    cwd: root,
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return {
+    child,
+    async stop() {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+/**
+ * The benchmark receiver (bench/receiver-process.mjs) in its own process: `hook` is its URL;
+ * `count()`, `arrivals()` (step_id → epoch ms), `waitForCount(n)`, `mode('fast'|'hang')`, `reset()`.
+ */
+export async function startReceiver() {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(root, 'bench/receiver-process.mjs')], {
+    env: { PATH: process.env.PATH, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntilAnswering(`${url}/count`, child);
+  const receiver = {
+    hook: `${url}/hook`,
+    mode: (mode) => fetch(`${url}/mode/${mode}`, { method: 'POST' }),
+    reset: () => fetch(`${url}/reset`, { method: 'POST' }),
+    count: async () => (await (await fetch(`${url}/count`)).json()).count,
+    arrivals: async () => (await (await fetch(`${url}/stats`)).json()).arrivals,
+    async waitForCount(count) {
+      while ((await receiver.count()) < count)
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+  return receiver;
 }
 
 /** Starts the server once so it creates and migrates the database, then stops it. */

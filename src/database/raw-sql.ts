@@ -5,14 +5,14 @@ import type { EntityManager, EntityTarget, ObjectLiteral } from 'typeorm';
  * attempt record), where TypeORM's query building cost more CPU than SQLite itself. Parameters are
  * named (`:id`, `:...ids`) and bound the way the driver wants (`?` or `$1`); rows come back with
  * their column names and are turned into entities with the same per-column conversions TypeORM uses,
- * so both dialects read alike. Needs a transaction's manager: every write goes through one.
+ * so both dialects read alike. Needs a query runner's manager (TransactionRunner gives one).
  */
 export async function queryRows(
   manager: EntityManager,
   sql: string,
   parameters: ObjectLiteral = {},
 ): Promise<ObjectLiteral[]> {
-  if (!manager.queryRunner) throw new Error('queryRows needs the manager of a transaction');
+  if (!manager.queryRunner) throw new Error('queryRows needs the manager of a query runner');
   const [query, values] = bindNamed(
     sql,
     parameters,

@@ -26,6 +26,21 @@ export class TransactionRunner {
   }
 
   /**
+   * For work that is a single statement (atomic by itself): on PostgreSQL it runs on a pooled
+   * connection without BEGIN/COMMIT, one round trip instead of three; on SQLite it is queued like
+   * any transaction, so it cannot land inside someone else's.
+   */
+  async runStatement<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    if (this.serialise) return this.run(work);
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      return await work(runner.manager);
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /**
    * Runs `hook` if the transaction that `manager` belongs to rolls back (the work threw, or the
    * commit failed): for undoing in-memory state that assumed the commit, never for database writes.
    */

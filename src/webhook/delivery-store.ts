@@ -180,7 +180,7 @@ export class DeliveryStore {
     where: string,
     parameters: Record<string, unknown>,
   ): Promise<WebhookDelivery[]> {
-    return this.transactions.run(async (manager) => {
+    return this.transactions.runStatement(async (manager) => {
       const rows = await queryRows(
         manager,
         `UPDATE webhook_deliveries SET lease_until = :lease

@@ -1,0 +1,301 @@
+// npm run bench:scale [-- --quick]
+// Scale-out figures on the machine's PostgreSQL and Redis: webhook deliveries/s with 1, 2 and 4
+// worker processes (BullMQ) against one fast receiver, and terminal-call throughput of one API
+// process on PostgreSQL vs SQLite. Prints a table and writes bench/results/scale-out.json. Each
+// figure is the median of 3 runs (1 with --quick). A measurement, not a test.
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { Queue } from 'bullmq';
+import pg from 'pg';
+import {
+  median,
+  migrate,
+  root,
+  seedPendingSteps,
+  startReceiver,
+  startServer,
+  startWorker,
+} from './lib.mjs';
+
+const quick = process.argv.includes('--quick');
+const RUNS = quick ? 1 : 3;
+const BACKLOG = quick ? 3_000 : 20_000;
+const DURATION_S = quick ? 2 : 5;
+const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const REDIS_URL = `${process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'}/12`;
+const say = (text) => process.stdout.write(`${text}\n`);
+
+async function asAdmin(sql) {
+  const client = new pg.Client({ connectionString: ADMIN_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A new PostgreSQL database, migrated by a stephook start; `drop()` removes it. */
+async function freshPostgres() {
+  const name = `stephook_bench_${randomUUID().slice(0, 8)}`;
+  await asAdmin(`CREATE DATABASE ${name}`);
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  const server = await startServer({ databaseUrl: url.href });
+  await server.stop();
+  return { url: url.href, drop: () => asAdmin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+/** Writes rows in multi-row INSERTs of 1,000. */
+async function insertRows(databaseUrl, table, columns, rows) {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    for (let start = 0; start < rows.length; start += 1_000) {
+      const chunk = rows.slice(start, start + 1_000);
+      const values = [];
+      const tuples = chunk.map((row) => {
+        const marks = row.map((value) => {
+          values.push(value);
+          return `$${values.length}`;
+        });
+        return `(${marks.join(', ')})`;
+      });
+      await client.query(
+        `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${tuples.join(', ')}`,
+        values,
+      );
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/** `count` completed steps with pending deliveries; returns the delivery ids. */
+async function seedPostgresBacklog(databaseUrl, count) {
+  const now = new Date().toISOString();
+  const steps = Array.from({ length: count }, () => `step-${randomUUID()}`);
+  const deliveries = steps.map(() => `msg_${randomUUID().replaceAll('-', '')}`);
+  await insertRows(
+    databaseUrl,
+    'steps',
+    [
+      'id',
+      'status',
+      'tags',
+      'prompt_tokens',
+      'completion_tokens',
+      'total_tokens',
+      'created_at',
+      'updated_at',
+      'completed_at',
+    ],
+    steps.map((id) => [id, 'success', '[]', 0, 0, 0, now, now, now]),
+  );
+  await insertRows(
+    databaseUrl,
+    'webhook_deliveries',
+    [
+      'id',
+      'step_id',
+      'status',
+      'payload',
+      'attempt_count',
+      'schedule_position',
+      'next_attempt_at',
+      'created_at',
+      'updated_at',
+    ],
+    deliveries.map((id, index) => [
+      id,
+      steps[index],
+      'pending',
+      JSON.stringify({ step_id: steps[index] }),
+      0,
+      0,
+      now,
+      now,
+      now,
+    ]),
+  );
+  return deliveries;
+}
+
+async function seedPostgresPendingSteps(databaseUrl, count) {
+  const now = new Date().toISOString();
+  const ids = Array.from({ length: count }, () => `step-${randomUUID()}`);
+  await insertRows(
+    databaseUrl,
+    'steps',
+    [
+      'id',
+      'status',
+      'agent_id',
+      'tags',
+      'prompt_tokens',
+      'completion_tokens',
+      'total_tokens',
+      'created_at',
+      'updated_at',
+    ],
+    ids.map((id) => [id, 'pending', 'bench', '[]', 0, 0, 0, now, now]),
+  );
+  return ids;
+}
+
+const queueOptions = () => {
+  const url = new URL(REDIS_URL);
+  return {
+    connection: { host: url.hostname, port: Number(url.port), db: Number(url.pathname.slice(1)) },
+    prefix: 'stephook',
+  };
+};
+
+/** Resolves once `count` worker processes are connected to the queue and waiting for jobs. */
+async function workersTakingJobs(queue, count) {
+  while ((await queue.getWorkersCount()) < count) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const receiver = await startReceiver();
+const figures = {};
+function record(name, unit, runs) {
+  figures[name] = { unit, median: median(runs), runs };
+  say(
+    `  ${name}: ${Math.round(median(runs)).toLocaleString('en')} ${unit}   (runs: ${runs.map((r) => Math.round(r)).join(', ')})`,
+  );
+}
+
+// ---------------------------------------------------------------- deliveries/s by worker count
+say(`1. ${BACKLOG.toLocaleString('en')} queued deliveries drained by N worker processes`);
+for (const workers of (process.env.BENCH_WORKERS ?? '1,2,4').split(',').map(Number)) {
+  const rates = [];
+  for (let run = 0; run < RUNS; run++) {
+    const db = await freshPostgres();
+    const queue = new Queue('stephook-deliveries', queueOptions());
+    await queue.obliterate({ force: true });
+    const deliveryIds = await seedPostgresBacklog(db.url, BACKLOG);
+    const env = { DATABASE_URL: db.url, REDIS_URL, STEP_COMPLETE_WEBHOOK: receiver.hook };
+    const processes = Array.from({ length: workers }, () => startWorker({ env }));
+    await workersTakingJobs(queue, workers);
+    await receiver.reset();
+    const started = performance.now();
+    for (let start = 0; start < deliveryIds.length; start += 1_000) {
+      await queue.addBulk(
+        deliveryIds.slice(start, start + 1_000).map((deliveryId) => ({
+          name: 'attempt',
+          data: { deliveryId, manual: false },
+          opts: { jobId: `${deliveryId}.1`, removeOnComplete: true, removeOnFail: true },
+        })),
+      );
+    }
+    await receiver.waitForCount(BACKLOG);
+    rates.push(BACKLOG / ((performance.now() - started) / 1000));
+    await Promise.all(processes.map((process) => process.stop()));
+    await queue.close();
+    await db.drop();
+  }
+  record(
+    `deliveries/s, ${workers} worker process${workers > 1 ? 'es' : ''}`,
+    'deliveries/s',
+    rates,
+  );
+}
+
+// ---------------------------------------------------------------- terminal calls, PG vs SQLite
+say('2. terminal calls/s through one API process (autocannon, 32 connections)');
+function terminalCalls(baseUrl, ids, options) {
+  let next = 0;
+  return new Promise((resolve, reject) =>
+    autocannon(
+      {
+        url: baseUrl,
+        connections: 32,
+        ...options,
+        requests: [
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: '{"stop_reason":"end_turn"}',
+            setupRequest: (request) => ({
+              ...request,
+              path: `/v1/steps/${ids[next++ % ids.length]}/success`,
+            }),
+          },
+        ],
+      },
+      (error, result) => (error ? reject(error) : resolve(result.requests.average)),
+    ),
+  );
+}
+const work = mkdtempSync(join(tmpdir(), 'stephook-scale-'));
+const setups = {
+  'SQLite, webhooks off': async () => {
+    const databasePath = join(work, `${randomUUID()}.sqlite`);
+    await migrate(databasePath);
+    const ids = seedPendingSteps(databasePath, 30_000);
+    return { server: await startServer({ databasePath }), ids, cleanup: async () => {} };
+  },
+  'PostgreSQL, webhooks off': async () => {
+    const db = await freshPostgres();
+    const ids = await seedPostgresPendingSteps(db.url, 30_000);
+    return { server: await startServer({ databaseUrl: db.url }), ids, cleanup: db.drop };
+  },
+  'PostgreSQL + BullMQ, webhooks on (API delivers nothing, 1 worker)': async () => {
+    const db = await freshPostgres();
+    const queue = new Queue('stephook-deliveries', queueOptions());
+    await queue.obliterate({ force: true });
+    await queue.close();
+    const ids = await seedPostgresPendingSteps(db.url, 30_000);
+    const env = { REDIS_URL, STEP_COMPLETE_WEBHOOK: receiver.hook };
+    const worker = startWorker({ env: { ...env, DATABASE_URL: db.url } });
+    const queueForCount = new Queue('stephook-deliveries', queueOptions());
+    await workersTakingJobs(queueForCount, 1);
+    await queueForCount.close();
+    const server = await startServer({
+      databaseUrl: db.url,
+      env: { ...env, DELIVERY_WORKER: 'off' },
+    });
+    return {
+      server,
+      ids,
+      cleanup: async () => {
+        await worker.stop();
+        await db.drop();
+      },
+    };
+  },
+};
+for (const [name, setUp] of Object.entries(setups)) {
+  const rates = [];
+  for (let run = 0; run < RUNS; run++) {
+    const { server, ids, cleanup } = await setUp();
+    await terminalCalls(server.baseUrl, ids.slice(0, 2_000), { amount: 2_000 }); // warm-up
+    rates.push(await terminalCalls(server.baseUrl, ids.slice(2_000), { duration: DURATION_S }));
+    await server.stop();
+    await cleanup();
+  }
+  record(`terminal calls/s, ${name}`, 'req/s', rates);
+}
+
+await receiver.stop();
+rmSync(work, { recursive: true, force: true });
+const report = {
+  date: new Date().toISOString(),
+  mode: quick ? 'quick' : 'full',
+  runs: RUNS,
+  machine: { cpus: cpus().length, node: process.version },
+  figures,
+};
+mkdirSync(join(root, 'bench/results'), { recursive: true });
+writeFileSync(join(root, 'bench/results/scale-out.json'), `${JSON.stringify(report, null, 2)}\n`);
+say('\n| figure | median |\n|---|---|');
+for (const [name, figure] of Object.entries(figures))
+  say(`| ${name} | ${Math.round(figure.median).toLocaleString('en')} ${figure.unit} |`);
+say(
+  `\nwritten to bench/results/scale-out.json (${report.mode}, ${RUNS} run(s) per figure, ${report.machine.cpus} cores)`,
+);
