@@ -12,6 +12,7 @@ import { JsonBodyMiddleware } from './common/json-body.middleware.js';
 import { RequestLogMiddleware } from './common/request-log.middleware.js';
 import type { DeliveryConfig } from './config/delivery.config.js';
 import { configBlocks } from './config/index.js';
+import { DashboardModule } from './dashboard/dashboard.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
@@ -33,18 +34,22 @@ export class AppModule implements NestModule {
         StepsModule,
         WebhookModule.register(delivery),
         HealthModule,
+        DashboardModule,
       ],
     };
   }
 
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(RequestLogMiddleware).forRoutes('{*path}');
-    // Probes stay open so orchestrators need no key; everything else is authenticated first.
+    // Probes stay open so orchestrators need no key, and the dashboard page so it can ask for
+    // it; everything else is authenticated first.
     consumer
       .apply(ApiKeyMiddleware)
       .exclude(
         { path: 'health', method: RequestMethod.GET },
         { path: 'ready', method: RequestMethod.GET },
+        { path: 'dashboard', method: RequestMethod.GET },
+        { path: 'dashboard/{*asset}', method: RequestMethod.GET },
       )
       .forRoutes('{*path}');
     consumer.apply(JsonBodyMiddleware).forRoutes('{*path}');

@@ -117,6 +117,7 @@ describe('Operating stephook (e2e)', () => {
           'GET /v1/steps/{step_id}/deliveries',
           'GET /v1/runs/{run_id}/steps',
           'GET /v1/webhook-deliveries',
+          'GET /v1/webhook-deliveries/summary',
           'GET /v1/webhook-deliveries/{id}',
           'POST /v1/webhook-deliveries/{id}/retry',
           'POST /v1/webhook-deliveries/recover',

@@ -8,9 +8,14 @@ import { DeliveryAttempt } from '../webhook/entities/delivery-attempt.entity.js'
 import { WebhookDelivery } from '../webhook/entities/webhook-delivery.entity.js';
 import { CreateSteps1764316800000 } from './migrations/1764316800000-CreateSteps.js';
 import { CreateWebhookDeliveries1764403200000 } from './migrations/1764403200000-CreateWebhookDeliveries.js';
+import { IndexAttemptsStartedAt1764489600000 } from './migrations/1764489600000-IndexAttemptsStartedAt.js';
 
 export const ENTITIES = [Step, StepMetrics, WebhookDelivery, DeliveryAttempt];
-export const MIGRATIONS = [CreateSteps1764316800000, CreateWebhookDeliveries1764403200000];
+export const MIGRATIONS = [
+  CreateSteps1764316800000,
+  CreateWebhookDeliveries1764403200000,
+  IndexAttemptsStartedAt1764489600000,
+];
 
 /** One definition of the database, shared by the app and the TypeORM migration CLI. */
 export function buildDataSourceOptions(config: DatabaseConfig): DataSourceOptions {

@@ -9,8 +9,13 @@ import {
 } from '@nestjs/swagger';
 import { ApiBodyErrors, ApiErrors } from '../common/api-docs.js';
 import { ParseIdPipe } from '../common/id-format.js';
-import { DeliveriesService } from './deliveries.service.js';
-import { DeliveryView, DeliveryWithAttemptsView, RecoverResultView } from './dto/delivery.view.js';
+import { DeliveriesService, DeliverySummary } from './deliveries.service.js';
+import {
+  DeliverySummaryView,
+  DeliveryView,
+  DeliveryWithAttemptsView,
+  RecoverResultView,
+} from './dto/delivery.view.js';
 import { DeliveryStore, DELIVERY_ID } from './delivery-store.js';
 import {
   DeliveryJson,
@@ -41,11 +46,23 @@ export class DeliveriesController {
   ) {}
 
   @Get()
-  @ApiOperation({ summary: 'List deliveries, newest first; filter by status, page like steps' })
+  @ApiOperation({
+    summary: 'List deliveries, newest first; filter by status and step, page like steps',
+  })
   @ApiOkResponse({ type: [DeliveryView] })
   @ApiErrors(400)
   async list(@Query() query: ListDeliveriesQuery): Promise<DeliveryJson[]> {
     return (await this.store.list(query)).map(presentDelivery);
+  }
+
+  @Get('summary')
+  @ApiOperation({
+    summary: 'Deliveries at a glance: counts by state, oldest pending, attempts per minute (1 h)',
+  })
+  @ApiOkResponse({ type: DeliverySummaryView })
+  @ApiErrors()
+  summary(): Promise<DeliverySummary> {
+    return this.deliveries.summary();
   }
 
   @Get(':id')

@@ -3,6 +3,7 @@ import { DomainError } from '../common/domain-error.js';
 import { webhookConfig } from '../config/webhook.config.js';
 import type { WebhookConfig } from '../config/webhook.config.js';
 import { DeliveryStore, DeliveryWithAttempts } from './delivery-store.js';
+import type { DeliveryStatus } from './entities/webhook-delivery.entity.js';
 import { DeliveryTrigger } from './delivery-trigger.js';
 
 export class DeliveryNotFoundError extends DomainError {
@@ -15,6 +16,25 @@ export class NotificationsOffError extends DomainError {
   constructor() {
     super('conflict', 'STEP_COMPLETE_WEBHOOK is empty: there is no receiver to send to');
   }
+}
+
+const MINUTE_MS = 60_000;
+
+export interface DeliverySummary {
+  receiver_url: string | null;
+  counts: Record<DeliveryStatus, number>;
+  oldest_pending_created_at: string | null;
+  oldest_pending_age_s: number | null;
+  last_hour: { attempts: number; succeeded: number; success_rate: number | null };
+  attempts_per_minute: { minute: string; attempts: number; succeeded: number; failed: number }[];
+}
+
+/**
+ * The receiver URL as it may be shown: scheme, host and path. Credentials in it and its query
+ * (where tokens tend to live) are never shown.
+ */
+export function displayUrl(url: URL): string {
+  return `${url.protocol}//${url.host}${url.pathname}${url.search ? '?…' : ''}`;
 }
 
 /** What operators do with deliveries: look, retry one now, recover failures after an outage. */
@@ -38,6 +58,34 @@ export class DeliveriesService {
     const delivery = await this.findOne(id);
     await this.trigger.retryNow(id);
     return delivery;
+  }
+
+  /** What the dashboard shows at a glance; counts over the hour that ends with the current minute. */
+  async summary(now = new Date()): Promise<DeliverySummary> {
+    const firstMinute = new Date(
+      Math.floor(now.getTime() / MINUTE_MS) * MINUTE_MS - 59 * MINUTE_MS,
+    );
+    const totals = await this.store.summary(firstMinute);
+    const lastHour = Array.from({ length: 60 }, (_, index) => {
+      const minute = new Date(firstMinute.getTime() + index * MINUTE_MS).toISOString();
+      const counted = totals.attemptsByMinute.get(minute.slice(0, 16));
+      const attempts = counted?.attempts ?? 0;
+      const succeeded = counted?.succeeded ?? 0;
+      return { minute, attempts, succeeded, failed: attempts - succeeded };
+    });
+    const attempts = lastHour.reduce((sum, bucket) => sum + bucket.attempts, 0);
+    const succeeded = lastHour.reduce((sum, bucket) => sum + bucket.succeeded, 0);
+    const oldest = totals.oldestPendingCreatedAt;
+    return {
+      receiver_url: this.config.url ? displayUrl(this.config.url) : null,
+      counts: totals.counts,
+      oldest_pending_created_at: oldest,
+      oldest_pending_age_s: oldest
+        ? Math.max(0, Math.round((now.getTime() - Date.parse(oldest)) / 1000))
+        : null,
+      last_hour: { attempts, succeeded, success_rate: attempts ? succeeded / attempts : null },
+      attempts_per_minute: lastHour,
+    };
   }
 
   async recoverFailedSince(since: string): Promise<number> {

@@ -27,6 +27,13 @@ const FREE = '(lease_until IS NULL OR lease_until < :at)';
 
 export type DeliveryWithAttempts = WebhookDelivery & { attempts: DeliveryAttempt[] };
 
+export interface DeliveryTotals {
+  counts: Record<DeliveryStatus, number>;
+  oldestPendingCreatedAt: string | null;
+  /** `YYYY-MM-DDTHH:MM` (UTC) → attempts started in that minute, and how many succeeded. */
+  attemptsByMinute: Map<string, { attempts: number; succeeded: number }>;
+}
+
 /** What an attempt leads to: done, given up, or another try at `nextAttemptAt`. */
 export type DeliveryVerdict =
   | { status: 'delivered' }
@@ -233,6 +240,46 @@ export class DeliveryStore {
     });
   }
 
+  /** Deliveries by state, the oldest pending one's creation, and attempts per minute since `since`. */
+  async summary(since: Date): Promise<DeliveryTotals> {
+    const deliveries = this.dataSource.getRepository(WebhookDelivery);
+    const [states, oldest, minutes] = await Promise.all([
+      deliveries
+        .createQueryBuilder('d')
+        .select('d.status', 'status')
+        .addSelect('COUNT(*)', 'n')
+        .groupBy('d.status')
+        .getRawMany<{ status: DeliveryStatus; n: string | number }>(),
+      deliveries
+        .createQueryBuilder('d')
+        .select('MIN(d.created_at)', 'oldest')
+        .where("d.status = 'pending'")
+        .getRawOne<{ oldest: string | null }>(),
+      this.dataSource
+        .getRepository(DeliveryAttempt)
+        .createQueryBuilder('a')
+        // ISO text timestamps: the first 16 characters name the minute, on both dialects.
+        .select('substr(a.started_at, 1, 16)', 'minute')
+        .addSelect('COUNT(*)', 'attempts')
+        .addSelect("SUM(CASE WHEN a.outcome = 'success' THEN 1 ELSE 0 END)", 'succeeded')
+        .where('a.started_at >= :since', { since: since.toISOString() })
+        .groupBy('substr(a.started_at, 1, 16)')
+        .getRawMany<{ minute: string; attempts: string | number; succeeded: string | number }>(),
+    ]);
+    const counts = { pending: 0, delivered: 0, failed: 0 };
+    for (const row of states) counts[row.status] = Number(row.n);
+    return {
+      counts,
+      oldestPendingCreatedAt: oldest?.oldest ?? null,
+      attemptsByMinute: new Map(
+        minutes.map((row) => [
+          row.minute,
+          { attempts: Number(row.attempts), succeeded: Number(row.succeeded) },
+        ]),
+      ),
+    };
+  }
+
   async findOne(id: string): Promise<DeliveryWithAttempts | null> {
     const delivery = await this.dataSource.getRepository(WebhookDelivery).findOneBy({ id });
     return delivery ? (await this.withAttempts([delivery]))[0] : null;
@@ -245,9 +292,12 @@ export class DeliveryStore {
     return this.withAttempts(deliveries);
   }
 
-  async list(query: PageQuery & { status?: DeliveryStatus }): Promise<WebhookDelivery[]> {
+  async list(
+    query: PageQuery & { status?: DeliveryStatus; step_id?: string },
+  ): Promise<WebhookDelivery[]> {
     const builder = this.dataSource.getRepository(WebhookDelivery).createQueryBuilder('d');
-    if (query.status) builder.where('d.status = :status', { status: query.status });
+    if (query.status) builder.andWhere('d.status = :status', { status: query.status });
+    if (query.step_id) builder.andWhere('d.step_id = :stepId', { stepId: query.step_id });
     return (await applyCursorPage(builder, query)).getMany();
   }
 

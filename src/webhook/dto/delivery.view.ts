@@ -36,3 +36,51 @@ export class DeliveryWithAttemptsView extends DeliveryView {
 export class RecoverResultView {
   @ApiProperty({ type: 'integer', example: 12 }) requeued: number;
 }
+
+class DeliveryCountsView {
+  @ApiProperty({ type: 'integer', example: 3 }) pending: number;
+  @ApiProperty({ type: 'integer', example: 1_204 }) delivered: number;
+  @ApiProperty({ type: 'integer', example: 2 }) failed: number;
+}
+
+class LastHourView {
+  @ApiProperty({ type: 'integer', example: 130 }) attempts: number;
+  @ApiProperty({ type: 'integer', example: 128 }) succeeded: number;
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    example: 0.985,
+    description: 'succeeded / attempts; null when there were no attempts',
+  })
+  success_rate: number | null;
+}
+
+class MinuteView {
+  @ApiProperty({ format: 'date-time', description: 'Start of the minute (UTC)' }) minute: string;
+  @ApiProperty({ type: 'integer' }) attempts: number;
+  @ApiProperty({ type: 'integer' }) succeeded: number;
+  @ApiProperty({ type: 'integer' }) failed: number;
+}
+
+/** Deliveries at a glance: what the dashboard shows above its table. */
+export class DeliverySummaryView {
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: 'https://example.com/hooks/step',
+    description:
+      'STEP_COMPLETE_WEBHOOK without credentials or query; null when notifications are off',
+  })
+  receiver_url: string | null;
+  @ApiProperty({ type: DeliveryCountsView }) counts: DeliveryCountsView;
+  @time(true) oldest_pending_created_at: string | null;
+  @ApiProperty({ type: 'integer', nullable: true, example: 42 }) oldest_pending_age_s:
+    number | null;
+  @ApiProperty({ type: LastHourView }) last_hour: LastHourView;
+  @ApiProperty({
+    type: [MinuteView],
+    description:
+      'The last 60 minutes, oldest first, the current minute last; empty minutes included',
+  })
+  attempts_per_minute: MinuteView[];
+}

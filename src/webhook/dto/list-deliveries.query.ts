@@ -1,5 +1,5 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional } from 'class-validator';
+import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { IdCursor } from '../../common/id-format.js';
 import { PageQuery } from '../../common/cursor-page.js';
 import { DELIVERY_STATUSES } from '../entities/webhook-delivery.entity.js';
@@ -11,6 +11,16 @@ export class ListDeliveriesQuery extends PageQuery {
   @IsOptional()
   @IsIn(DELIVERY_STATUSES)
   status?: DeliveryStatus;
+
+  @ApiPropertyOptional({
+    description: 'Only the deliveries of this step',
+    example: 'step-3f1d2c4b-5a6e-4f70-8b9c-0d1e2f3a4b5c',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  step_id?: string;
+
   @IdCursor(DELIVERY_ID, 'after') declare after?: string;
   @IdCursor(DELIVERY_ID, 'before') declare before?: string;
 }

@@ -1,0 +1,315 @@
+// The stephook delivery dashboard: plain JavaScript against the documented API, no build step.
+// The API key (when the server asks for one) lives in sessionStorage: this tab only.
+const REFRESH_MS = 5_000;
+const PAGE_SIZE = 20;
+const KEY_STORAGE = 'stephook.apiKey';
+
+const $ = (id) => document.getElementById(id);
+const state = { status: '', stepId: '', cursor: {}, page: [], openId: null, timer: null };
+
+class Unauthorized extends Error {}
+
+async function api(path, options = {}) {
+  const key = sessionStorage.getItem(KEY_STORAGE);
+  const headers = {
+    accept: 'application/json',
+    ...(options.body ? { 'content-type': 'application/json' } : {}),
+  };
+  if (key) headers.authorization = `Bearer ${key}`;
+  const response = await fetch(path, { ...options, headers });
+  if (response.status === 401) throw new Unauthorized();
+  const body = response.status === 204 ? null : await response.json();
+  if (!response.ok)
+    throw new Error(body?.message ? [].concat(body.message).join('; ') : `HTTP ${response.status}`);
+  return body;
+}
+
+// ------------------------------------------------------------------ rendering helpers
+function cell(row, text, className) {
+  const td = row.insertCell();
+  td.textContent = text ?? '—';
+  if (className) td.className = className;
+  return td;
+}
+const time = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
+function age(seconds) {
+  if (seconds === null || seconds === undefined) return 'none';
+  if (seconds < 90) return `${seconds} s`;
+  if (seconds < 5_400) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3_600).toFixed(1)} h`;
+}
+/** A state as text with a symbol, so it reads without colour. */
+function badge(status) {
+  const span = document.createElement('span');
+  span.className = `badge ${status}`;
+  span.textContent =
+    { delivered: '✓ delivered', failed: '✗ failed', pending: '… pending' }[status] ?? status;
+  return span;
+}
+function fields(list, entries) {
+  list.replaceChildren(
+    ...entries.flatMap(([name, value]) => {
+      const dt = document.createElement('dt');
+      dt.textContent = name;
+      const dd = document.createElement('dd');
+      if (value instanceof Node) dd.append(value);
+      else dd.textContent = value ?? '—';
+      return [dt, dd];
+    }),
+  );
+}
+function say(text) {
+  $('status').textContent = text;
+}
+
+// ------------------------------------------------------------------ at a glance
+function renderSummary(summary) {
+  $('receiver-url').textContent = summary.receiver_url ?? 'none (notifications are off)';
+  for (const status of ['pending', 'delivered', 'failed']) {
+    $(`count-${status}`).textContent = summary.counts[status].toLocaleString();
+  }
+  const rate = summary.last_hour.success_rate;
+  $('success-rate').textContent =
+    rate === null ? 'no attempts' : `${(rate * 100).toFixed(1)} % of ${summary.last_hour.attempts}`;
+  $('oldest-pending').textContent = age(summary.oldest_pending_age_s);
+  renderChart(summary.attempts_per_minute);
+}
+
+function renderChart(minutes) {
+  const svg = $('chart');
+  const ns = 'http://www.w3.org/2000/svg';
+  const max = Math.max(1, ...minutes.map((m) => m.attempts));
+  const width = 600 / minutes.length;
+  const bars = minutes.flatMap((minute, index) => {
+    const x = index * width + 1;
+    const succeededHeight = (minute.succeeded / max) * 110;
+    const failedHeight = (minute.failed / max) * 110;
+    const make = (height, y, className) => {
+      const rect = document.createElementNS(ns, 'rect');
+      Object.entries({ x, y, width: width - 2, height, class: className }).forEach(([k, v]) =>
+        rect.setAttribute(k, String(v)),
+      );
+      return rect;
+    };
+    return [
+      make(succeededHeight, 120 - succeededHeight, 'ok'),
+      make(failedHeight, 120 - succeededHeight - failedHeight, 'bad'),
+    ];
+  });
+  svg.replaceChildren(...bars);
+  const total = minutes.reduce((sum, m) => sum + m.attempts, 0);
+  const failed = minutes.reduce((sum, m) => sum + m.failed, 0);
+  $('chart-summary').textContent =
+    `${total} attempts in the last hour, ${failed} failed. Solid bars: succeeded; hatched bars stacked on top: failed. Busiest minute: ${max === 1 && total === 0 ? 'none' : max} attempts.`;
+  $('minutes').replaceChildren(
+    ...minutes
+      .filter((m) => m.attempts > 0)
+      .map((m) => {
+        const row = document.createElement('tr');
+        cell(row, new Date(m.minute).toISOString().slice(11, 16));
+        cell(row, String(m.attempts));
+        cell(row, String(m.succeeded));
+        cell(row, String(m.failed));
+        return row;
+      }),
+  );
+}
+
+// ------------------------------------------------------------------ the table
+function listPath() {
+  const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+  if (state.status) query.set('status', state.status);
+  if (state.stepId) query.set('step_id', state.stepId);
+  if (state.cursor.after) query.set('after', state.cursor.after);
+  if (state.cursor.before) query.set('before', state.cursor.before);
+  return `/v1/webhook-deliveries?${query}`;
+}
+
+function renderRows(deliveries) {
+  state.page = deliveries;
+  $('empty').hidden = deliveries.length > 0;
+  $('rows').replaceChildren(
+    ...deliveries.map((delivery) => {
+      const row = document.createElement('tr');
+      row.dataset.id = delivery.id;
+      cell(row, time(delivery.created_at));
+      cell(row, '').append(badge(delivery.status));
+      cell(row, delivery.id, 'mono');
+      cell(row, delivery.step_id, 'mono');
+      cell(row, String(delivery.attempt_count));
+      cell(
+        row,
+        delivery.last_outcome
+          ? `${delivery.last_outcome}${delivery.last_status_code ? ` (${delivery.last_status_code})` : ''}`
+          : '—',
+      );
+      const actions = cell(row, '', 'actions');
+      const open = document.createElement('button');
+      open.type = 'button';
+      open.textContent = 'Details';
+      open.setAttribute('aria-label', `Details of delivery ${delivery.id}`);
+      open.addEventListener('click', () => openDetail(delivery.id));
+      const retry = document.createElement('button');
+      retry.type = 'button';
+      retry.textContent = 'Retry';
+      retry.setAttribute('aria-label', `Retry delivery ${delivery.id} now`);
+      retry.addEventListener('click', () => retryDelivery(delivery.id));
+      actions.append(open, retry);
+      return row;
+    }),
+  );
+  // Newest first: "older" continues after the last row, "newer" goes back before the first.
+  $('older').disabled = deliveries.length < PAGE_SIZE;
+  $('newer').disabled = !state.cursor.after && !state.cursor.before;
+}
+
+// ------------------------------------------------------------------ one delivery
+async function openDetail(id) {
+  state.openId = id;
+  await renderDetail();
+  $('detail').hidden = false;
+  $('detail').focus();
+}
+
+async function renderDetail() {
+  if (!state.openId) return;
+  const delivery = await api(`/v1/webhook-deliveries/${state.openId}`);
+  $('detail-heading').textContent = `Delivery ${delivery.id}`;
+  fields($('detail-fields'), [
+    ['State', badge(delivery.status)],
+    ['Step', delivery.step_id],
+    ['Attempts', String(delivery.attempt_count)],
+    ['Next attempt', time(delivery.next_attempt_at)],
+    ['Created', time(delivery.created_at)],
+    ['Delivered', time(delivery.delivered_at)],
+  ]);
+  $('attempts').replaceChildren(
+    ...delivery.attempts.map((attempt) => {
+      const row = document.createElement('tr');
+      cell(row, String(attempt.number));
+      cell(row, time(attempt.started_at));
+      cell(row, `${attempt.duration_ms} ms`);
+      cell(row, attempt.status_code === null ? '—' : String(attempt.status_code));
+      cell(row, attempt.outcome);
+      cell(row, attempt.error);
+      cell(row, attempt.response_body, 'mono snippet');
+      return row;
+    }),
+  );
+  try {
+    const step = await api(`/v1/steps/${encodeURIComponent(delivery.step_id)}`);
+    fields($('step-fields'), [
+      ['Status', step.status],
+      ['Stop reason', step.stop_reason],
+      ['Agent', step.agent_id],
+      ['Run', step.run_id],
+      [
+        'Tokens (prompt / completion / total)',
+        `${step.prompt_tokens} / ${step.completion_tokens} / ${step.total_tokens}`,
+      ],
+      ['Completed', time(step.completed_at)],
+    ]);
+  } catch (error) {
+    if (error instanceof Unauthorized) throw error;
+    fields($('step-fields'), [['Step', `could not be read: ${error.message}`]]);
+  }
+}
+
+async function retryDelivery(id) {
+  try {
+    await api(`/v1/webhook-deliveries/${id}/retry`, { method: 'POST' });
+    say(`Retry of ${id} started; the table updates as it runs.`);
+    await refresh();
+  } catch (error) {
+    handle(error);
+  }
+}
+
+// ------------------------------------------------------------------ refresh loop
+async function refresh() {
+  const [summary, deliveries] = await Promise.all([
+    api('/v1/webhook-deliveries/summary'),
+    api(listPath()),
+  ]);
+  renderSummary(summary);
+  renderRows(deliveries);
+  await renderDetail();
+  say(`Updated ${new Date().toLocaleTimeString()}; refreshes every ${REFRESH_MS / 1000} s.`);
+}
+
+function handle(error) {
+  if (error instanceof Unauthorized) {
+    const hadKey = sessionStorage.getItem(KEY_STORAGE) !== null;
+    sessionStorage.removeItem(KEY_STORAGE);
+    $('key-form').hidden = false;
+    $('key-error').textContent = hadKey
+      ? 'That key was refused (401). Check it and try again.'
+      : '';
+    say('Waiting for the API key.');
+    if (!hadKey) $('api-key').focus();
+    return;
+  }
+  say(`Could not update: ${error.message}`);
+}
+
+async function tick() {
+  clearTimeout(state.timer);
+  try {
+    await refresh();
+  } catch (error) {
+    handle(error);
+  }
+  state.timer = setTimeout(tick, REFRESH_MS);
+}
+
+// ------------------------------------------------------------------ wiring
+$('key-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  sessionStorage.setItem(KEY_STORAGE, $('api-key').value);
+  $('api-key').value = '';
+  $('key-form').hidden = true;
+  void tick();
+});
+$('filters').addEventListener('submit', (event) => {
+  event.preventDefault();
+  state.status = $('filter-status').value;
+  state.stepId = $('filter-step').value.trim();
+  state.cursor = {};
+  void tick();
+});
+$('older').addEventListener('click', () => {
+  state.cursor = { after: state.page.at(-1)?.id };
+  void tick();
+});
+$('newer').addEventListener('click', () => {
+  state.cursor = state.page.length ? { before: state.page[0].id } : {};
+  void tick();
+});
+$('detail-close').addEventListener('click', () => {
+  state.openId = null;
+  $('detail').hidden = true;
+  $('deliveries-heading').scrollIntoView();
+});
+$('detail-retry').addEventListener('click', () => state.openId && retryDelivery(state.openId));
+$('recover-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const since = new Date($('recover-since').value);
+  if (Number.isNaN(since.getTime())) return;
+  if (
+    !confirm(`Put every failed delivery created since ${since.toLocaleString()} back to pending?`)
+  )
+    return;
+  try {
+    const { requeued } = await api('/v1/webhook-deliveries/recover', {
+      method: 'POST',
+      body: JSON.stringify({ since: since.toISOString() }),
+    });
+    $('recover-result').textContent =
+      `${requeued} failed deliver${requeued === 1 ? 'y is' : 'ies are'} pending again.`;
+    await refresh();
+  } catch (error) {
+    handle(error);
+  }
+});
+
+void tick();

@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import { Controller, Get, Header, NotFoundException, Param, Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import type { Response } from 'express';
+
+/** The page's files, shipped as they are (no build step): `dashboard/` at the package root. */
+const FILES_DIR = new URL('../../dashboard/', import.meta.url);
+const ASSETS: Partial<Record<string, string>> = {
+  'dashboard.js': 'text/javascript; charset=utf-8',
+  'dashboard.css': 'text/css; charset=utf-8',
+};
+/** Only the page's own script, styles and API calls: nothing inline, nothing from elsewhere. */
+const CONTENT_SECURITY_POLICY =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+  "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/**
+ * GET /dashboard: the delivery dashboard, served by the app itself. The page and its two files
+ * need no API key (AppModule leaves them out); the page asks for the key and sends it with every
+ * API call it makes.
+ */
+@ApiExcludeController()
+@Controller('dashboard')
+export class DashboardController {
+  private readonly files = new Map(
+    ['index.html', ...Object.keys(ASSETS)].map((name) => [
+      name,
+      readFileSync(new URL(name, FILES_DIR), 'utf8'),
+    ]),
+  );
+
+  @Get()
+  @Header('content-type', 'text/html; charset=utf-8')
+  @Header('content-security-policy', CONTENT_SECURITY_POLICY)
+  @Header('cache-control', 'no-cache')
+  @Header('referrer-policy', 'no-referrer')
+  @Header('x-content-type-options', 'nosniff')
+  page(): string {
+    return this.files.get('index.html')!;
+  }
+
+  @Get(':asset')
+  @Header('cache-control', 'no-cache')
+  @Header('x-content-type-options', 'nosniff')
+  asset(@Param('asset') name: string, @Res({ passthrough: true }) response: Response): string {
+    const type = ASSETS[name];
+    if (!type) throw new NotFoundException(`No dashboard file ${name}`);
+    response.type(type);
+    return this.files.get(name)!;
+  }
+}
