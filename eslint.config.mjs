@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['dist/', '**/dist/', 'coverage/', 'node_modules/', 'eslint.config.mjs', 'jest.config.js', 'jest.services.config.js'],
+    ignores: ['dist/', '**/dist/', 'coverage/', 'node_modules/', 'eslint.config.mjs', 'jest.config.js', 'jest.services.config.js', 'jest.browser.config.js'],
   },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,

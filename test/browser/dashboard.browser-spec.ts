@@ -1,0 +1,167 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Browser, chromium, Page } from 'playwright-core';
+import { ensureBuilt, ServerProcess } from '../helpers/server-process.js';
+import { WebhookReceiver } from '../helpers/webhook-receiver.js';
+
+/**
+ * The dashboard in a real browser (Debian's Chromium, installed by .ci/run) against the built
+ * server: what an operator sees and clicks. Saves test-artifacts/dashboard.png.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url).pathname;
+
+async function post(baseUrl: string, path: string, body: object = {}): Promise<unknown> {
+  const response = await fetch(`${baseUrl}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  return response.json();
+}
+
+describe('Delivery dashboard in Chromium (browser)', () => {
+  let browser: Browser;
+  let page: Page;
+  let receiver: WebhookReceiver;
+  let server: ServerProcess | undefined;
+  let work: string;
+
+  beforeAll(async () => {
+    ensureBuilt();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await browser.close();
+  });
+
+  beforeEach(async () => {
+    work = mkdtempSync(join(tmpdir(), 'stephook-browser-'));
+    receiver = await WebhookReceiver.start();
+    page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
+  });
+
+  afterEach(async () => {
+    await page.close();
+    if (server) {
+      server.kill('SIGTERM');
+      await server.exited;
+      server = undefined;
+    }
+    await receiver.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  const start = async (env: Record<string, string> = {}) => {
+    const started = await ServerProcess.start({
+      DATABASE_URL: `sqlite:${join(work, 'stephook.sqlite')}`,
+      STEP_COMPLETE_WEBHOOK: receiver.url(),
+      STEP_COMPLETE_RETRY_SCHEDULE: 'none',
+      ...env,
+    });
+    server = started;
+    return started;
+  };
+
+  /** A completed step whose delivery has settled as `outcome`; its delivery id. */
+  async function settledDelivery(
+    baseUrl: string,
+    outcome: 'delivered' | 'failed',
+  ): Promise<string> {
+    const step = (await post(baseUrl, '/v1/steps', { agent_id: 'agent-browser' })) as {
+      id: string;
+    };
+    await post(baseUrl, `/v1/steps/${step.id}/success`, { stop_reason: 'end_turn' });
+    const marker = outcome === 'delivered' ? ' delivered: ' : 'giving up';
+    const line = await server!.waitFor(
+      (entry) => entry.message.includes(step.id) && entry.message.includes(marker),
+    );
+    return line.delivery_id as string;
+  }
+
+  it('shows a delivered and a failed delivery, opens the failure, and retries it into delivered', async () => {
+    receiver.replyInTurn({ status: 200 }, { status: 500, body: 'receiver is down' });
+    const app = await start();
+    const delivered = await settledDelivery(app.baseUrl, 'delivered');
+    const failed = await settledDelivery(app.baseUrl, 'failed');
+    receiver.replyWith({ status: 204 }); // healthy again
+
+    await page.goto(`${app.baseUrl}/dashboard`);
+    const row = (id: string) => page.locator(`#rows tr[data-id="${id}"]`);
+    await row(delivered).getByText('✓ delivered').waitFor();
+    await row(failed).getByText('✗ failed').waitFor();
+    expect(await page.locator('#count-delivered').textContent()).toBe('1');
+    expect(await page.locator('#count-failed').textContent()).toBe('1');
+    expect(await page.locator('#receiver-url').textContent()).toBe(receiver.url());
+
+    await page.getByRole('button', { name: `Details of delivery ${failed}` }).click();
+    const attempts = page.locator('#attempts tr');
+    await attempts.first().waitFor();
+    expect(await attempts.count()).toBe(1);
+    expect(await attempts.first().textContent()).toContain('http_error');
+    expect(await attempts.first().textContent()).toContain('500');
+    expect(await attempts.first().textContent()).toContain('receiver is down');
+    expect(await page.locator('#step-fields').textContent()).toContain('agent-browser');
+
+    await page.getByRole('button', { name: 'Retry now' }).click();
+    await row(failed).getByText('✓ delivered').waitFor({ timeout: 20_000 });
+    await page.locator('#attempts tr').nth(1).waitFor();
+    expect(await page.locator('#count-failed').textContent()).toBe('0');
+    expect(receiver.requests.at(-1)?.headers['webhook-id']).toBe(failed);
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+  });
+
+  it('with API_KEY: asks for the key, says so when it is wrong, loads with the right one', async () => {
+    const app = await start({ API_KEY: 'the-right-key' });
+
+    await page.goto(`${app.baseUrl}/dashboard`);
+    const keyInput = page.getByLabel('API key');
+    await keyInput.waitFor();
+    await keyInput.fill('a-wrong-key');
+    await page.getByRole('button', { name: 'Use key' }).click();
+    await page.getByText('That key was refused (401)').waitFor();
+
+    await keyInput.fill('the-right-key');
+    await page.getByRole('button', { name: 'Use key' }).click();
+    await page.getByText('No deliveries match.').waitFor();
+    expect(await page.locator('#key-form').isHidden()).toBe(true);
+    expect(await page.evaluate('sessionStorage.getItem("stephook.apiKey")')).toBe('the-right-key');
+  });
+
+  it('works in a narrow window', async () => {
+    const app = await start();
+    await settledDelivery(app.baseUrl, 'delivered');
+    await page.setViewportSize({ width: 360, height: 800 });
+
+    await page.goto(`${app.baseUrl}/dashboard`);
+    await page.locator('#rows tr').first().waitFor();
+    const overflow = () =>
+      page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+    expect(await overflow()).toBeLessThanOrEqual(0);
+    await page
+      .getByRole('button', { name: /^Details of delivery/ })
+      .first()
+      .focus();
+    await page.keyboard.press('Enter');
+    await page.locator('#attempts tr').first().waitFor();
+    expect(await overflow()).toBeLessThanOrEqual(0);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-narrow.png'), fullPage: true });
+  });
+});
