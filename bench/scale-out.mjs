@@ -74,17 +74,18 @@ async function insertRows(databaseUrl, table, columns, rows) {
   }
 }
 
-/** `count` completed steps with pending deliveries; returns the delivery ids. */
-async function seedPostgresBacklog(databaseUrl, count) {
+/** Steps straight into the database, `pending` or already completed; returns their ids. */
+async function seedPostgresSteps(databaseUrl, count, status) {
   const now = new Date().toISOString();
-  const steps = Array.from({ length: count }, () => `step-${randomUUID()}`);
-  const deliveries = steps.map(() => `msg_${randomUUID().replaceAll('-', '')}`);
+  const ids = Array.from({ length: count }, () => `step-${randomUUID()}`);
+  const completedAt = status === 'pending' ? null : now;
   await insertRows(
     databaseUrl,
     'steps',
     [
       'id',
       'status',
+      'agent_id',
       'tags',
       'prompt_tokens',
       'completion_tokens',
@@ -93,8 +94,16 @@ async function seedPostgresBacklog(databaseUrl, count) {
       'updated_at',
       'completed_at',
     ],
-    steps.map((id) => [id, 'success', '[]', 0, 0, 0, now, now, now]),
+    ids.map((id) => [id, status, 'bench', '[]', 0, 0, 0, now, now, completedAt]),
   );
+  return ids;
+}
+
+/** `count` completed steps with pending deliveries; returns the delivery ids. */
+async function seedPostgresBacklog(databaseUrl, count) {
+  const now = new Date().toISOString();
+  const steps = await seedPostgresSteps(databaseUrl, count, 'success');
+  const deliveries = steps.map(() => `msg_${randomUUID().replaceAll('-', '')}`);
   await insertRows(
     databaseUrl,
     'webhook_deliveries',
@@ -122,28 +131,6 @@ async function seedPostgresBacklog(databaseUrl, count) {
     ]),
   );
   return deliveries;
-}
-
-async function seedPostgresPendingSteps(databaseUrl, count) {
-  const now = new Date().toISOString();
-  const ids = Array.from({ length: count }, () => `step-${randomUUID()}`);
-  await insertRows(
-    databaseUrl,
-    'steps',
-    [
-      'id',
-      'status',
-      'agent_id',
-      'tags',
-      'prompt_tokens',
-      'completion_tokens',
-      'total_tokens',
-      'created_at',
-      'updated_at',
-    ],
-    ids.map((id) => [id, 'pending', 'bench', '[]', 0, 0, 0, now, now]),
-  );
-  return ids;
 }
 
 const queueOptions = () => {
@@ -242,7 +229,7 @@ const setups = {
   },
   'PostgreSQL, webhooks off': async () => {
     const db = await freshPostgres();
-    const ids = await seedPostgresPendingSteps(db.url, 30_000);
+    const ids = await seedPostgresSteps(db.url, 30_000, 'pending');
     return { server: await startServer({ databaseUrl: db.url }), ids, cleanup: db.drop };
   },
   'PostgreSQL + BullMQ, webhooks on (API delivers nothing, 1 worker)': async () => {
@@ -250,7 +237,7 @@ const setups = {
     const queue = new Queue('stephook-deliveries', queueOptions());
     await queue.obliterate({ force: true });
     await queue.close();
-    const ids = await seedPostgresPendingSteps(db.url, 30_000);
+    const ids = await seedPostgresSteps(db.url, 30_000, 'pending');
     const env = { REDIS_URL, STEP_COMPLETE_WEBHOOK: receiver.hook };
     const worker = startWorker({ env: { ...env, DATABASE_URL: db.url } });
     const queueForCount = new Queue('stephook-deliveries', queueOptions());

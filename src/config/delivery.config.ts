@@ -1,5 +1,5 @@
 import { ConfigType, registerAs } from '@nestjs/config';
-import { ConfigValidationError, Env, readChoice, readVar } from './env.js';
+import { ConfigValidationError, Env, readChoice, readUrl } from './env.js';
 
 /** Where delivery attempts come from and who runs them. */
 export interface DeliveryConfig {
@@ -14,18 +14,8 @@ export interface DeliveryConfig {
 
 /** `redis://` or `rediss://`, or undefined when unset. The value is never echoed. */
 export function readRedisUrl(env: Env, name: string): URL | undefined {
-  const raw = readVar(env, name);
-  if (raw === undefined) return undefined;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigValidationError(name, 'must be a redis:// or rediss:// URL');
-  }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-    throw new ConfigValidationError(name, 'must be a redis:// or rediss:// URL');
-  }
-  if (url.pathname !== '' && url.pathname !== '/' && !/^\/\d+$/.test(url.pathname)) {
+  const url = readUrl(env, name, ['redis:', 'rediss:'], 'a redis:// or rediss:// URL');
+  if (url && url.pathname !== '' && url.pathname !== '/' && !/^\/\d+$/.test(url.pathname)) {
     throw new ConfigValidationError(
       name,
       'may end only in a database number, as in redis://host:6379/0',

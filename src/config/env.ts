@@ -56,16 +56,29 @@ export function readChoice<T extends string>(
 
 /** An absolute http(s) URL, or undefined when unset. The value is never echoed: it may hold credentials. */
 export function readHttpUrl(env: Env, name: string): URL | undefined {
+  return readUrl(env, name, ['http:', 'https:'], 'an absolute http:// or https:// URL');
+}
+
+/**
+ * An absolute URL with one of `protocols`, or undefined when unset; otherwise the start stops with
+ * "<name> must be <description>". The value is never echoed: URLs may hold credentials.
+ */
+export function readUrl(
+  env: Env,
+  name: string,
+  protocols: readonly string[],
+  description: string,
+): URL | undefined {
   const raw = readVar(env, name);
   if (raw === undefined) return undefined;
-  let url: URL;
+  let url: URL | undefined;
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigValidationError(name, 'must be an absolute http:// or https:// URL');
+    url = undefined;
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigValidationError(name, 'must be an absolute http:// or https:// URL');
+  if (!url || !protocols.includes(url.protocol)) {
+    throw new ConfigValidationError(name, `must be ${description}`);
   }
   return url;
 }

@@ -154,6 +154,24 @@ describe('Scale-out: PostgreSQL + BullMQ, several processes (services)', () => {
     recordFigures('sigkill-worker', { steps, duplicates, recovered_ms: recoveredMs });
   }, 240_000);
 
+  it('SIGTERM: a worker finishes its attempt in flight and exits 0; an API process exits 0', async () => {
+    receiver.replyWith({ hold: true });
+    const [api, worker] = await Promise.all([startApi(), startWorker()]);
+    const stepId = await createStep(api);
+    expect((await post(api.baseUrl, `/v1/steps/${stepId}/success`)).status).toBe(200);
+    await receiver.waitForRequests(1);
+
+    worker.kill('SIGTERM');
+    await worker.waitFor((line) => line.message.startsWith('SIGTERM received'));
+    receiver.release(204);
+    api.kill('SIGTERM');
+
+    expect(await worker.exited).toBe(0);
+    expect(await api.exited).toBe(0);
+    expect(await deliveryStates(db)).toEqual({ delivered: 1 });
+    expect(receiver.requests).toHaveLength(1);
+  });
+
   it('conflicting terminal calls on one step through two APIs: one winner, one webhook', async () => {
     const [apiA, apiB] = await Promise.all([startApi(), startApi(), startWorker()]);
     const stepIds = await Promise.all(Array.from({ length: 100 }, () => createStep(apiA)));
