@@ -14,16 +14,17 @@ export const SHUTDOWN_DRAIN_MS = 10_000;
 const LEASE_MARGIN_MS = 10_000;
 
 /**
- * Runs delivery attempts: at most STEP_COMPLETE_CONCURRENCY at once, each claimed in the database
- * first, then sent, then recorded with the delivery's next state. Owns every error: nothing here
- * reaches the step path.
+ * Runs delivery attempts: each holds a lease on its delivery in the database (taken by a claim, or
+ * written with the delivery when it is born leased to this process), is sent, then recorded with
+ * the delivery's next state. Without a queue at most STEP_COMPLETE_CONCURRENCY run at once (slots);
+ * with one, the queue's worker bounds them. Owns every error: nothing here reaches the step path.
  */
 @Injectable()
 export class DeliveryDispatcher implements BeforeApplicationShutdown {
   private readonly logger = new Logger(DeliveryDispatcher.name);
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly policy: RetryPolicy;
-  /** Slots promised to claims still on their way back from the database. */
+  /** Slots promised to claims on their way back from the database, or to deliveries being written. */
   private reserved = 0;
   private accepting = true;
   private slotFreed: () => void = () => undefined;

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { ensureBuilt, ServerProcess } from '../helpers/server-process.js';
 import { ReceivedRequest, WebhookReceiver } from '../helpers/webhook-receiver.js';
 import { eventually, freshPostgres, freshRedis, inParallel, TestDatabase } from './services.js';
@@ -32,6 +33,16 @@ async function createStep(api: Api): Promise<string> {
   const response = await post(api.baseUrl, '/v1/steps', { agent_id: 'scale-out' });
   if (response.status !== 201) throw new Error(`create: HTTP ${response.status}`);
   return ((await response.json()) as { id: string }).id;
+}
+
+/** Jobs waiting on the delivery queue (BullMQ keeps waiting job ids in a list). */
+async function queuedJobs(redisUrl: string): Promise<number> {
+  const redis = new Redis(redisUrl);
+  try {
+    return await redis.llen('stephook:stephook-deliveries:wait');
+  } finally {
+    redis.disconnect();
+  }
 }
 
 const stepIdOf = (request: ReceivedRequest) =>
@@ -153,6 +164,29 @@ describe('Scale-out: PostgreSQL + BullMQ, several processes (services)', () => {
     expect(await deliveryStates(db)).toEqual({ delivered: steps });
     recordFigures('sigkill-worker', { steps, duplicates, recovered_ms: recoveredMs });
   }, 240_000);
+
+  it('jobs that went missing (Redis emptied after the commits) are swept back onto the queue', async () => {
+    const api = await startApi();
+    const stepIds = await Promise.all(Array.from({ length: 50 }, () => createStep(api)));
+    for (const stepId of stepIds) {
+      expect((await post(api.baseUrl, `/v1/steps/${stepId}/success`)).status).toBe(200);
+    }
+    await eventually(
+      async () => (await queuedJobs(redisUrl)) === stepIds.length,
+      'every delivery has its job on the queue',
+    );
+    // As if the API had died between each commit and its enqueue, or Redis had restarted empty.
+    await freshRedis(REDIS_DB);
+
+    await startWorker();
+    await receiver.waitUntil((requests) => distinctSteps(requests) >= stepIds.length);
+    await eventually(
+      async () => (await deliveryStates(db)).delivered === stepIds.length,
+      'every delivery is recorded as delivered',
+    );
+
+    expect(receiver.requests).toHaveLength(stepIds.length);
+  }, 90_000);
 
   it('SIGTERM: a worker finishes its attempt in flight and exits 0; an API process exits 0', async () => {
     receiver.replyWith({ hold: true });
