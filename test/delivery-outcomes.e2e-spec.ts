@@ -17,7 +17,7 @@ describe('Webhook attempt outcomes (e2e)', () => {
   /** The webhook's own lines about the step (request logs also name it). */
   const isAboutStep = (entry: LogEntry, stepId: string) =>
     WEBHOOK_CONTEXTS.includes(entry.context ?? '') && entry.message.includes(stepId);
-  const WEBHOOK_CONTEXTS = ['DeliveryDispatcher', 'StepCompletedListener'];
+  const WEBHOOK_CONTEXTS = ['DeliveryDispatcher', 'DeliveryOutbox'];
   const levelsFor = (stepId: string): RecordedLevel[] =>
     bed.app.logs.entries.filter((entry) => isAboutStep(entry, stepId)).map((entry) => entry.level);
   const messageFor = (stepId: string): string =>

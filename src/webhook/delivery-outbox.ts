@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { webhookConfig } from '../config/webhook.config.js';
 import type { WebhookConfig } from '../config/webhook.config.js';
 import { TransactionalListeners } from '../database/transactional-listeners.js';
@@ -14,10 +14,11 @@ import { buildWebhookBody } from './webhook-payload.js';
  * pending delivery in the same transaction as the status. A crash after the commit cannot lose it.
  * When this process can take the first attempt at once, the row is written already leased to it,
  * so no claim is needed after the commit; a crash before it ends leaves a lease that runs out.
- * Deliveries written here wait for their commit's announcement in `takeCommitted`.
+ * Deliveries written here wait for their commit's announcement (`committed`) to start.
  */
 @Injectable()
 export class DeliveryOutbox implements OnModuleInit {
+  private readonly logger = new Logger(DeliveryOutbox.name);
   private readonly written = new Map<string, WebhookDelivery>();
 
   constructor(
@@ -48,10 +49,17 @@ export class DeliveryOutbox implements OnModuleInit {
     });
   }
 
-  /** The delivery written with the step's terminal transition, once that has committed. */
-  takeCommitted(stepId: string): WebhookDelivery | undefined {
-    const delivery = this.written.get(stepId);
-    this.written.delete(stepId);
-    return delivery;
+  /** After the step's commit: starts the first attempt of the delivery written with it. */
+  async committed(event: StepCompletedEvent): Promise<void> {
+    const delivery = this.written.get(event.stepId);
+    this.written.delete(event.stepId);
+    if (!delivery) {
+      this.logger.debug(
+        `Step ${event.stepId} is ${event.status}; STEP_COMPLETE_WEBHOOK is empty, so no webhook is sent`,
+        { step_id: event.stepId },
+      );
+      return;
+    }
+    await this.trigger.committed(delivery);
   }
 }
