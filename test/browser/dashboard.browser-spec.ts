@@ -77,7 +77,7 @@ describe('Delivery dashboard in Chromium (browser)', () => {
     return started;
   };
 
-  /** A completed step whose delivery has settled as `outcome`; its delivery id. */
+  /** A completed step whose delivery has settled as `outcome`; the delivery's id. */
   async function settledDelivery(
     baseUrl: string,
     outcome: 'delivered' | 'failed',
@@ -122,9 +122,18 @@ describe('Delivery dashboard in Chromium (browser)', () => {
     await page.locator('#attempts tr').nth(1).waitFor();
     expect(await page.locator('#count-failed').textContent()).toBe('0');
     expect(receiver.requests.at(-1)?.headers['webhook-id']).toBe(failed);
-
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+
+    // Filter by state, then by the step of the first delivery: the table follows.
+    await page.getByLabel('State').selectOption('delivered');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.locator('#rows tr').nth(1).waitFor();
+    const firstStep = await row(delivered).locator('td').nth(3).textContent();
+    await page.getByLabel('Step id').fill(firstStep!);
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForFunction("document.querySelectorAll('#rows tr').length === 1");
+    expect(await row(delivered).count()).toBe(1);
   });
 
   it('with API_KEY: asks for the key, says so when it is wrong, loads with the right one', async () => {
