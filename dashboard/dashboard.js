@@ -68,6 +68,9 @@ function renderSummary(summary) {
   for (const status of ['pending', 'delivered', 'failed']) {
     $(`count-${status}`).textContent = summary.counts[status].toLocaleString();
   }
+  $('count-failed')
+    .closest('.card')
+    .classList.toggle('failed', summary.counts.failed > 0);
   const rate = summary.last_hour.success_rate;
   $('success-rate').textContent =
     rate === null ? 'no attempts' : `${(rate * 100).toFixed(1)} % of ${summary.last_hour.attempts}`;
