@@ -8,10 +8,10 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { Agent } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import axios from 'axios';
 import Database from 'better-sqlite3';
 import {
+  cannon,
   deliveryStates,
   median,
   migrate,
@@ -24,6 +24,7 @@ import {
   startReceiver,
   startServer,
   steadyLoad,
+  terminalCalls,
 } from './lib.mjs';
 
 const quick = process.argv.includes('--quick');
@@ -50,34 +51,6 @@ const receiver = await startReceiver();
 await migrate(template);
 
 // ---------------------------------------------------------------- load helpers
-function cannon(options) {
-  return new Promise((resolve, reject) => {
-    autocannon({ connections: 32, timeout: 30, ...options }, (error, result) =>
-      error ? reject(error) : resolve(result),
-    );
-  });
-}
-
-/** Terminal calls (success) on pre-seeded pending steps, one step per call. */
-async function terminalCalls(baseUrl, ids, options) {
-  let next = 0;
-  return cannon({
-    url: baseUrl,
-    requests: [
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: '{"stop_reason":"end_turn"}',
-        setupRequest: (request) => ({
-          ...request,
-          path: `/v1/steps/${ids[next++ % ids.length]}/success`,
-        }),
-      },
-    ],
-    ...options,
-  });
-}
-
 /** Terminal calls at a steady MODERATE_RATE (open loop); resolves to their latencies in ms. */
 function steadyTerminalCalls(baseUrl, ids) {
   return steadyLoad({

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { Agent, createServer, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
+import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 
 export const root = new URL('..', import.meta.url).pathname;
@@ -113,6 +114,7 @@ export async function startReceiver() {
   const url = `http://127.0.0.1:${port}`;
   await waitUntilAnswering(`${url}/count`, child);
   const receiver = {
+    pid: child.pid,
     hook: `${url}/hook`,
     mode: (mode) => fetch(`${url}/mode/${mode}`, { method: 'POST' }),
     reset: () => fetch(`${url}/reset`, { method: 'POST' }),
@@ -278,4 +280,36 @@ export async function steadyLoad({ baseUrl, rate, paths, body, timeoutMs = 30_00
   agent.destroy();
   if (failures > 0) throw new Error(`${failures} of ${paths.length} calls failed`);
   return latencies;
+}
+
+/** autocannon as a promise: 32 connections unless `options` says otherwise. */
+export function cannon(options) {
+  return new Promise((resolve, reject) => {
+    autocannon({ connections: 32, timeout: 30, ...options }, (error, result) =>
+      error ? reject(error) : resolve(result),
+    );
+  });
+}
+
+/**
+ * Closed-loop terminal calls (`success`) on pre-seeded pending steps, one step per call, in order;
+ * `options` gives autocannon its `amount` or `duration` (and anything else). Resolves to its result.
+ */
+export function terminalCalls(baseUrl, ids, options) {
+  let next = 0;
+  return cannon({
+    url: baseUrl,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"stop_reason":"end_turn"}',
+        setupRequest: (request) => ({
+          ...request,
+          path: `/v1/steps/${ids[next++ % ids.length]}/success`,
+        }),
+      },
+    ],
+    ...options,
+  });
 }

@@ -2,18 +2,16 @@
 // Runs terminal calls (webhooks on, or off with `off`) against the built server under
 // `node --cpu-prof` for 6 s and prints where the server's CPU went: self time by package and the top
 // functions. The profile itself is left in bench/results/ for Chrome DevTools.
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import {
-  freePort,
   migrate,
   root,
   seedPendingSteps,
+  startReceiver,
   startServer,
-  waitUntilAnswering,
+  terminalCalls,
 } from './lib.mjs';
 
 const webhooks = !process.argv.includes('off');
@@ -23,39 +21,14 @@ const databasePath = join(work, 'db.sqlite');
 await migrate(databasePath);
 const ids = seedPendingSteps(databasePath, 30_000);
 
-const receiverPort = await freePort();
-const receiver = spawn(process.execPath, [join(root, 'bench/receiver-process.mjs')], {
-  env: { PATH: process.env.PATH, PORT: String(receiverPort) },
-  stdio: 'ignore',
-});
-await waitUntilAnswering(`http://127.0.0.1:${receiverPort}/count`, receiver);
+const receiver = await startReceiver();
 
 process.env.SERVER_NODE_FLAGS = `--cpu-prof --cpu-prof-dir=${work}`;
 const server = await startServer({
   databasePath,
-  env: webhooks ? { STEP_COMPLETE_WEBHOOK: `http://127.0.0.1:${receiverPort}/hook` } : {},
+  env: webhooks ? { STEP_COMPLETE_WEBHOOK: receiver.hook } : {},
 });
-let next = 0;
-const run = (options) =>
-  new Promise((resolve, reject) =>
-    autocannon(
-      {
-        url: server.baseUrl,
-        connections: 32,
-        requests: [
-          {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: '{"stop_reason":"end_turn"}',
-            setupRequest: (request) => ({ ...request, path: `/v1/steps/${ids[next++]}/success` }),
-          },
-        ],
-        ...options,
-      },
-      (error, result) => (error ? reject(error) : resolve(result)),
-    ),
-  );
-await run({ amount: 2_000 });
+await terminalCalls(server.baseUrl, ids.slice(0, 2_000), { amount: 2_000 });
 /** CPU seconds (user + system) a process has used so far. */
 const cpuSeconds = (pid) => {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -69,7 +42,7 @@ const processes = {
 const before = Object.fromEntries(
   Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid)]),
 );
-const result = await run({ duration: 6 });
+const result = await terminalCalls(server.baseUrl, ids.slice(2_000), { duration: 6 });
 const calls = result.requests.total;
 say(
   `terminal calls/s (webhooks ${webhooks ? 'on' : 'off'}, under the profiler): ${Math.round(result.requests.average)}`,
@@ -83,7 +56,7 @@ say(
     .join(', ')}`,
 );
 await server.stop();
-receiver.kill();
+await receiver.stop();
 
 const file = readdirSync(work).find((name) => name.endsWith('.cpuprofile'));
 mkdirSync(join(root, 'bench/results'), { recursive: true });

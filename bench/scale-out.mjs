@@ -2,12 +2,12 @@
 // Scale-out figures on the machine's PostgreSQL and Redis: webhook deliveries/s with 1, 2 and 4
 // worker processes (BullMQ) against one fast receiver, and terminal-call throughput of one API
 // process on PostgreSQL vs SQLite. Prints a table and writes bench/results/scale-out.json. Each
-// figure is the median of 3 runs (1 with --quick). A measurement, not a test.
+// figure is the median of 3 runs (1 with --quick). A measurement, not a test. BENCH_WORKERS=1,2
+// picks the worker counts.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import { Queue } from 'bullmq';
 import pg from 'pg';
 import {
@@ -18,6 +18,7 @@ import {
   startReceiver,
   startServer,
   startWorker,
+  terminalCalls,
 } from './lib.mjs';
 
 const quick = process.argv.includes('--quick');
@@ -195,30 +196,6 @@ for (const workers of (process.env.BENCH_WORKERS ?? '1,2,4').split(',').map(Numb
 
 // ---------------------------------------------------------------- terminal calls, PG vs SQLite
 say('2. terminal calls/s through one API process (autocannon, 32 connections)');
-function terminalCalls(baseUrl, ids, options) {
-  let next = 0;
-  return new Promise((resolve, reject) =>
-    autocannon(
-      {
-        url: baseUrl,
-        connections: 32,
-        ...options,
-        requests: [
-          {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: '{"stop_reason":"end_turn"}',
-            setupRequest: (request) => ({
-              ...request,
-              path: `/v1/steps/${ids[next++ % ids.length]}/success`,
-            }),
-          },
-        ],
-      },
-      (error, result) => (error ? reject(error) : resolve(result.requests.average)),
-    ),
-  );
-}
 const work = mkdtempSync(join(tmpdir(), 'stephook-scale-'));
 const setups = {
   'SQLite, webhooks off': async () => {
@@ -262,7 +239,10 @@ for (const [name, setUp] of Object.entries(setups)) {
   for (let run = 0; run < RUNS; run++) {
     const { server, ids, cleanup } = await setUp();
     await terminalCalls(server.baseUrl, ids.slice(0, 2_000), { amount: 2_000 }); // warm-up
-    rates.push(await terminalCalls(server.baseUrl, ids.slice(2_000), { duration: DURATION_S }));
+    rates.push(
+      (await terminalCalls(server.baseUrl, ids.slice(2_000), { duration: DURATION_S })).requests
+        .average,
+    );
     await server.stop();
     await cleanup();
   }
