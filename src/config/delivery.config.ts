@@ -13,7 +13,7 @@ export interface DeliveryConfig {
 }
 
 /** `redis://` or `rediss://`, or undefined when unset. The value is never echoed. */
-export function readRedisUrl(env: Env, name: string): URL | undefined {
+function readRedisUrl(env: Env, name: string): URL | undefined {
   const url = readUrl(env, name, ['redis:', 'rediss:'], 'a redis:// or rediss:// URL');
   if (url && url.pathname !== '' && url.pathname !== '/' && !/^\/\d+$/.test(url.pathname)) {
     throw new ConfigValidationError(

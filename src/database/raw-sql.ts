@@ -26,7 +26,7 @@ export async function queryRows(
  * Named parameters to positional ones. Unlike TypeORM's own escaping, values are never written into
  * the SQL text, so each statement has one text and SQLite's prepared-statement cache keeps it.
  */
-export function bindNamed(
+function bindNamed(
   sql: string,
   parameters: ObjectLiteral,
   dollarNumbered: boolean,

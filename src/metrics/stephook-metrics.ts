@@ -1,8 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { DataSource } from 'typeorm';
 import { STEP_COMPLETED, StepCompletedEvent } from '../steps/events/step-completed.event.js';
 import type { AttemptOutcome } from '../webhook/webhook-sender.js';
 
@@ -45,7 +43,11 @@ export class StephookMetrics {
   private backlog: { at: number; counts: Promise<Record<'pending' | 'failed', number>> } | null =
     null;
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {
+  /** Counts pending and failed deliveries; the webhook module's store supplies it. */
+  private countBacklog: () => Promise<Record<'pending' | 'failed', number>> = () =>
+    Promise.resolve({ pending: 0, failed: 0 });
+
+  constructor() {
     collectDefaultMetrics({ register: this.registry });
     for (const status of ['pending', 'failed'] as const) {
       const gauge: Gauge = new Gauge({
@@ -62,6 +64,12 @@ export class StephookMetrics {
     this.stepsCompleted.inc({ status: event.status });
   }
 
+  /** Where the backlog gauges get their counts (the module that owns deliveries says how). */
+  countBacklogWith(count: () => Promise<Record<'pending' | 'failed', number>>): void {
+    this.countBacklog = count;
+    this.backlog = null;
+  }
+
   /** A delivery was created or changed state here: the next scrape recounts the backlog. */
   backlogChanged(): void {
     this.backlog = null;
@@ -72,27 +80,13 @@ export class StephookMetrics {
     this.attemptDuration.observe({ outcome }, durationMs / 1000);
   }
 
-  /** One grouped count over the (status, next_attempt_at) index, shared by both gauges and cached. */
+  /** One count shared by both gauges, cached until a local change or BACKLOG_REFRESH_MS. */
   private backlogCounts(): Promise<Record<'pending' | 'failed', number>> {
     if (!this.backlog || Date.now() - this.backlog.at > BACKLOG_REFRESH_MS) {
-      const counts = this.countByStatus();
+      const counts = this.countBacklog();
       this.backlog = { at: Date.now(), counts };
       counts.catch(() => (this.backlog = null));
     }
     return this.backlog.counts;
-  }
-
-  private async countByStatus(): Promise<Record<'pending' | 'failed', number>> {
-    const rows = await this.dataSource
-      .createQueryBuilder()
-      .select('d.status', 'status')
-      .addSelect('COUNT(*)', 'n')
-      .from('webhook_deliveries', 'd')
-      .where("d.status IN ('pending', 'failed')")
-      .groupBy('d.status')
-      .getRawMany<{ status: 'pending' | 'failed'; n: number | string }>();
-    const counts = { pending: 0, failed: 0 };
-    for (const row of rows) counts[row.status] = Number(row.n);
-    return counts;
   }
 }

@@ -33,7 +33,7 @@ export interface DeliverySummary {
  * The receiver URL as it may be shown: scheme, host and path. Credentials in it and its query
  * (where tokens tend to live) are never shown.
  */
-export function displayUrl(url: URL): string {
+function displayUrl(url: URL): string {
   return `${url.protocol}//${url.host}${url.pathname}${url.search ? '?…' : ''}`;
 }
 

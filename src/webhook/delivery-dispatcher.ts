@@ -126,15 +126,13 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
   }
 
   /**
-   * One more attempt now, whatever the delivery's state and whether a slot is free. False when an
+   * One more attempt now, whatever the delivery's state and whether a slot is free; nothing when an
    * attempt on it is under way already (here or in another process).
    */
-  async retryNow(deliveryId: string): Promise<boolean> {
-    if (!this.accepting || this.inFlight.has(deliveryId)) return false;
+  async retryNow(deliveryId: string): Promise<void> {
+    if (!this.accepting || this.inFlight.has(deliveryId)) return;
     const delivery = await this.store.claimAny(deliveryId, new Date(), this.leaseUntil());
-    if (!delivery) return false;
-    void this.launch(delivery, true);
-    return true;
+    if (delivery) void this.launch(delivery, true);
   }
 
   async beforeApplicationShutdown(): Promise<void> {

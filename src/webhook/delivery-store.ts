@@ -8,7 +8,11 @@ import { hydrate, queryRows } from '../database/raw-sql.js';
 import { TransactionRunner } from '../database/transaction-runner.js';
 import { StephookMetrics } from '../metrics/stephook-metrics.js';
 import { DeliveryAttempt } from './entities/delivery-attempt.entity.js';
-import { DeliveryStatus, WebhookDelivery } from './entities/webhook-delivery.entity.js';
+import {
+  DELIVERY_STATUSES,
+  DeliveryStatus,
+  WebhookDelivery,
+} from './entities/webhook-delivery.entity.js';
 import type { AttemptResult } from './webhook-sender.js';
 
 /** `msg_` and 32 hex digits: the delivery id, sent as `webhook-id`. */
@@ -53,7 +57,9 @@ export class DeliveryStore {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly transactions: TransactionRunner,
     private readonly metrics: StephookMetrics,
-  ) {}
+  ) {
+    metrics.countBacklogWith(() => this.countByStatus(['pending', 'failed']));
+  }
 
   /**
    * Called inside the transaction that completes the step. With `leaseUntil`, the delivery is born
@@ -137,10 +143,10 @@ export class DeliveryStore {
       .getRepository(WebhookDelivery)
       .createQueryBuilder('d')
       .select(['d.id', 'd.attemptCount'])
-      .where("d.status = 'pending' AND d.next_attempt_at <= :dueBefore", {
+      .where(`d.status = 'pending' AND d.next_attempt_at <= :dueBefore AND ${FREE}`, {
         dueBefore: dueBefore.toISOString(),
+        at: now.toISOString(),
       })
-      .andWhere('(d.lease_until IS NULL OR d.lease_until < :now)', { now: now.toISOString() })
       .orderBy('d.next_attempt_at', 'ASC')
       .limit(limit)
       .getMany();
@@ -240,17 +246,29 @@ export class DeliveryStore {
     });
   }
 
+  /** How many deliveries are in each of `statuses`: one grouped count over the status index. */
+  async countByStatus<S extends DeliveryStatus>(
+    statuses: readonly S[],
+  ): Promise<Record<S, number>> {
+    const rows = await this.dataSource
+      .getRepository(WebhookDelivery)
+      .createQueryBuilder('d')
+      .select('d.status', 'status')
+      .addSelect('COUNT(*)', 'n')
+      .where('d.status IN (:...statuses)', { statuses })
+      .groupBy('d.status')
+      .getRawMany<{ status: S; n: string | number }>();
+    const counts = Object.fromEntries(statuses.map((status) => [status, 0])) as Record<S, number>;
+    for (const row of rows) counts[row.status] = Number(row.n);
+    return counts;
+  }
+
   /** Deliveries by state, the oldest pending one's creation, and attempts per minute since `since`. */
   async summary(since: Date): Promise<DeliveryTotals> {
-    const deliveries = this.dataSource.getRepository(WebhookDelivery);
-    const [states, oldest, minutes] = await Promise.all([
-      deliveries
-        .createQueryBuilder('d')
-        .select('d.status', 'status')
-        .addSelect('COUNT(*)', 'n')
-        .groupBy('d.status')
-        .getRawMany<{ status: DeliveryStatus; n: string | number }>(),
-      deliveries
+    const [counts, oldest, minutes] = await Promise.all([
+      this.countByStatus(DELIVERY_STATUSES),
+      this.dataSource
+        .getRepository(WebhookDelivery)
         .createQueryBuilder('d')
         .select('MIN(d.created_at)', 'oldest')
         .where("d.status = 'pending'")
@@ -266,8 +284,6 @@ export class DeliveryStore {
         .groupBy('substr(a.started_at, 1, 16)')
         .getRawMany<{ minute: string; attempts: string | number; succeeded: string | number }>(),
     ]);
-    const counts = { pending: 0, delivered: 0, failed: 0 };
-    for (const row of states) counts[row.status] = Number(row.n);
     return {
       counts,
       oldestPendingCreatedAt: oldest?.oldest ?? null,

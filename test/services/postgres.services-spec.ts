@@ -100,4 +100,18 @@ describe('The API on PostgreSQL (services)', () => {
     expect(deliveries.body).toHaveLength(1);
     expect(receiver.requests.filter((r) => r.rawBody.toString().includes(step.id))).toHaveLength(1);
   });
+
+  it('summarises deliveries and exports the backlog gauges on PostgreSQL too', async () => {
+    const summary = await request(t.server).get('/v1/webhook-deliveries/summary').expect(200);
+    const [{ n: delivered }] = await db.query<{ n: string }>(
+      "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'delivered'",
+    );
+    expect(summary.body.counts).toEqual({ pending: 0, delivered: Number(delivered), failed: 0 });
+    expect(summary.body.last_hour.attempts).toBeGreaterThanOrEqual(Number(delivered));
+    expect(summary.body.attempts_per_minute).toHaveLength(60);
+
+    const metrics = await request(t.server).get('/metrics').expect(200);
+    expect(metrics.text).toMatch(/^stephook_deliveries_pending 0$/m);
+    expect(metrics.text).toMatch(/^stephook_deliveries_failed 0$/m);
+  });
 });

@@ -11,7 +11,7 @@ import { DeliveryStore } from '../delivery-store.js';
 import { DeliveryQueue } from './delivery-queue.js';
 
 /** How often a delivering process looks for due deliveries that have no job. */
-export const SWEEP_INTERVAL_MS = 5_000;
+const SWEEP_INTERVAL_MS = 5_000;
 /** How long past due a free delivery must be before a sweep re-enqueues it. */
 const SWEEP_GRACE_MS = 10_000;
 const SWEEP_PAGE = 500;
