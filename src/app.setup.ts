@@ -1,8 +1,9 @@
 import { INestApplication, NestApplicationOptions, ValidationPipe } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import { API_KEY_REFUSAL, bearerMatches, digest } from './auth/api-key.middleware.js';
-import { DomainErrorFilter } from './common/domain-error.filter.js';
+import { ErrorResponseFilter } from './common/error-response.filter.js';
 import { STEPHOOK_VERSION } from './common/version.js';
 import { appConfig } from './config/app.config.js';
 import type { AppConfig } from './config/app.config.js';
@@ -20,7 +21,7 @@ export function setUpApp(app: INestApplication): INestApplication {
       transform: true,
     }),
   );
-  app.useGlobalFilters(new DomainErrorFilter());
+  app.useGlobalFilters(new ErrorResponseFilter(app.get(HttpAdapterHost).httpAdapter));
   serveApiDocs(app);
   return app;
 }

@@ -8,6 +8,7 @@ import { APP_OPTIONS, setUpApp } from './app.setup.js';
 import { parseAppConfig } from './config/app.config.js';
 import { parseDeliveryConfig } from './config/delivery.config.js';
 import { loadValidConfig } from './config/load-valid-config.js';
+import { limitConnections } from './http-server-limits.js';
 import { StephookLogger } from './logging/stephook-logger.js';
 import { stopGracefullyOn } from './stop-gracefully.js';
 
@@ -24,6 +25,7 @@ async function bootstrap(): Promise<void> {
       forceCloseConnections: true,
     }),
   );
+  limitConnections(app.getHttpServer() as Server, config.http);
   await app.listen(config.port, config.host);
   stopGracefullyOn(['SIGTERM', 'SIGINT'], app, () => {
     const server = app.getHttpServer() as Server;

@@ -31,8 +31,11 @@ export function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
 
-/** Whether an Authorization header carries the Bearer key whose digest is given, in constant time. */
+/**
+ * Whether an Authorization header carries the Bearer key whose digest is given, in constant time.
+ * The scheme's name is case-insensitive (RFC 9110 §11.1); the key is compared exactly.
+ */
 export function bearerMatches(header: string | undefined, expectedDigest: Buffer): boolean {
-  const match = /^Bearer (.+)$/.exec(header ?? '');
+  const match = /^bearer +(.+)$/i.exec(header ?? '');
   return match !== null && timingSafeEqual(digest(match[1]), expectedDigest);
 }

@@ -6,4 +6,4 @@ import { loadEnvFile } from '../config/load-env-file.js';
 import { buildDataSourceOptions } from './data-source-options.js';
 
 loadEnvFile();
-export default new DataSource(buildDataSourceOptions(parseDatabaseConfig(process.env)));
+export default new DataSource(buildDataSourceOptions(parseDatabaseConfig(process.env), 'migrate'));

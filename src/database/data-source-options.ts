@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
 import type { DatabaseConfig } from '../config/database.config.js';
+import { AnsweringPgClient } from './answering-pg-client.js';
 import { StepMetrics } from '../steps/entities/step-metrics.entity.js';
 import { Step } from '../steps/entities/step.entity.js';
 import { DeliveryAttempt } from '../webhook/entities/delivery-attempt.entity.js';
@@ -17,8 +18,24 @@ export const MIGRATIONS = [
   IndexAttemptsStartedAt1764489600000,
 ];
 
-/** One definition of the database, shared by the app and the TypeORM migration CLI. */
-export function buildDataSourceOptions(config: DatabaseConfig): DataSourceOptions {
+/**
+ * How long a request may wait on PostgreSQL: for a connection (a new one, or one from the pool),
+ * and for the answer to one statement. A transaction of a few statements answers, or fails with a
+ * 503, within a few seconds when the database freezes, instead of hanging.
+ */
+export const POSTGRES_CONNECT_TIMEOUT_MS = 2_000;
+export const POSTGRES_QUERY_TIMEOUT_MS = 2_500;
+/** How long a write waits for SQLite's lock when another process holds it, before a 503. */
+export const SQLITE_BUSY_TIMEOUT_MS = 3_000;
+
+/**
+ * One definition of the database, shared by the app and the TypeORM migration CLI. `migrate`
+ * leaves out the statement deadline: a migration may rightly take long on a large table.
+ */
+export function buildDataSourceOptions(
+  config: DatabaseConfig,
+  use: 'serve' | 'migrate' = 'serve',
+): DataSourceOptions {
   const common = {
     entities: ENTITIES,
     migrations: MIGRATIONS,
@@ -27,7 +44,17 @@ export function buildDataSourceOptions(config: DatabaseConfig): DataSourceOption
     logging: false,
   } as const;
   if (config.dialect === 'postgres') {
-    return { ...common, type: 'postgres', url: config.url };
+    return {
+      ...common,
+      type: 'postgres',
+      url: config.url,
+      connectTimeoutMS: POSTGRES_CONNECT_TIMEOUT_MS,
+      extra: {
+        Client: AnsweringPgClient,
+        keepAlive: true,
+        ...(use === 'serve' ? { query_timeout: POSTGRES_QUERY_TIMEOUT_MS } : {}),
+      },
+    };
   }
   if (config.path !== ':memory:') mkdirSync(dirname(config.path), { recursive: true });
   return {
@@ -35,11 +62,11 @@ export function buildDataSourceOptions(config: DatabaseConfig): DataSourceOption
     type: 'better-sqlite3',
     database: config.path,
     // WAL with synchronous=NORMAL survives a killed process (only an OS crash can drop the last
-    // commits); busy_timeout lets a second process wait for the lock instead of failing.
+    // commits); busy_timeout lets a second process wait for the lock a while instead of failing.
     enableWAL: true,
     prepareDatabase: (db: { pragma(source: string): unknown }) => {
       db.pragma('synchronous = NORMAL');
-      db.pragma('busy_timeout = 5000');
+      db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     },
   };
 }

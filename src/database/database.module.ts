@@ -1,9 +1,8 @@
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { databaseConfig, DatabaseConfigType } from '../config/database.config.js';
 import { buildDataSourceOptions } from './data-source-options.js';
-import { migrated } from './migrate.js';
+import { openMigrated } from './migrate.js';
 import { TransactionRunner } from './transaction-runner.js';
 import { TransactionalListeners } from './transactional-listeners.js';
 
@@ -19,7 +18,7 @@ import { TransactionalListeners } from './transactional-listeners.js';
       useFactory: (config: DatabaseConfigType) => buildDataSourceOptions(config),
       // Migrated before anything can use it; on PostgreSQL under a lock, so processes started
       // together do not run the same migration twice.
-      dataSourceFactory: async (options) => migrated(await new DataSource(options!).initialize()),
+      dataSourceFactory: (options) => openMigrated(options!),
     }),
   ],
   providers: [TransactionRunner, TransactionalListeners],

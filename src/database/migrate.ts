@@ -1,26 +1,34 @@
-import type { DataSource } from 'typeorm';
+import { DataSource, DataSourceOptions } from 'typeorm';
 
 /** Any fixed number, the same in every stephook process: the key of the migration lock. */
 const MIGRATION_LOCK_KEY = 7_390_417_311;
 
 /**
- * Runs pending migrations. On PostgreSQL, many processes may start at once against one database:
- * each takes a session advisory lock first, so one migrates and the others then find nothing to do.
- * (SQLite's own write lock serialises them there.)
+ * Opens the database with every migration run. On PostgreSQL, many processes may start at once
+ * against one database: each takes a session advisory lock first, so one migrates and the others
+ * then find nothing to do (SQLite's own write lock serialises them there). Migrations run on a
+ * connection of their own without the statement deadline that requests get: a migration may rightly
+ * take long on a large table.
  */
-export async function migrated(dataSource: DataSource): Promise<DataSource> {
-  if (dataSource.options.type !== 'postgres') {
+export async function openMigrated(options: DataSourceOptions): Promise<DataSource> {
+  if (options.type !== 'postgres') {
+    const dataSource = await new DataSource(options).initialize();
     await dataSource.runMigrations();
     return dataSource;
   }
-  const lock = dataSource.createQueryRunner();
-  await lock.connect();
+  const migrator = await new DataSource({
+    ...options,
+    extra: { ...(options.extra as object), query_timeout: undefined, max: 1 },
+  }).initialize();
   try {
-    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-    await dataSource.runMigrations();
+    await migrator.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    try {
+      await migrator.runMigrations();
+    } finally {
+      await migrator.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    }
   } finally {
-    await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
-    await lock.release();
+    await migrator.destroy();
   }
-  return dataSource;
+  return new DataSource(options).initialize();
 }

@@ -147,9 +147,18 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     });
     await Promise.race([Promise.allSettled([...this.inFlight.values()]), drainDeadline]);
     clearTimeout(timer);
+    const unrecorded = this.store.unrecordedCount;
+    if (unrecorded > 0) {
+      this.logger.error(
+        `${unrecorded} webhook attempt(s) were sent but could not be recorded before the stop (the ` +
+          'database does not answer): those deliveries will be sent again after their leases run out',
+      );
+    }
   }
 
   private launch(delivery: WebhookDelivery, manual: boolean): Promise<DeliveryVerdict | null> {
+    // Claimed again while its sent attempt waits to be recorded (the lease ran out in an outage).
+    if (this.inFlight.has(delivery.id)) return Promise.resolve(null);
     const attempt = this.attempt(delivery, manual).finally(() => {
       this.inFlight.delete(delivery.id);
       this.slotFreed();
@@ -166,14 +175,20 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     return new Date(Date.now() + this.config.timeoutMs + LEASE_MARGIN_MS);
   }
 
-  /** Sends, records and reports one attempt; its verdict, or null if it could not be made. */
+  /**
+   * Sends, records and reports one attempt; its verdict, or null if it could not be made. Once sent,
+   * the attempt stays in flight until its result is recorded (the store keeps it through a database
+   * outage), so this process never sends the same delivery again meanwhile.
+   */
   private async attempt(
     delivery: WebhookDelivery,
     manual: boolean,
   ): Promise<DeliveryVerdict | null> {
+    const fields = { step_id: delivery.stepId, delivery_id: delivery.id };
+    const startedAt = new Date();
+    let result: AttemptResult;
     try {
-      const startedAt = new Date();
-      const result = await this.sender.send({
+      result = await this.sender.send({
         url: this.config.url!,
         body: delivery.payload,
         headers: buildWebhookHeaders({
@@ -184,18 +199,25 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
           signingSecrets: this.config.signingSecrets,
         }),
       });
-      this.metrics.recordAttempt(result.outcome, result.durationMs);
-      const verdict = this.judge(delivery, result, manual);
-      await this.store.recordAttempt(delivery, startedAt, result, verdict);
-      this.report(delivery, result, verdict);
-      return verdict;
     } catch (error) {
-      this.logger.error(`Webhook delivery ${delivery.id} could not be attempted`, error, {
-        step_id: delivery.stepId,
-        delivery_id: delivery.id,
-      });
+      this.logger.error(`Webhook delivery ${delivery.id} could not be attempted`, error, fields);
       return null;
     }
+    this.metrics.recordAttempt(result.outcome, result.durationMs);
+    const verdict = this.judge(delivery, result, manual);
+    try {
+      await this.store.recordAttempt(delivery, startedAt, result, verdict);
+    } catch (error) {
+      this.logger.error(
+        `Webhook delivery ${delivery.id} was sent (${result.outcome}) but its attempt could not be ` +
+          'recorded; its lease runs out and it will be attempted again',
+        error,
+        fields,
+      );
+      return null;
+    }
+    this.report(delivery, result, verdict);
+    return verdict;
   }
 
   /** A manual attempt never makes a finished delivery worse: it only turns it into `delivered`. */

@@ -8,6 +8,7 @@ import {
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { webhookConfig } from '../config/webhook.config.js';
+import { RepeatedPassLog } from '../database/database-unavailable.js';
 import type { WebhookConfig } from '../config/webhook.config.js';
 import { DeliveryDispatcher } from './delivery-dispatcher.js';
 import { DeliveryStore } from './delivery-store.js';
@@ -26,6 +27,7 @@ const MIN_POLL_INTERVAL_MS = 20;
 @Injectable()
 export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(DeliveryScheduler.name);
+  private readonly passLog = new RepeatedPassLog(this.logger, 'Looking for due webhook deliveries');
   private timer: NodeJS.Timeout | null = null;
   private polling = false;
   private pollAgain = false;
@@ -90,8 +92,9 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
         if (launched === free) return; // more may be due: the next slot to free wakes us
       } while (this.pollAgain && !this.stopped);
       this.sleep(await this.untilNextDue());
+      this.passLog.succeeded();
     } catch (error) {
-      this.logger.error('Looking for due webhook deliveries failed; trying again shortly', error);
+      this.passLog.failed(error);
       this.sleep(MAX_POLL_INTERVAL_MS);
     } finally {
       this.polling = false;

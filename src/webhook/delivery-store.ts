@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, In } from 'typeorm';
 import { applyCursorPage, PageQuery } from '../common/cursor-page.js';
 import type { IdFormat } from '../common/id-format.js';
+import { isDatabaseUnavailable } from '../database/database-unavailable.js';
 import { hydrate, queryRows } from '../database/raw-sql.js';
 import { TransactionRunner } from '../database/transaction-runner.js';
 import { StephookMetrics } from '../metrics/stephook-metrics.js';
@@ -24,6 +25,10 @@ export const DELIVERY_ID: IdFormat = {
 export function newDeliveryId(): string {
   return `msg_${randomUUID().replaceAll('-', '')}`;
 }
+
+/** Pauses between writes of results kept through an outage: from this, doubling up to the max. */
+const RECORD_RETRY_MIN_MS = 250;
+const RECORD_RETRY_MAX_MS = 5_000;
 
 /** Conditions shared by the claims: due for an attempt, and held by no live lease. */
 const DUE = "status = 'pending' AND next_attempt_at <= :at";
@@ -51,7 +56,13 @@ export type DeliveryVerdict =
  */
 @Injectable()
 export class DeliveryStore {
+  private readonly logger = new Logger(DeliveryStore.name);
   private readonly unrecorded: UnrecordedAttempt[] = [];
+  /** How many of the kept results the write under way holds. */
+  private recording = 0;
+  private recordingScheduled = false;
+  /** The pause before writing kept results again; 0 while the database answers. */
+  private recordRetryMs = 0;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -155,7 +166,9 @@ export class DeliveryStore {
   /**
    * Records each attempt with its delivery's next state and gives up the lease. Results that come in
    * while a write is under way are committed together in the next transaction (group commit), so a
-   * busy dispatcher pays one commit per batch, not one per attempt.
+   * busy dispatcher pays one commit per batch, not one per attempt. An attempt was already sent when
+   * it gets here, so while the database does not answer its result is kept and written again, with
+   * growing pauses, until it is recorded: the promise settles only then (or on any other failure).
    */
   recordAttempt(
     delivery: WebhookDelivery,
@@ -165,20 +178,59 @@ export class DeliveryStore {
   ): Promise<void> {
     return new Promise((resolve, reject) => {
       this.unrecorded.push({ delivery, startedAt, result, verdict, resolve, reject });
-      if (this.unrecorded.length === 1) setImmediate(() => void this.recordBatch());
+      this.scheduleRecording(0);
     });
+  }
+
+  /** Attempts sent whose results are not in the database yet. */
+  get unrecordedCount(): number {
+    return this.unrecorded.length + this.recording;
+  }
+
+  private scheduleRecording(delayMs: number): void {
+    if (this.recordingScheduled) return;
+    this.recordingScheduled = true;
+    const record = () => void this.recordBatch();
+    if (delayMs > 0) setTimeout(record, delayMs);
+    else setImmediate(record);
   }
 
   private async recordBatch(): Promise<void> {
     const batch = this.unrecorded.splice(0);
+    this.recording = batch.length;
+    let retryInMs = 0;
     try {
       await this.transactions.run(async (manager) => {
         for (const attempt of batch) await writeAttempt(manager, attempt);
       });
       this.metrics.backlogChanged();
       for (const attempt of batch) attempt.resolve();
+      if (this.recordRetryMs > 0) {
+        this.recordRetryMs = 0;
+        this.logger.log(`The database answers again: ${batch.length} sent attempt(s) recorded`);
+      }
     } catch (error) {
-      for (const attempt of batch) attempt.reject(error);
+      if (isDatabaseUnavailable(error)) {
+        if (this.recordRetryMs === 0) {
+          this.logger.warn(
+            `${batch.length} webhook attempt(s) were sent but cannot be recorded: the database does ` +
+              `not answer (${errorMessage(error)}). Their results are kept and recorded when it does; ` +
+              'they are not sent again meanwhile',
+          );
+        }
+        this.recordRetryMs = Math.min(
+          RECORD_RETRY_MAX_MS,
+          Math.max(RECORD_RETRY_MIN_MS, this.recordRetryMs * 2),
+        );
+        retryInMs = this.recordRetryMs;
+        this.unrecorded.unshift(...batch);
+      } else {
+        for (const attempt of batch) attempt.reject(error);
+      }
+    } finally {
+      this.recording = 0;
+      this.recordingScheduled = false;
+      if (this.unrecorded.length > 0) this.scheduleRecording(retryInMs);
     }
   }
 
@@ -340,6 +392,14 @@ interface UnrecordedAttempt {
   reject: (error: unknown) => void;
 }
 
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Idempotent, since a batch whose commit went through unseen (the connection broke before the
+ * answer) is written again: the attempt row is inserted once, the delivery set to the same state.
+ */
 async function writeAttempt(manager: EntityManager, attempt: UnrecordedAttempt): Promise<void> {
   const { delivery, result, verdict } = attempt;
   const number = delivery.attemptCount + 1;
@@ -347,7 +407,8 @@ async function writeAttempt(manager: EntityManager, attempt: UnrecordedAttempt):
     manager,
     `INSERT INTO webhook_delivery_attempts
        (delivery_id, number, started_at, duration_ms, status_code, outcome, error, response_body)
-     VALUES (:deliveryId, :number, :startedAt, :durationMs, :statusCode, :outcome, :error, :responseBody)`,
+     VALUES (:deliveryId, :number, :startedAt, :durationMs, :statusCode, :outcome, :error, :responseBody)
+     ON CONFLICT (delivery_id, number) DO NOTHING`,
     {
       deliveryId: delivery.id,
       number,

@@ -1,4 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
+import { DEFAULT_WAIT_MS, Waiters } from './deadline.js';
 
 export type RecordedLevel = 'log' | 'error' | 'warn' | 'debug' | 'verbose' | 'fatal';
 
@@ -16,10 +17,7 @@ export interface LogEntry {
  */
 export class RecordingLogger implements LoggerService {
   readonly entries: LogEntry[] = [];
-  private readonly waiters: Array<{
-    matches: (entry: LogEntry) => boolean;
-    resolve: (entry: LogEntry) => void;
-  }> = [];
+  private readonly waiters = new Waiters<LogEntry>();
 
   log(message: unknown, ...rest: unknown[]): void {
     this.record('log', message, rest);
@@ -40,11 +38,14 @@ export class RecordingLogger implements LoggerService {
     this.record('fatal', message, rest);
   }
 
-  /** Resolves with the first entry (already logged or still to come) that matches. */
-  waitFor(matches: (entry: LogEntry) => boolean): Promise<LogEntry> {
+  /** Resolves with the first entry (already logged or still to come) that matches, within `ms`. */
+  waitFor(
+    matches: (entry: LogEntry) => boolean,
+    what = 'a matching log entry',
+    ms = DEFAULT_WAIT_MS,
+  ): Promise<LogEntry> {
     const seen = this.entries.find(matches);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve) => this.waiters.push({ matches, resolve }));
+    return seen ? Promise.resolve(seen) : this.waiters.wait(matches, what, ms);
   }
 
   /** Everything recorded, as one searchable text. */
@@ -66,11 +67,6 @@ export class RecordingLogger implements LoggerService {
       extra: rest,
     };
     this.entries.push(entry);
-    for (const waiter of [...this.waiters]) {
-      if (waiter.matches(entry)) {
-        this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        waiter.resolve(entry);
-      }
-    }
+    this.waiters.observe(entry);
   }
 }

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { existsSync, statSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { DEFAULT_WAIT_MS, Waiters } from './deadline.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const MAIN = join(ROOT, 'dist', 'main.js');
@@ -41,10 +42,7 @@ export class ServerProcess {
   readonly exited: Promise<number | null>;
   /** The signal that ended the process, if one did. */
   signal: NodeJS.Signals | null = null;
-  private readonly waiters: Array<{
-    matches: (line: LogLine) => boolean;
-    resolve: (line: LogLine) => void;
-  }> = [];
+  private readonly waiters = new Waiters<LogLine>();
   private buffer = '';
 
   private constructor(readonly child: ChildProcess) {
@@ -60,7 +58,11 @@ export class ServerProcess {
   static async start(env: Record<string, string>): Promise<ServerProcess & { baseUrl: string }> {
     const server = ServerProcess.spawn(env);
     const listening = await Promise.race([
-      server.waitFor((line) => line.message.startsWith('stephook listening on ')),
+      server.waitFor(
+        (line) => line.message.startsWith('stephook listening on '),
+        'the server to listen',
+        60_000,
+      ),
       server.exited.then((code) => {
         throw new Error(
           `server exited (code ${code}, signal ${server.signal}) before listening: ${server.stderr}`,
@@ -76,7 +78,11 @@ export class ServerProcess {
   static async startWorker(env: Record<string, string>): Promise<ServerProcess> {
     const worker = ServerProcess.spawn(env, WORKER);
     await Promise.race([
-      worker.waitFor((line) => line.message.startsWith('stephook worker delivering')),
+      worker.waitFor(
+        (line) => line.message.startsWith('stephook worker delivering'),
+        'the worker to start',
+        60_000,
+      ),
       worker.exited.then((code) => {
         throw new Error(`worker exited (code ${code}) before starting: ${worker.stderr}`);
       }),
@@ -93,10 +99,13 @@ export class ServerProcess {
     return new ServerProcess(child);
   }
 
-  waitFor(matches: (line: LogLine) => boolean): Promise<LogLine> {
+  waitFor(
+    matches: (line: LogLine) => boolean,
+    what = 'a matching log line',
+    ms = DEFAULT_WAIT_MS,
+  ): Promise<LogLine> {
     const seen = this.lines.find(matches);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve) => this.waiters.push({ matches, resolve }));
+    return seen ? Promise.resolve(seen) : this.waiters.wait(matches, what, ms);
   }
 
   kill(signal: NodeJS.Signals): void {
@@ -118,12 +127,7 @@ export class ServerProcess {
         continue;
       }
       this.lines.push(line);
-      for (const waiter of [...this.waiters]) {
-        if (waiter.matches(line)) {
-          this.waiters.splice(this.waiters.indexOf(waiter), 1);
-          waiter.resolve(line);
-        }
-      }
+      this.waiters.observe(line);
     }
   }
 }

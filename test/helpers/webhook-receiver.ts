@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { DEFAULT_WAIT_MS, Waiters } from './deadline.js';
 
 export interface ReceivedRequest {
   method: string;
@@ -24,10 +25,7 @@ export class WebhookReceiver {
   readonly requests: ReceivedRequest[] = [];
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
-  private readonly waiters: Array<{
-    done: (requests: ReceivedRequest[]) => boolean;
-    resolve: () => void;
-  }> = [];
+  private readonly waiters = new Waiters<ReceivedRequest[]>();
   private replies: Reply[] = [];
   private readonly held: ServerResponse[] = [];
   /** The most requests that were ever held open at once. */
@@ -79,14 +77,24 @@ export class WebhookReceiver {
     return this.requests.filter((request) => request.path === path);
   }
 
-  waitForRequests(count: number): Promise<void> {
-    return this.waitUntil((requests) => requests.length >= count);
+  waitForRequests(count: number, ms = DEFAULT_WAIT_MS): Promise<void> {
+    return this.waitUntil(
+      (requests) => requests.length >= count,
+      `${count} webhook request(s)`,
+      ms,
+    );
   }
 
   /** Resolves once `done` holds for the requests received so far (checked on each arrival). */
-  waitUntil(done: (requests: ReceivedRequest[]) => boolean): Promise<void> {
-    if (done(this.requests)) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ done, resolve }));
+  async waitUntil(
+    done: (requests: ReceivedRequest[]) => boolean,
+    what = 'the expected webhook requests',
+    ms = DEFAULT_WAIT_MS,
+  ): Promise<void> {
+    if (done(this.requests)) return;
+    await this.waiters.wait(done, what, ms).catch((error: Error) => {
+      throw new Error(`${error.message} (${this.requests.length} received)`);
+    });
   }
 
   /** Drops every open connection, hung ones included, and stops listening. */
@@ -115,12 +123,7 @@ export class WebhookReceiver {
         if (reply.delayMs) setTimeout(answer, reply.delayMs);
         else answer();
       }
-      for (const waiter of [...this.waiters]) {
-        if (waiter.done(this.requests)) {
-          this.waiters.splice(this.waiters.indexOf(waiter), 1);
-          waiter.resolve();
-        }
-      }
+      this.waiters.observe(this.requests);
     });
   }
 }

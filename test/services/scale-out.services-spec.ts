@@ -1,8 +1,7 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { ensureBuilt, ServerProcess } from '../helpers/server-process.js';
 import { ReceivedRequest, WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { recordFigures } from './figures.js';
 import { eventually, freshPostgres, freshRedis, inParallel, TestDatabase } from './services.js';
 
 /**
@@ -11,12 +10,6 @@ import { eventually, freshPostgres, freshRedis, inParallel, TestDatabase } from 
  */
 const REDIS_DB = 11;
 
-/** What a run measured, for the README and the closing note: test-artifacts/<name>.json. */
-function recordFigures(name: string, figures: Record<string, number>): void {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  writeFileSync(join(ARTIFACTS, `${name}.json`), `${JSON.stringify(figures, null, 2)}\n`);
-}
-const ARTIFACTS = new URL('../../test-artifacts', import.meta.url).pathname;
 const WORKER_CONCURRENCY = 16;
 
 type Api = ServerProcess & { baseUrl: string };
@@ -119,7 +112,11 @@ describe('Scale-out: PostgreSQL + BullMQ, several processes (services)', () => {
       const response = await post(api.baseUrl, `/v1/steps/${stepId}/success`);
       expect(response.status).toBe(200);
     });
-    await receiver.waitUntil((requests) => distinctSteps(requests) >= steps.length);
+    await receiver.waitUntil(
+      (requests) => distinctSteps(requests) >= steps.length,
+      'a webhook for every step',
+      180_000,
+    );
     await eventually(
       async () => (await deliveryStates(db)).delivered === steps.length,
       'every delivery is recorded as delivered',
@@ -150,7 +147,11 @@ describe('Scale-out: PostgreSQL + BullMQ, several processes (services)', () => {
     doomed.kill('SIGKILL');
     const killedAt = Date.now();
     await doomed.exited;
-    await receiver.waitUntil((requests) => distinctSteps(requests) >= steps);
+    await receiver.waitUntil(
+      (requests) => distinctSteps(requests) >= steps,
+      'a webhook for every step after the SIGKILL',
+      120_000,
+    );
     const recoveredMs = Date.now() - killedAt;
     await eventually(
       async () => (await deliveryStates(db)).delivered === steps,
@@ -179,7 +180,11 @@ describe('Scale-out: PostgreSQL + BullMQ, several processes (services)', () => {
     await freshRedis(REDIS_DB);
 
     await startWorker();
-    await receiver.waitUntil((requests) => distinctSteps(requests) >= stepIds.length);
+    await receiver.waitUntil(
+      (requests) => distinctSteps(requests) >= stepIds.length,
+      'a webhook for every step',
+      60_000,
+    );
     await eventually(
       async () => (await deliveryStates(db)).delivered === stepIds.length,
       'every delivery is recorded as delivered',
@@ -219,7 +224,11 @@ describe('Scale-out: PostgreSQL + BullMQ, several processes (services)', () => {
         return { stepId, statuses: [success.status, cancel.status].sort() };
       }),
     );
-    await receiver.waitUntil((requests) => distinctSteps(requests) >= stepIds.length);
+    await receiver.waitUntil(
+      (requests) => distinctSteps(requests) >= stepIds.length,
+      'a webhook for every step',
+      60_000,
+    );
     await eventually(
       async () => (await deliveryStates(db)).delivered === stepIds.length,
       'every delivery is recorded as delivered',

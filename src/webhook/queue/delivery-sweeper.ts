@@ -6,6 +6,7 @@ import {
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import { webhookConfig } from '../../config/webhook.config.js';
+import { RepeatedPassLog } from '../../database/database-unavailable.js';
 import type { WebhookConfig } from '../../config/webhook.config.js';
 import { DeliveryStore } from '../delivery-store.js';
 import { DeliveryQueue } from './delivery-queue.js';
@@ -24,6 +25,10 @@ const SWEEP_PAGE = 500;
 @Injectable()
 export class DeliverySweeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(DeliverySweeper.name);
+  private readonly passLog = new RepeatedPassLog(
+    this.logger,
+    'Sweeping for overdue webhook deliveries',
+  );
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -55,9 +60,10 @@ export class DeliverySweeper implements OnApplicationBootstrap, BeforeApplicatio
       if (overdue.length > 0) {
         this.logger.debug(`Re-enqueued ${overdue.length} overdue webhook delivery(ies)`);
       }
+      this.passLog.succeeded();
       return overdue.length;
     } catch (error) {
-      this.logger.error('Sweeping for overdue webhook deliveries failed; trying again soon', error);
+      this.passLog.failed(error);
       return 0;
     }
   }

@@ -1,0 +1,58 @@
+import { ArgumentsHost, Catch, HttpStatus, Logger } from '@nestjs/common';
+import { BaseExceptionFilter } from '@nestjs/core';
+import type { Response } from 'express';
+import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from '../database/database-unavailable.js';
+import { DependencyUnavailableError, DomainError, DomainErrorCode } from './domain-error.js';
+
+const STATUS_BY_CODE: Record<DomainErrorCode, HttpStatus> = {
+  not_found: HttpStatus.NOT_FOUND,
+  conflict: HttpStatus.CONFLICT,
+  invalid: HttpStatus.BAD_REQUEST,
+  unavailable: HttpStatus.SERVICE_UNAVAILABLE,
+};
+
+const ERROR_NAMES: Record<DomainErrorCode, string> = {
+  not_found: 'Not Found',
+  conflict: 'Conflict',
+  invalid: 'Bad Request',
+  unavailable: 'Service Unavailable',
+};
+
+/** At most one warning per this long while a dependency stays away, not one per request. */
+const OUTAGE_LOG_INTERVAL_MS = 5_000;
+
+/**
+ * The one place errors become responses, in Nest's shape `{statusCode, message, error}`: a
+ * DomainError by its code; a database that does not answer as 503 with Retry-After (a lost
+ * connection is not a fault of the server, and the caller's retry is safe: terminal calls are
+ * idempotent); everything else as Nest answers it (HttpExceptions as they are, the rest 500, logged).
+ */
+@Catch()
+export class ErrorResponseFilter extends BaseExceptionFilter {
+  private readonly logger = new Logger('ErrorResponse');
+  private lastOutageLog = 0;
+
+  override catch(exception: unknown, host: ArgumentsHost): void {
+    const error =
+      !(exception instanceof DomainError) && isDatabaseUnavailable(exception)
+        ? new DependencyUnavailableError('The database')
+        : exception;
+    if (!(error instanceof DomainError)) return super.catch(exception, host);
+    if (error.code === 'unavailable') this.warnOutage(error, exception);
+    const statusCode = STATUS_BY_CODE[error.code];
+    const response = host.switchToHttp().getResponse<Response>();
+    if (error.code === 'unavailable')
+      response.setHeader('retry-after', String(RETRY_AFTER_SECONDS));
+    response
+      .status(statusCode)
+      .json({ statusCode, message: error.message, error: ERROR_NAMES[error.code] });
+  }
+
+  private warnOutage(error: DomainError, cause: unknown): void {
+    const now = Date.now();
+    if (now - this.lastOutageLog < OUTAGE_LOG_INTERVAL_MS) return;
+    this.lastOutageLog = now;
+    const reason = cause instanceof Error && cause !== error ? `: ${cause.message}` : '';
+    this.logger.warn(`Answering 503: ${error.message}${reason}`);
+  }
+}
