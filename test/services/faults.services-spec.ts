@@ -121,12 +121,18 @@ describe('Dependency outages under load (services)', () => {
   });
 
   /** Runs the load through an outage of `fault` and checks every promise of the suite. */
-  async function throughOutage(name: string, fault: 'freeze' | 'reset'): Promise<void> {
+  async function throughOutage(
+    name: string,
+    fault: 'freeze' | 'reset',
+    duringOutage: () => Promise<void> = () => Promise.resolve(),
+  ): Promise<void> {
     const load = steadyLoad(api!);
     await eventually(async () => load.calls.length >= 100, 'the load is under way', 10_000);
+    const outageEnds = Date.now() + OUTAGE_MS;
     if (fault === 'freeze') proxy.freeze();
     else proxy.reset();
-    await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
+    await duringOutage();
+    await new Promise((resolve) => setTimeout(resolve, outageEnds - Date.now()));
     await proxy.heal();
     const healedAt = load.calls.length;
     await eventually(

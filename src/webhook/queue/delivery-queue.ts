@@ -1,6 +1,7 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
+import { DependencyUnavailableError } from '../../common/domain-error.js';
 import type { WebhookDelivery } from '../entities/webhook-delivery.entity.js';
 
 export const DELIVERY_QUEUE = 'stephook-deliveries';
@@ -26,34 +27,40 @@ export class DeliveryQueue {
   /** Attempt number `attemptCount + 1` of each, as soon as a worker is free. */
   async enqueue(deliveries: DeliveryRef[]): Promise<void> {
     if (deliveries.length === 0) return;
-    await this.queue.addBulk(
-      deliveries.map((delivery) => ({
-        name: 'attempt',
-        data: { deliveryId: delivery.id, manual: false },
-        opts: { jobId: attemptJobId(delivery), ...ENDS_REMOVED },
-      })),
+    await answered(
+      this.queue.addBulk(
+        deliveries.map((delivery) => ({
+          name: 'attempt',
+          data: { deliveryId: delivery.id, manual: false },
+          opts: { jobId: attemptJobId(delivery), ...ENDS_REMOVED },
+        })),
+      ),
     );
   }
 
   /** The next attempt, when the retry schedule says. */
   async enqueueRetry(delivery: DeliveryRef, at: Date): Promise<void> {
-    await this.queue.add(
-      'attempt',
-      { deliveryId: delivery.id, manual: false },
-      {
-        jobId: attemptJobId(delivery),
-        delay: Math.max(0, at.getTime() - Date.now()),
-        ...ENDS_REMOVED,
-      },
+    await answered(
+      this.queue.add(
+        'attempt',
+        { deliveryId: delivery.id, manual: false },
+        {
+          jobId: attemptJobId(delivery),
+          delay: Math.max(0, at.getTime() - Date.now()),
+          ...ENDS_REMOVED,
+        },
+      ),
     );
   }
 
   /** An operator's retry; a second click while the first still waits is the same job. */
   async enqueueManual(deliveryId: string): Promise<void> {
-    await this.queue.add(
-      'manual-attempt',
-      { deliveryId, manual: true },
-      { jobId: `${deliveryId}.manual`, ...ENDS_REMOVED },
+    await answered(
+      this.queue.add(
+        'manual-attempt',
+        { deliveryId, manual: true },
+        { jobId: `${deliveryId}.manual`, ...ENDS_REMOVED },
+      ),
     );
   }
 
@@ -66,6 +73,16 @@ export class DeliveryQueue {
       return `Redis does not answer: ${error instanceof Error ? error.message : String(error)}`;
     }
   }
+}
+
+/** How long an API call waits on Redis before answering 503. */
+const REDIS_ANSWER_MS = 2_000;
+
+/** Redis's answer, or DependencyUnavailableError (503 with Retry-After) when it does not come in time. */
+function answered<T>(command: Promise<T>): Promise<T> {
+  return withTimeout(command, REDIS_ANSWER_MS).catch((error: unknown) => {
+    throw Object.assign(new DependencyUnavailableError('Redis'), { cause: error });
+  });
 }
 
 const ENDS_REMOVED = { removeOnComplete: true, removeOnFail: true, attempts: 1 } as const;
