@@ -1,6 +1,7 @@
 import { INestApplication, NestApplicationOptions, ValidationPipe } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { refineApiDocument } from './common/api-docs.js';
 import type { NextFunction, Request, Response } from 'express';
 import { API_KEY_REFUSAL, bearerMatches, digest } from './auth/api-key.middleware.js';
 import { ErrorResponseFilter } from './common/error-response.filter.js';
@@ -41,6 +42,12 @@ function serveApiDocs(app: INestApplication): void {
         .json({ statusCode: 401, message: API_KEY_REFUSAL, error: 'Unauthorized' });
     });
   }
+  const document = createApiDocument(app);
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+}
+
+/** The OpenAPI document of every route; a contract test holds the server's answers to it. */
+export function createApiDocument(app: INestApplication): OpenAPIObject {
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
@@ -51,8 +58,16 @@ function serveApiDocs(app: INestApplication): void {
           '`Authorization: Bearer <API_KEY>`.',
       )
       .setVersion(STEPHOOK_VERSION)
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API_KEY' })
+      .setLicense('MIT', 'https://opensource.org/license/mit')
+      .addServer('/', 'The stephook server that serves this document')
+      .addBearerAuth({
+        type: 'http',
+        scheme: 'bearer',
+        description: 'The API_KEY, compared exactly',
+      })
       .build(),
+    // Operation ids are the controller methods' names, chosen as a client calls them (listSteps).
+    { operationIdFactory: (_controller: string, method: string) => method },
   );
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  return refineApiDocument(document);
 }

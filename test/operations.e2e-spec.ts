@@ -58,11 +58,41 @@ describe('Operating stephook (e2e)', () => {
   });
 
   describe('GET /metrics', () => {
+    it("follows Prometheus's naming rules (what `promtool check metrics` checks)", async () => {
+      const text = (await request(t.server).get('/metrics').expect(200)).text;
+      const types = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map(([, name, type]) => ({
+        name,
+        type,
+      }));
+      expect(types.length).toBeGreaterThan(10);
+      const misnamed = types.filter(
+        ({ name, type }) =>
+          (type === 'counter' && !name.endsWith('_total')) ||
+          (type !== 'counter' && name.endsWith('_total')) ||
+          !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name),
+      );
+      expect(misnamed).toEqual([]);
+      for (const { name } of types) expect(text).toContain(`# HELP ${name} `);
+    });
+
     it('counts terminal transitions, attempts by outcome and their latency, and the failed backlog', async () => {
       const before = (await request(t.server).get('/metrics').expect(200)).text;
-      expect(
-        sample(before, 'stephook_delivery_attempt_duration_seconds_count', '{outcome="success"}'),
-      ).toBeUndefined();
+      // Every known label value is there from the start, at 0, so rate() works on a new process.
+      for (const status of ['success', 'failed', 'cancelled']) {
+        expect(sample(before, 'stephook_steps_completed_total', `{status="${status}"}`)).toBe(0);
+      }
+      for (const outcome of ['success', 'http_error', 'timeout', 'network_error']) {
+        expect(sample(before, 'stephook_delivery_attempts_total', `{outcome="${outcome}"}`)).toBe(
+          0,
+        );
+        expect(
+          sample(
+            before,
+            'stephook_delivery_attempt_duration_seconds_count',
+            `{outcome="${outcome}"}`,
+          ),
+        ).toBe(0);
+      }
       expect(before).toContain('process_cpu_user_seconds_total');
 
       const steps = new StepsApi(t.server);

@@ -1,9 +1,10 @@
 import { applyDecorators } from '@nestjs/common';
+import type { OpenAPIObject } from '@nestjs/swagger';
 import { ApiProperty, ApiResponse } from '@nestjs/swagger';
 
 /** Nest's error shape, as every 4xx of stephook has it. */
 export class ErrorView {
-  @ApiProperty({ example: 400 }) statusCode: number;
+  @ApiProperty({ type: 'integer', example: 400 }) statusCode: number;
   @ApiProperty({
     oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
     example: ['prompt_tokens must be an integer number'],
@@ -20,15 +21,113 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   409: 'Conflicts with the current state',
   413: 'Body over 1 MiB',
   415: 'Content-Type is not application/json',
+  503: 'The database (or, for a retry, Redis) does not answer: try again after Retry-After seconds',
 };
 
-/** Documents the error answers a route can give, each in Nest's error shape. */
+/** The header every 503 carries. */
+const RETRY_AFTER = {
+  'Retry-After': {
+    description: 'Seconds to wait before trying again',
+    schema: { type: 'integer', minimum: 1 },
+  },
+};
+
+/**
+ * Documents the error answers a route can give, each in Nest's error shape: the route's own, plus
+ * 401 (API_KEY) and 503 (a dependency does not answer), which every authenticated route can give.
+ */
 export const ApiErrors = (...statuses: number[]) =>
   applyDecorators(
-    ...[401, ...statuses].map((status) =>
-      ApiResponse({ status, description: ERROR_DESCRIPTIONS[status], type: ErrorView }),
+    ...[401, ...statuses, 503].map((status) =>
+      ApiResponse({
+        status,
+        description: ERROR_DESCRIPTIONS[status],
+        type: ErrorView,
+        ...(status === 503 ? { headers: RETRY_AFTER } : {}),
+      }),
     ),
   );
 
 /** Documents a JSON body route's transport errors on top of its own. */
 export const ApiBodyErrors = (...statuses: number[]) => ApiErrors(400, 413, 415, ...statuses);
+
+type Schema = Record<string, unknown> & {
+  $ref?: string;
+  properties?: Record<string, Schema>;
+  required?: string[];
+  items?: Schema;
+  allOf?: Schema[];
+  oneOf?: Schema[];
+  enum?: unknown[];
+  nullable?: boolean;
+};
+type Content = Record<string, { schema: Schema }>;
+
+/**
+ * Rules that hold for every route, applied to the generated document so it states them exactly:
+ * - request bodies refuse unknown fields (the ValidationPipe forbids them), and every optional field
+ *   of a body accepts null, meaning the same as leaving it out (class-validator's IsOptional);
+ * - a nullable enum lists null among its values, so the step it describes validates against it;
+ * - errors are JSON even on a route whose success is text (/metrics);
+ * - a route without the Bearer requirement says so (`security: []`), and the shared key is no JWT.
+ */
+export function refineApiDocument(document: OpenAPIObject): OpenAPIObject {
+  const schemas = (document.components?.schemas ?? {}) as Record<string, Schema>;
+  const requestSchemas = new Set<string>();
+  for (const path of Object.values(document.paths)) {
+    for (const operation of Object.values(path as Record<string, Record<string, unknown>>)) {
+      const body = operation.requestBody as { content?: Content } | undefined;
+      for (const media of Object.values(body?.content ?? {})) {
+        collectRefs(media.schema, schemas, requestSchemas);
+      }
+      const responses = (operation.responses ?? {}) as Record<string, { content?: Content }>;
+      for (const response of Object.values(responses)) {
+        const text = response.content?.['text/plain'];
+        if (text?.schema.$ref?.endsWith('/ErrorView'))
+          response.content = { 'application/json': text };
+      }
+      operation.security ??= [];
+    }
+  }
+  for (const name of requestSchemas) {
+    const schema = schemas[name];
+    schema.additionalProperties = false;
+    for (const [property, definition] of Object.entries(schema.properties ?? {})) {
+      if (!schema.required?.includes(property)) definition.nullable = true;
+    }
+  }
+  for (const schema of Object.values(schemas)) {
+    for (const definition of Object.values(schema.properties ?? {})) {
+      if (definition.nullable && definition.enum && !definition.enum.includes(null)) {
+        definition.enum = [...definition.enum, null];
+      }
+    }
+  }
+  for (const scheme of Object.values(document.components?.securitySchemes ?? {})) {
+    delete (scheme as { bearerFormat?: string }).bearerFormat;
+  }
+  return document;
+}
+
+/** The names of the component schemas `schema` uses, itself included, followed through properties. */
+function collectRefs(
+  schema: Schema | undefined,
+  schemas: Record<string, Schema>,
+  found: Set<string>,
+): void {
+  if (!schema) return;
+  const name = schema.$ref?.split('/').pop();
+  if (name) {
+    if (found.has(name)) return;
+    found.add(name);
+    return collectRefs(schemas[name], schemas, found);
+  }
+  for (const nested of [
+    ...Object.values(schema.properties ?? {}),
+    ...(schema.items ? [schema.items] : []),
+    ...(schema.allOf ?? []),
+    ...(schema.oneOf ?? []),
+  ]) {
+    collectRefs(nested, schemas, found);
+  }
+}

@@ -29,6 +29,8 @@ export class ParseIdPipe implements PipeTransform<string, string> {
 export const IdCursor =
   (format: IdFormat, field: 'after' | 'before') => (target: object, property: string | symbol) => {
     ApiPropertyOptional({
+      type: String,
+      pattern: format.pattern.source,
       description: `${format.description}: the rows that come ${field} it in the requested order.`,
     })(target, property);
     IsOptional()(target, property);

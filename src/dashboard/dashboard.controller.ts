@@ -5,10 +5,10 @@ import type { Response } from 'express';
 
 /** The page's files, shipped as they are (no build step): `dashboard/` at the package root. */
 const FILES_DIR = new URL('../../dashboard/', import.meta.url);
-const ASSETS: Partial<Record<string, string>> = {
-  'dashboard.js': 'text/javascript; charset=utf-8',
-  'dashboard.css': 'text/css; charset=utf-8',
-};
+const ASSETS = new Map([
+  ['dashboard.js', 'text/javascript; charset=utf-8'],
+  ['dashboard.css', 'text/css; charset=utf-8'],
+]);
 /** Only the page's own script, styles and API calls: nothing inline, nothing from elsewhere. */
 const CONTENT_SECURITY_POLICY =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
@@ -23,7 +23,7 @@ const CONTENT_SECURITY_POLICY =
 @Controller('dashboard')
 export class DashboardController {
   private readonly files = new Map(
-    ['index.html', ...Object.keys(ASSETS)].map((name) => [
+    ['index.html', ...ASSETS.keys()].map((name) => [
       name,
       readFileSync(new URL(name, FILES_DIR), 'utf8'),
     ]),
@@ -43,7 +43,8 @@ export class DashboardController {
   @Header('cache-control', 'no-cache')
   @Header('x-content-type-options', 'nosniff')
   asset(@Param('asset') name: string, @Res({ passthrough: true }) response: Response): string {
-    const type = ASSETS[name];
+    // A Map, not an object: names such as `constructor` or `__proto__` must find nothing.
+    const type = ASSETS.get(name);
     if (!type) throw new NotFoundException(`No dashboard file ${name}`);
     response.type(type);
     return this.files.get(name)!;

@@ -1,5 +1,3 @@
-import { QueryFailedError } from 'typeorm';
-
 /**
  * How long a caller is told to wait (Retry-After, seconds) when the database or Redis does not
  * answer: about the time the drivers take to notice that it is back.
@@ -51,17 +49,26 @@ const MESSAGES = [
  * lock held elsewhere) rather than a fault of the request or of stephook. Such a failure is answered
  * 503 with Retry-After, and an attempt that was sent keeps its result until the write succeeds.
  */
-export function isDatabaseUnavailable(error: unknown): boolean {
-  const cause = error instanceof QueryFailedError ? (error.driverError as unknown) : error;
-  if (!(cause instanceof Error)) return false;
-  const code = (cause as { code?: unknown }).code;
+export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
+  // Duck-typed rather than `instanceof Error`: driver errors can come from another realm (a native
+  // addon, a test runner's VM context), where instanceof answers false.
+  if (typeof error !== 'object' || error === null || depth > 3) return false;
+  const { code, message, cause, driverError } = error as {
+    code?: unknown;
+    message?: unknown;
+    cause?: unknown;
+    driverError?: unknown;
+  };
+  if (driverError !== undefined && driverError !== error) {
+    return isDatabaseUnavailable(driverError, depth + 1);
+  }
   if (typeof code === 'string') {
     if (NETWORK_CODES.has(code) || DRIVER_CODES.has(code) || code.startsWith('08')) return true;
     if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_IOERR')) return true;
   }
-  if (MESSAGES.some((pattern) => pattern.test(cause.message))) return true;
+  if (typeof message === 'string' && MESSAGES.some((pattern) => pattern.test(message))) return true;
   // pg-pool wraps a failed connect; the cause holds the socket error.
-  return cause.cause !== undefined && cause.cause !== cause && isDatabaseUnavailable(cause.cause);
+  return cause !== undefined && cause !== error && isDatabaseUnavailable(cause, depth + 1);
 }
 
 interface WarnAndErrorLogger {

@@ -16,7 +16,7 @@ export class MetricsController {
   @ApiOkResponse({ description: 'Prometheus text', schema: { type: 'string' } })
   @ApiErrors()
   @Header('cache-control', 'no-store')
-  async scrape(@Res() response: Response): Promise<void> {
+  async getMetrics(@Res() response: Response): Promise<void> {
     const body = await this.metrics.registry.metrics();
     response.type(this.metrics.registry.contentType).send(body);
   }

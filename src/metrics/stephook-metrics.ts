@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { STEP_COMPLETED, StepCompletedEvent } from '../steps/events/step-completed.event.js';
+import type { TerminalStepStatus } from '../steps/step-status.js';
 import type { AttemptOutcome } from '../webhook/webhook-sender.js';
 
 /**
@@ -9,6 +10,19 @@ import type { AttemptOutcome } from '../webhook/webhook-sender.js';
  * and otherwise at most this often (to see other processes' changes): an idle scrape costs nothing.
  */
 export const BACKLOG_REFRESH_MS = 5_000;
+
+const MISNAMED_DEFAULT_GAUGES = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+const TERMINAL_STATUSES: readonly TerminalStepStatus[] = ['success', 'failed', 'cancelled'];
+const ATTEMPT_OUTCOMES: readonly AttemptOutcome[] = [
+  'success',
+  'http_error',
+  'timeout',
+  'network_error',
+];
 
 /**
  * The Prometheus metrics of one process: terminal transitions, delivery attempts and their latency,
@@ -49,12 +63,25 @@ export class StephookMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // Gauges whose names end in _total break Prometheus's naming rules (`promtool check metrics`);
+    // each is the sum over the `type` label of its sibling without the suffix, which stays.
+    for (const name of MISNAMED_DEFAULT_GAUGES) this.registry.removeSingleMetric(name);
+    // Every known label value starts at 0, so rate() has a series from the first scrape.
+    for (const status of TERMINAL_STATUSES) this.stepsCompleted.labels({ status }).inc(0);
+    for (const outcome of ATTEMPT_OUTCOMES) {
+      this.attempts.labels({ outcome }).inc(0);
+      this.attemptDuration.zero({ outcome });
+    }
     for (const status of ['pending', 'failed'] as const) {
       const gauge: Gauge = new Gauge({
         name: `stephook_deliveries_${status}`,
         help: `Deliveries now ${status}.`,
         registers: [this.registry],
-        collect: async () => gauge.set((await this.backlogCounts())[status]),
+        // While the database does not answer, the last count stays: the scrape itself still works.
+        collect: async () => {
+          const counts = await this.backlogCounts().catch(() => null);
+          if (counts) gauge.set(counts[status]);
+        },
       });
     }
   }

@@ -2,7 +2,7 @@ import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../common/api-docs.js';
 import { StepView } from './dto/step.view.js';
-import { ListStepsQuery } from './dto/list-steps.query.js';
+import { ListRunStepsQuery } from './dto/list-steps.query.js';
 import { presentStep, StepJson } from './step.presenter.js';
 import { StepsService } from './steps.service.js';
 
@@ -19,7 +19,7 @@ export class RunsController {
   @ApiErrors(400)
   async listRunSteps(
     @Param('run_id') runId: string,
-    @Query() query: ListStepsQuery,
+    @Query() query: ListRunStepsQuery,
   ): Promise<StepJson[]> {
     return (await this.steps.list({ ...query, run_id: runId })).map(presentStep);
   }

@@ -1,6 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
 import {
   ApiBearerAuth,
+  ApiBody,
   ApiCreatedResponse,
   ApiOkResponse,
   ApiOperation,
@@ -13,7 +14,7 @@ import { CreateStepDto } from './dto/create-step.dto.js';
 import { StepFeedbackDto } from './dto/feedback.dto.js';
 import { ListStepsQuery } from './dto/list-steps.query.js';
 import { StepMetricsDto } from './dto/step-metrics.dto.js';
-import { ParseStepIdPipe } from './step-id.js';
+import { ParseStepIdPipe, STEP_ID_PATTERN } from './step-id.js';
 import { StepMetricsView, StepView } from './dto/step.view.js';
 import { presentStep, presentStepMetrics, StepJson, StepMetricsJson } from './step.presenter.js';
 import { StepsService } from './steps.service.js';
@@ -22,6 +23,7 @@ const StepIdParam = () =>
   ApiParam({
     name: 'step_id',
     description: 'step-<uuid v4>',
+    schema: { type: 'string', pattern: STEP_ID_PATTERN.source },
     example: 'step-3f1d2c4b-5a6e-4f70-8b9c-0d1e2f3a4b5c',
   });
 
@@ -39,7 +41,7 @@ export class StepsController {
   @ApiOperation({ summary: 'Record a new step (always pending)' })
   @ApiCreatedResponse({ type: StepView })
   @ApiBodyErrors(409)
-  async create(@Body() dto: CreateStepDto): Promise<StepJson> {
+  async createStep(@Body() dto: CreateStepDto): Promise<StepJson> {
     return presentStep(await this.steps.create(dto));
   }
 
@@ -47,7 +49,7 @@ export class StepsController {
   @ApiOperation({ summary: 'List steps: filters and cursor paging (also at /v1/steps/)' })
   @ApiOkResponse({ type: [StepView] })
   @ApiErrors(400)
-  async list(@Query() query: ListStepsQuery): Promise<StepJson[]> {
+  async listSteps(@Query() query: ListStepsQuery): Promise<StepJson[]> {
     return (await this.steps.list(query)).map(presentStep);
   }
 
@@ -56,7 +58,7 @@ export class StepsController {
   @StepIdParam()
   @ApiOkResponse({ type: StepView })
   @ApiErrors(400, 404)
-  async findOne(@Param('step_id', ParseStepIdPipe) stepId: string): Promise<StepJson> {
+  async getStep(@Param('step_id', ParseStepIdPipe) stepId: string): Promise<StepJson> {
     return presentStep(await this.steps.findOne(stepId));
   }
 
@@ -66,7 +68,7 @@ export class StepsController {
   @StepIdParam()
   @ApiOkResponse({ type: StepView })
   @ApiBodyErrors(404, 409)
-  async markSucceeded(
+  async completeStepSuccess(
     @Param('step_id', ParseStepIdPipe) stepId: string,
     @Body() dto: StepSuccessDto,
   ): Promise<StepJson> {
@@ -79,7 +81,7 @@ export class StepsController {
   @StepIdParam()
   @ApiOkResponse({ type: StepView })
   @ApiBodyErrors(404, 409)
-  async markFailed(
+  async completeStepError(
     @Param('step_id', ParseStepIdPipe) stepId: string,
     @Body() dto: StepErrorDto,
   ): Promise<StepJson> {
@@ -92,10 +94,11 @@ export class StepsController {
     summary: 'Mark the step cancelled (an empty body is fine)',
     description: TERMINAL_NOTE,
   })
+  @ApiBody({ type: CancelStepDto, required: false })
   @StepIdParam()
   @ApiOkResponse({ type: StepView })
   @ApiBodyErrors(404, 409)
-  async markCancelled(
+  async cancelStep(
     @Param('step_id', ParseStepIdPipe) stepId: string,
     @Body() dto: CancelStepDto,
   ): Promise<StepJson> {
@@ -107,7 +110,7 @@ export class StepsController {
   @StepIdParam()
   @ApiOkResponse({ type: StepView })
   @ApiBodyErrors(404)
-  async recordFeedback(
+  async setStepFeedback(
     @Param('step_id', ParseStepIdPipe) stepId: string,
     @Body() dto: StepFeedbackDto,
   ): Promise<StepJson> {
@@ -119,7 +122,7 @@ export class StepsController {
   @StepIdParam()
   @ApiOkResponse({ type: StepMetricsView })
   @ApiBodyErrors(404)
-  async recordMetrics(
+  async putStepMetrics(
     @Param('step_id', ParseStepIdPipe) stepId: string,
     @Body() dto: StepMetricsDto,
   ): Promise<StepMetricsJson> {
@@ -131,7 +134,9 @@ export class StepsController {
   @StepIdParam()
   @ApiOkResponse({ type: StepMetricsView })
   @ApiErrors(400, 404)
-  async findMetrics(@Param('step_id', ParseStepIdPipe) stepId: string): Promise<StepMetricsJson> {
+  async getStepMetrics(
+    @Param('step_id', ParseStepIdPipe) stepId: string,
+  ): Promise<StepMetricsJson> {
     return presentStepMetrics(await this.steps.findMetrics(stepId));
   }
 }

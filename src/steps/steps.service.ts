@@ -142,7 +142,7 @@ export class StepsService {
   async recordFeedback(stepId: string, dto: StepFeedbackDto): Promise<Step> {
     return this.transactions.run(async (manager) => {
       const changes: StepChanges = { feedback: dto.feedback, updatedAt: new Date().toISOString() };
-      if (dto.tags !== undefined) changes.tags = dto.tags;
+      if (dto.tags != null) changes.tags = dto.tags;
       const { affected } = await manager.update(Step, { id: stepId }, changes);
       if (!affected) throw new StepNotFoundError(stepId);
       return manager.findOneByOrFail(Step, { id: stepId });
@@ -227,7 +227,7 @@ function usageColumns(usage: UsageDto): StepChanges {
     promptTokensDetails: usage.prompt_tokens_details,
     completionTokensDetails: usage.completion_tokens_details,
   };
-  return withoutUndefined(columns);
+  return withoutNullish(columns);
 }
 
 function stopReasonColumn(dto: CancelStepDto): StepChanges {
@@ -240,7 +240,7 @@ async function upsertMetrics(
   stepId: string,
   dto: StepMetricsDto,
 ): Promise<void> {
-  const values = withoutUndefined({
+  const values = withoutNullish({
     stepStartNs: dto.step_start_ns,
     llmRequestStartNs: dto.llm_request_start_ns,
     llmRequestNs: dto.llm_request_ns,
@@ -262,8 +262,12 @@ async function upsertMetrics(
     .execute();
 }
 
-function withoutUndefined<T extends object>(object: T): Partial<T> {
+/**
+ * The fields a client gave. An optional field sent as null means the same as one left out (as in
+ * Letta, whose optional fields default to None): the default on create, the value kept on update.
+ */
+function withoutNullish<T extends object>(object: T): Partial<T> {
   return Object.fromEntries(
-    Object.entries(object).filter(([, value]) => value !== undefined),
+    Object.entries(object).filter(([, value]) => value != null),
   ) as Partial<T>;
 }

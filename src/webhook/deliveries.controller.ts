@@ -33,6 +33,7 @@ const DeliveryIdParam = () =>
   ApiParam({
     name: 'id',
     description: 'The delivery id (its webhook-id)',
+    schema: { type: 'string', pattern: DELIVERY_ID.pattern.source },
     example: 'msg_2b1e0c9d4f6a4e0f8a7b6c5d4e3f2a1b',
   });
 
@@ -51,7 +52,7 @@ export class DeliveriesController {
   })
   @ApiOkResponse({ type: [DeliveryView] })
   @ApiErrors(400)
-  async list(@Query() query: ListDeliveriesQuery): Promise<DeliveryJson[]> {
+  async listDeliveries(@Query() query: ListDeliveriesQuery): Promise<DeliveryJson[]> {
     return (await this.store.list(query)).map(presentDelivery);
   }
 
@@ -61,7 +62,7 @@ export class DeliveriesController {
   })
   @ApiOkResponse({ type: DeliverySummaryView })
   @ApiErrors()
-  summary(): Promise<DeliverySummary> {
+  getDeliverySummary(): Promise<DeliverySummary> {
     return this.deliveries.summary();
   }
 
@@ -70,7 +71,9 @@ export class DeliveriesController {
   @DeliveryIdParam()
   @ApiOkResponse({ type: DeliveryWithAttemptsView })
   @ApiErrors(400, 404)
-  async findOne(@Param('id', ParseDeliveryIdPipe) id: string): Promise<DeliveryWithAttemptsJson> {
+  async getDelivery(
+    @Param('id', ParseDeliveryIdPipe) id: string,
+  ): Promise<DeliveryWithAttemptsJson> {
     return presentDeliveryWithAttempts(await this.deliveries.findOne(id));
   }
 
@@ -79,7 +82,7 @@ export class DeliveriesController {
   @ApiOperation({ summary: 'Put every failed delivery created since a time back to pending' })
   @ApiAcceptedResponse({ type: RecoverResultView })
   @ApiBodyErrors()
-  async recover(@Body() dto: RecoverDeliveriesDto): Promise<{ requeued: number }> {
+  async recoverDeliveries(@Body() dto: RecoverDeliveriesDto): Promise<{ requeued: number }> {
     return { requeued: await this.deliveries.recoverFailedSince(dto.since) };
   }
 
@@ -89,7 +92,9 @@ export class DeliveriesController {
   @DeliveryIdParam()
   @ApiAcceptedResponse({ type: DeliveryWithAttemptsView })
   @ApiErrors(400, 404, 409)
-  async retry(@Param('id', ParseDeliveryIdPipe) id: string): Promise<DeliveryWithAttemptsJson> {
+  async retryDelivery(
+    @Param('id', ParseDeliveryIdPipe) id: string,
+  ): Promise<DeliveryWithAttemptsJson> {
     return presentDeliveryWithAttempts(await this.deliveries.retryNow(id));
   }
 }
@@ -105,7 +110,7 @@ export class StepDeliveriesController {
   @ApiOperation({ summary: "A step's webhook deliveries, each with every attempt" })
   @ApiOkResponse({ type: [DeliveryWithAttemptsView] })
   @ApiErrors()
-  async listForStep(@Param('step_id') stepId: string): Promise<DeliveryWithAttemptsJson[]> {
+  async listStepDeliveries(@Param('step_id') stepId: string): Promise<DeliveryWithAttemptsJson[]> {
     return (await this.store.findForStep(stepId)).map(presentDeliveryWithAttempts);
   }
 }

@@ -10,6 +10,7 @@ import { databaseConfig, parseDatabaseConfig } from '../../src/config/database.c
 import { deliveryConfig, parseDeliveryConfig } from '../../src/config/delivery.config.js';
 import type { Env } from '../../src/config/env.js';
 import { parseWebhookConfig, webhookConfig } from '../../src/config/webhook.config.js';
+import { ApiContract } from './api-contract.js';
 import { RecordingLogger } from './recording-logger.js';
 
 export interface TestApp {
@@ -42,13 +43,20 @@ export async function createTestApp(env: Env = {}): Promise<TestApp> {
     ...APP_OPTIONS,
     logger: logs,
   });
-  setUpApp(app);
+  // Every answer the test receives is held to the OpenAPI document; close() reports any breach.
+  const violations: string[] = [];
+  app.use(ApiContract.of(setUpApp(app)).middleware((violation) => violations.push(violation)));
   await app.init();
   return {
     app,
     server: app.getHttpServer(),
     logs,
     dataSource: app.get<DataSource>(getDataSourceToken()),
-    close: () => app.close(),
+    close: async () => {
+      await app.close();
+      if (violations.length > 0) {
+        throw new Error(`Answers that break the OpenAPI document:\n${violations.join('\n')}`);
+      }
+    },
   };
 }

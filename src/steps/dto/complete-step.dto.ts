@@ -36,7 +36,7 @@ export class StepErrorDto extends CancelStepDto {
   @IsString()
   @MaxLength(65_536)
   error_message: string;
-  @ApiPropertyOptional({ maxLength: 262_144, nullable: true })
+  @ApiPropertyOptional({ type: String, maxLength: 262_144, nullable: true })
   @IsOptional()
   @IsString()
   @MaxLength(262_144)

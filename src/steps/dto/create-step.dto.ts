@@ -7,6 +7,8 @@ import { OptionalCount, OptionalTags, OptionalText } from './validators.js';
 /** A new step: always created `pending`; usage may be known already or reported on success. */
 export class CreateStepDto extends UsageDto {
   @ApiPropertyOptional({
+    type: String,
+    pattern: STEP_ID_PATTERN.source,
     description: 'step-<uuid v4>; generated when left out.',
     example: 'step-3f1d2c4b-5a6e-4f70-8b9c-0d1e2f3a4b5c',
   })

@@ -1,4 +1,4 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiPropertyOptional, OmitType } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsIn, IsOptional } from 'class-validator';
 import { IdCursor } from '../../common/id-format.js';
@@ -50,3 +50,6 @@ export class ListStepsQuery extends PageQuery {
   @IdCursor(STEP_ID, 'after') declare after?: string;
   @IdCursor(STEP_ID, 'before') declare before?: string;
 }
+
+/** The same, under /v1/runs/{run_id}/steps: the run comes from the path, so no run_id filter. */
+export class ListRunStepsQuery extends OmitType(ListStepsQuery, ['run_id'] as const) {}

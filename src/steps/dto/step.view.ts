@@ -1,3 +1,4 @@
+import { STEP_ID_PATTERN } from '../step-id.js';
 import { ApiProperty } from '@nestjs/swagger';
 import { FEEDBACK_VALUES, STEP_STATUSES, STOP_REASONS } from '../step-status.js';
 
@@ -8,7 +9,11 @@ const time = (nullable = false) => ApiProperty({ type: String, format: 'date-tim
 
 /** The Step as the API returns it (documentation of presentStep). */
 export class StepView {
-  @ApiProperty({ example: 'step-3f1d2c4b-5a6e-4f70-8b9c-0d1e2f3a4b5c' }) id: string;
+  @ApiProperty({
+    pattern: STEP_ID_PATTERN.source,
+    example: 'step-3f1d2c4b-5a6e-4f70-8b9c-0d1e2f3a4b5c',
+  })
+  id: string;
   @ApiProperty({ enum: STEP_STATUSES }) status: string;
   @text('agent-1') agent_id: string | null;
   @text('run-1') run_id: string | null;
@@ -57,7 +62,7 @@ const nanos = () =>
   });
 
 export class StepMetricsView {
-  @ApiProperty({ description: 'The step id.' }) id: string;
+  @ApiProperty({ pattern: STEP_ID_PATTERN.source, description: 'The step id.' }) id: string;
   @nanos() step_start_ns: string | null;
   @nanos() llm_request_start_ns: string | null;
   @nanos() llm_request_ns: string | null;

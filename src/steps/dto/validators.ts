@@ -58,7 +58,13 @@ export const OptionalObject = (description?: string) =>
 
 export const OptionalTags = (description = 'Tags (at most 100, each up to 256 characters).') =>
   applyDecorators(
-    ApiPropertyOptional({ type: [String], description, example: ['billing'] }),
+    ApiPropertyOptional({
+      type: 'array',
+      items: { type: 'string', maxLength: 256 },
+      maxItems: 100,
+      description,
+      example: ['billing'],
+    }),
     IsOptional(),
     IsArray(),
     ArrayMaxSize(100),
@@ -74,10 +80,13 @@ export function NanosecondCount(options?: ValidationOptions) {
   return applyDecorators(
     ApiPropertyOptional({
       oneOf: [
-        { type: 'integer', minimum: 0 },
-        { type: 'string', pattern: '^\\d{1,19}$' },
+        { type: 'integer', format: 'int64', minimum: 0 },
+        { type: 'string', pattern: '^\\d{1,19}$', maxLength: 19 },
       ],
-      description: 'Nanoseconds, up to 2^63-1; returned as a decimal string.',
+      description:
+        'Nanoseconds, 0 to 2^63-1 (9223372036854775807); returned as a decimal string. Send a ' +
+        'decimal string: a JSON number past 2^53 is exact here but is rounded by most clients ' +
+        '(a JavaScript client’s number type among them). A 19-digit string above 2^63-1 is refused.',
       example: '1764316800123456789',
     }),
     IsOptional(),

@@ -1,5 +1,9 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { STEP_ID_PATTERN } from '../../steps/step-id.js';
+import { DELIVERY_ID } from '../delivery-store.js';
 import { DELIVERY_STATUSES } from '../entities/webhook-delivery.entity.js';
+
+const ATTEMPT_OUTCOMES = ['success', 'http_error', 'timeout', 'network_error'];
 
 const time = (nullable = false) => ApiProperty({ type: String, format: 'date-time', nullable });
 
@@ -8,7 +12,7 @@ export class DeliveryAttemptView {
   @time() started_at: string;
   @ApiProperty({ type: 'integer', example: 12 }) duration_ms: number;
   @ApiProperty({ type: 'integer', nullable: true, example: 503 }) status_code: number | null;
-  @ApiProperty({ enum: ['success', 'http_error', 'timeout', 'network_error'] }) outcome: string;
+  @ApiProperty({ enum: ATTEMPT_OUTCOMES }) outcome: string;
   @ApiProperty({ type: String, nullable: true, example: 'HTTP 503' }) error: string | null;
   @ApiProperty({ type: String, nullable: true, description: 'First 2 KiB of the response body.' })
   response_body: string | null;
@@ -16,12 +20,20 @@ export class DeliveryAttemptView {
 
 /** A delivery as the API returns it; `id` is the `webhook-id` its receiver saw. */
 export class DeliveryView {
-  @ApiProperty({ example: 'msg_2b1e0c9d4f6a4e0f8a7b6c5d4e3f2a1b' }) id: string;
-  @ApiProperty({ example: 'step-3f1d2c4b-5a6e-4f70-8b9c-0d1e2f3a4b5c' }) step_id: string;
+  @ApiProperty({
+    pattern: DELIVERY_ID.pattern.source,
+    example: 'msg_2b1e0c9d4f6a4e0f8a7b6c5d4e3f2a1b',
+  })
+  id: string;
+  @ApiProperty({
+    pattern: STEP_ID_PATTERN.source,
+    example: 'step-3f1d2c4b-5a6e-4f70-8b9c-0d1e2f3a4b5c',
+  })
+  step_id: string;
   @ApiProperty({ enum: DELIVERY_STATUSES }) status: string;
   @ApiProperty({ type: 'integer' }) attempt_count: number;
   @time(true) next_attempt_at: string | null;
-  @ApiProperty({ type: String, nullable: true }) last_outcome: string | null;
+  @ApiProperty({ enum: ATTEMPT_OUTCOMES, nullable: true }) last_outcome: string | null;
   @ApiProperty({ type: 'integer', nullable: true }) last_status_code: number | null;
   @ApiProperty({ type: String, nullable: true }) last_error: string | null;
   @time() created_at: string;
