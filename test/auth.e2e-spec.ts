@@ -97,6 +97,23 @@ describe('API authentication (e2e)', () => {
       .expect(404);
   });
 
+  it('takes the Bearer scheme in any case (RFC 9110) and the key only exactly', async () => {
+    t = await createTestApp({ API_KEY });
+    for (const scheme of ['Bearer', 'bearer', 'BEARER', 'bEaReR']) {
+      await request(t.server)
+        .get('/v1/steps')
+        .set('authorization', `${scheme} ${API_KEY}`)
+        .expect(200);
+      await request(t.server)
+        .get('/docs-json')
+        .set('authorization', `${scheme} ${API_KEY}`)
+        .expect(200);
+    }
+    for (const wrong of [`Bearer ${API_KEY.toUpperCase()}`, `Basic ${API_KEY}`, API_KEY]) {
+      await request(t.server).get('/v1/steps').set('authorization', wrong).expect(401);
+    }
+  });
+
   it('leaves /health and /ready open even with API_KEY set', async () => {
     t = await createTestApp({ API_KEY });
     await request(t.server).get('/health').expect(200, { status: 'ok' });
