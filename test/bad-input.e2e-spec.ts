@@ -265,7 +265,16 @@ describe('Bad input (e2e)', () => {
   });
 
   it('keeps a terminal call that failed validation from completing the step', async () => {
-    const step = await t.dataSource.getRepository(Step).findOneByOrFail({ id: stepId });
-    expect(step.status).toBe('pending');
+    const step = await new StepsApi(t.server).create();
+    await request(t.server)
+      .post(`/v1/steps/${step.id}/success`)
+      .send({ usage: { prompt_tokens: -1 } })
+      .expect(400);
+    await request(t.server)
+      .post(`/v1/steps/${step.id}/error`)
+      .send({ error_type: 'E' })
+      .expect(400);
+    const stored = await t.dataSource.getRepository(Step).findOneByOrFail({ id: step.id });
+    expect(stored).toMatchObject({ status: 'pending', completedAt: null, promptTokens: 0 });
   });
 });

@@ -16,7 +16,8 @@ describe('Durable deliveries (e2e)', () => {
     bed.receiver.replyInTurn(
       { status: 503, body: 'busy' },
       { status: 503, body: 'busy' },
-      { status: 200, body: 'thanks' },
+      // The receiver takes 60 ms over the last answer: its recorded duration must show it.
+      { status: 200, body: 'thanks', delayMs: 60 },
     );
     await start({ STEP_COMPLETE_RETRY_SCHEDULE: '100ms,100ms,100ms' });
     const stepId = await completedStep();
@@ -43,8 +44,13 @@ describe('Durable deliveries (e2e)', () => {
       [2, 'http_error', 503, 'busy'],
       [3, 'success', 200, 'thanks'],
     ]);
+    expect(delivery.attempts[2].duration_ms).toBeGreaterThanOrEqual(60);
+    expect(delivery.attempts[0].duration_ms).toBeLessThan(delivery.attempts[2].duration_ms);
+    const starts = delivery.attempts.map((attempt) => Date.parse(attempt.started_at));
+    // In order, at least the 100 ms retry delay apart, as ISO timestamps.
+    expect(starts[1] - starts[0]).toBeGreaterThanOrEqual(100);
+    expect(starts[2] - starts[1]).toBeGreaterThanOrEqual(100);
     for (const attempt of delivery.attempts) {
-      expect(attempt.duration_ms).toBeGreaterThanOrEqual(0);
       expect(new Date(attempt.started_at).toISOString()).toBe(attempt.started_at);
     }
   });
