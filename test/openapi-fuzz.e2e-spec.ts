@@ -24,6 +24,7 @@ interface Schema {
   required?: string[];
   items?: Schema;
   oneOf?: Schema[];
+  allOf?: Schema[];
 }
 interface Operation {
   operationId: string;
@@ -87,10 +88,12 @@ describe('Bad input generated from the OpenAPI document (e2e)', () => {
     await receiver.close();
   });
 
-  const deref = (schema: Schema): Schema =>
-    schema.$ref
+  const deref = (schema: Schema): Schema => {
+    if (schema.allOf?.length === 1) return deref(schema.allOf[0]);
+    return schema.$ref
       ? deref(document.components!.schemas![schema.$ref.split('/').pop()!] as Schema)
       : schema;
+  };
 
   const routes = (): Route[] =>
     Object.entries(document.paths).flatMap(([template, methods]) =>

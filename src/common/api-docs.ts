@@ -93,7 +93,11 @@ export function refineApiDocument(document: OpenAPIObject): OpenAPIObject {
     const schema = schemas[name];
     schema.additionalProperties = false;
     for (const [property, definition] of Object.entries(schema.properties ?? {})) {
-      if (!schema.required?.includes(property)) definition.nullable = true;
+      if (schema.required?.includes(property)) continue;
+      // Beside a $ref every other keyword is ignored (OpenAPI 3.0), so a nullable ref is an allOf.
+      schema.properties![property] = definition.$ref
+        ? { allOf: [{ $ref: definition.$ref }], nullable: true }
+        : { ...definition, nullable: true };
     }
   }
   for (const schema of Object.values(schemas)) {
