@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { queryRows } from '../../src/database/raw-sql.js';
 import { createTestApp, TestApp } from '../helpers/test-app.js';
 import { StepsApi } from '../helpers/steps-api.js';
 import { WebhookReceiver } from '../helpers/webhook-receiver.js';
@@ -59,6 +60,20 @@ describe('The API on PostgreSQL (services)', () => {
     const [second] = await api.list(`run_id=${run}&limit=1&order=asc&after=${first.id}`);
     expect(first.id).toBe(a.id);
     expect(second.id).toBe(b.id);
+  });
+
+  it('binds hand-written SQL as $n placeholders, spreads lists, and leaves :: casts alone', async () => {
+    const runner = t.dataSource.createQueryRunner();
+    try {
+      const rows = await queryRows(
+        runner.manager,
+        'SELECT :a::int + 1 AS a, :b AS b, 3 IN (:...list) AS has_three',
+        { a: '41', b: "x'; DROP", list: [1, 2, 3] },
+      );
+      expect(rows).toEqual([{ a: 42, b: "x'; DROP", has_three: true }]);
+    } finally {
+      await runner.release();
+    }
   });
 
   it('keeps nanosecond metrics beyond 2^53 exact', async () => {
