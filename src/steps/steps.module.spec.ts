@@ -1,0 +1,45 @@
+import { ConfigModule } from '@nestjs/config';
+import { EventEmitter2, EventEmitterModule } from '@nestjs/event-emitter';
+import { Test } from '@nestjs/testing';
+import { databaseConfig } from '../config/database.config.js';
+import { DatabaseModule } from '../database/database.module.js';
+import { STEP_COMPLETED, StepCompletedEvent } from './events/step-completed.event.js';
+import { StepsModule } from './steps.module.js';
+import { StepsService } from './steps.service.js';
+
+/**
+ * The boundary of SPEC §1: StepsModule records steps and emits `step.completed`, and needs nothing
+ * of WebhookModule to do it. Booted here with only the database and the event bus.
+ */
+describe(StepsModule.name, () => {
+  it('boots and completes a step without WebhookModule, emitting step.completed once', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [databaseConfig] }),
+        EventEmitterModule.forRoot(),
+        DatabaseModule,
+        StepsModule,
+      ],
+    })
+      .overrideProvider(databaseConfig.KEY)
+      .useValue({ dialect: 'sqlite', path: ':memory:' })
+      .compile();
+    const app = await moduleRef.init();
+    try {
+      const sut = app.get(StepsService);
+      const events: StepCompletedEvent[] = [];
+      app.get(EventEmitter2).on(STEP_COMPLETED, (event: StepCompletedEvent) => {
+        events.push(event);
+      });
+
+      const step = await sut.create({ agent_id: 'agent-1' });
+      await expect(sut.markSucceeded(step.id, {})).resolves.toMatchObject({ status: 'success' });
+      await expect(sut.markSucceeded(step.id, {})).resolves.toMatchObject({ status: 'success' });
+
+      // One event for the transition; the repeated call changes nothing and announces nothing.
+      expect(events).toEqual([expect.objectContaining({ stepId: step.id, status: 'success' })]);
+    } finally {
+      await app.close();
+    }
+  });
+});
