@@ -23,6 +23,8 @@ import { WebhookModule } from './webhook/webhook.module.js';
 @Module({})
 export class AppModule implements NestModule {
   static register(delivery: DeliveryConfig): DynamicModule {
+    // One instance, imported by HealthModule too (for /ready), so both see the same engine.
+    const webhook = WebhookModule.register(delivery);
     return {
       module: AppModule,
       imports: [
@@ -32,8 +34,8 @@ export class AppModule implements NestModule {
         DatabaseModule,
         MetricsModule,
         StepsModule,
-        WebhookModule.register(delivery),
-        HealthModule,
+        webhook,
+        HealthModule.register(webhook),
         DashboardModule,
       ],
     };

@@ -1,15 +1,20 @@
-import { Module } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { DeliveriesHealthIndicator } from './deliveries.health.js';
 import { HealthController } from './health.controller.js';
 
 /**
  * Liveness and readiness for load balancers and orchestrators; open without the API key. The
- * delivery check asks the (global) WebhookModule's `DeliveryTrigger`.
+ * delivery check asks the `DeliveryTrigger` that `deliveries` (the app's WebhookModule) exports.
  */
-@Module({
-  imports: [TerminusModule],
-  controllers: [HealthController],
-  providers: [DeliveriesHealthIndicator],
-})
-export class HealthModule {}
+@Module({})
+export class HealthModule {
+  static register(deliveries: DynamicModule): DynamicModule {
+    return {
+      module: HealthModule,
+      imports: [TerminusModule, deliveries],
+      controllers: [HealthController],
+      providers: [DeliveriesHealthIndicator],
+    };
+  }
+}
