@@ -38,7 +38,9 @@ export class ErrorResponseFilter extends BaseExceptionFilter {
         ? new DependencyUnavailableError('The database')
         : exception;
     if (!(error instanceof DomainError)) return super.catch(exception, host);
-    if (error.code === 'unavailable') this.warnOutage(error, exception);
+    // The underlying failure: the driver's error for the database, the kept cause for Redis.
+    if (error.code === 'unavailable')
+      this.warnOutage(error, error === exception ? error.cause : exception);
     const statusCode = STATUS_BY_CODE[error.code];
     const response = host.switchToHttp().getResponse<Response>();
     if (error.code === 'unavailable')
@@ -52,7 +54,8 @@ export class ErrorResponseFilter extends BaseExceptionFilter {
     const now = Date.now();
     if (now - this.lastOutageLog < OUTAGE_LOG_INTERVAL_MS) return;
     this.lastOutageLog = now;
-    const reason = cause instanceof Error && cause !== error ? `: ${cause.message}` : '';
+    const message = (cause as { message?: unknown } | undefined)?.message;
+    const reason = typeof message === 'string' ? `: ${message}` : '';
     this.logger.warn(`Answering 503: ${error.message}${reason}`);
   }
 }

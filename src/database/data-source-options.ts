@@ -23,10 +23,10 @@ export const MIGRATIONS = [
  * and for the answer to one statement. A transaction of a few statements answers, or fails with a
  * 503, within a few seconds when the database freezes, instead of hanging.
  */
-export const POSTGRES_CONNECT_TIMEOUT_MS = 2_000;
-export const POSTGRES_QUERY_TIMEOUT_MS = 2_500;
+const POSTGRES_CONNECT_TIMEOUT_MS = 2_000;
+const POSTGRES_QUERY_TIMEOUT_MS = 2_500;
 /** How long a write waits for SQLite's lock when another process holds it, before a 503. */
-export const SQLITE_BUSY_TIMEOUT_MS = 3_000;
+const SQLITE_BUSY_TIMEOUT_MS = 3_000;
 
 /**
  * One definition of the database, shared by the app and the TypeORM migration CLI. `migrate`

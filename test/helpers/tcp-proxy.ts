@@ -42,11 +42,6 @@ export class TcpProxy {
     return this.portNumber;
   }
 
-  /** Connections open through the proxy now. */
-  get connections(): number {
-    return this.pairs.size;
-  }
-
   freeze(): void {
     this.frozen = true;
   }
