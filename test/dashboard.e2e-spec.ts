@@ -1,6 +1,6 @@
 import request from 'supertest';
-import type { DeliverySummary } from '../src/webhook/deliveries.service.js';
-import type { DeliveryJson } from '../src/webhook/delivery.presenter.js';
+import type { DeliverySummary } from '../src/webhook/deliveries/deliveries.service.js';
+import type { DeliveryJson } from '../src/webhook/deliveries/delivery.presenter.js';
 import { createTestApp } from './helpers/test-app.js';
 import { useWebhookTestbed } from './helpers/webhook-testbed.js';
 

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { DeliveryScheduler } from '../src/webhook/delivery-scheduler.js';
+import { DeliveryScheduler } from '../src/webhook/dispatch/delivery-scheduler.js';
 import { DeliveriesApi } from './helpers/deliveries-api.js';
 import { StepsApi } from './helpers/steps-api.js';
 import { createTestApp, TestApp } from './helpers/test-app.js';

@@ -3,15 +3,10 @@ import { dirname } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
 import type { DatabaseConfig } from '../config/database.config.js';
 import { AnsweringPgClient } from './answering-pg-client.js';
-import { StepMetrics } from '../steps/entities/step-metrics.entity.js';
-import { Step } from '../steps/entities/step.entity.js';
-import { DeliveryAttempt } from '../webhook/entities/delivery-attempt.entity.js';
-import { WebhookDelivery } from '../webhook/entities/webhook-delivery.entity.js';
 import { CreateSteps1764316800000 } from './migrations/1764316800000-CreateSteps.js';
 import { CreateWebhookDeliveries1764403200000 } from './migrations/1764403200000-CreateWebhookDeliveries.js';
 import { IndexAttemptsStartedAt1764489600000 } from './migrations/1764489600000-IndexAttemptsStartedAt.js';
 
-export const ENTITIES = [Step, StepMetrics, WebhookDelivery, DeliveryAttempt];
 export const MIGRATIONS = [
   CreateSteps1764316800000,
   CreateWebhookDeliveries1764403200000,
@@ -30,14 +25,16 @@ const SQLITE_BUSY_TIMEOUT_MS = 3_000;
 
 /**
  * One definition of the database, shared by the app and the TypeORM migration CLI. `migrate`
- * leaves out the statement deadline: a migration may rightly take long on a large table.
+ * leaves out the statement deadline: a migration may rightly take long on a large table. No
+ * entities here: each module registers its own (`TypeOrmModule.forFeature`), and the app's
+ * DatabaseModule loads them (`autoLoadEntities`); migrations need none.
  */
 export function buildDataSourceOptions(
   config: DatabaseConfig,
   use: 'serve' | 'migrate' = 'serve',
 ): DataSourceOptions {
   const common = {
-    entities: ENTITIES,
+    entities: [] as DataSourceOptions['entities'],
     migrations: MIGRATIONS,
     migrationsTableName: 'migrations',
     synchronize: false,

@@ -1,27 +1,32 @@
 import { Global, Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { databaseConfig, DatabaseConfigType } from '../config/database.config.js';
 import { buildDataSourceOptions } from './data-source-options.js';
 import { openMigrated } from './migrate.js';
 import { TransactionRunner } from './transaction-runner.js';
-import { TransactionalListeners } from './transactional-listeners.js';
+import { TransactionalEvents } from './transactional-events.js';
 
 /**
  * The TypeORM connection, migrated at start; the transaction runner every write goes through; and
- * the listeners that write inside another module's transaction.
+ * the in-transaction bus (`@OnEventInTransaction`) for writes that commit with another module's change.
  */
 @Global()
 @Module({
   imports: [
+    DiscoveryModule,
     TypeOrmModule.forRootAsync({
       inject: [databaseConfig.KEY],
-      useFactory: (config: DatabaseConfigType) => buildDataSourceOptions(config),
+      useFactory: (config: DatabaseConfigType) => ({
+        ...buildDataSourceOptions(config),
+        autoLoadEntities: true,
+      }),
       // Migrated before anything can use it; on PostgreSQL under a lock, so processes started
       // together do not run the same migration twice.
       dataSourceFactory: (options) => openMigrated(options!),
     }),
   ],
-  providers: [TransactionRunner, TransactionalListeners],
-  exports: [TransactionRunner, TransactionalListeners],
+  providers: [TransactionRunner, TransactionalEvents],
+  exports: [TransactionRunner, TransactionalEvents],
 })
 export class DatabaseModule {}

@@ -29,30 +29,31 @@ describe(TransactionRunner.name, () => {
     expect(order).toEqual(['a begins', 'a ends', 'b begins', 'b ends', 'c begins', 'c ends']);
   });
 
-  it('rolls a failed unit back whole, runs its rollback hooks, and goes on with the next', async () => {
-    let hookRan = 0;
+  it('rolls a failed unit back whole and goes on with the next', async () => {
     const failed = sut.run(async (manager) => {
-      sut.onRollback(manager, () => (hookRan += 1));
       await manager.query('INSERT INTO t (n) VALUES (1)');
       throw new Error('boom');
     });
     const next = sut.run((manager) => manager.query('INSERT INTO t (n) VALUES (2)'));
     await expect(failed).rejects.toThrow('boom');
     await expect(next).resolves.toBeDefined();
-    expect(hookRan).toBe(1);
     expect(await dataSource.query('SELECT n FROM t')).toEqual([{ n: 2 }]);
   });
 
-  it('does not run rollback hooks of a unit that commits', async () => {
-    let hookRan = false;
-    await sut.run(async (manager) => {
-      sut.onRollback(manager, () => (hookRan = true));
+  it('runs a single statement queued behind a transaction under way, never inside it', async () => {
+    const order: string[] = [];
+    const unit = sut.run(async (manager) => {
       await manager.query('INSERT INTO t (n) VALUES (1)');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      order.push('transaction ends');
+      throw new Error('rolled back');
     });
-    expect(hookRan).toBe(false);
-  });
-
-  it('refuses a rollback hook outside a transaction it started', () => {
-    expect(() => sut.onRollback(dataSource.manager, () => undefined)).toThrow('onRollback needs');
+    const statement = sut
+      .runStatement((manager) => manager.query('INSERT INTO t (n) VALUES (2)'))
+      .then(() => order.push('statement'));
+    await expect(unit).rejects.toThrow('rolled back');
+    await statement;
+    expect(order).toEqual(['transaction ends', 'statement']);
+    expect(await dataSource.query('SELECT n FROM t')).toEqual([{ n: 2 }]);
   });
 });

@@ -12,7 +12,6 @@ import { DataSource, EntityManager } from 'typeorm';
 export class TransactionRunner {
   private readonly serialise: boolean;
   private queueTail: Promise<unknown> = Promise.resolve();
-  private readonly rollbackHooks = new WeakMap<EntityManager, (() => void)[]>();
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {
     this.serialise = dataSource.options.type === 'better-sqlite3';
@@ -40,26 +39,7 @@ export class TransactionRunner {
     }
   }
 
-  /**
-   * Runs `hook` if the transaction that `manager` belongs to rolls back (the work threw, or the
-   * commit failed): for undoing in-memory state that assumed the commit, never for database writes.
-   */
-  onRollback(manager: EntityManager, hook: () => void): void {
-    const hooks = this.rollbackHooks.get(manager);
-    if (!hooks) throw new Error('onRollback needs a transaction started by TransactionRunner.run');
-    hooks.push(hook);
-  }
-
-  private async transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    const hooks: (() => void)[] = [];
-    try {
-      return await this.dataSource.transaction((manager) => {
-        this.rollbackHooks.set(manager, hooks);
-        return work(manager);
-      });
-    } catch (error) {
-      for (const hook of hooks) hook();
-      throw error;
-    }
+  private transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(work);
   }
 }

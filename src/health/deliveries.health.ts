@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
-import { DeliveryTrigger } from '../webhook/delivery-trigger.js';
+import { DeliveryTrigger } from '../webhook/dispatch/delivery-trigger.js';
 
 /** Up while deliveries are being processed (or there is nothing for this process to process). */
 @Injectable()

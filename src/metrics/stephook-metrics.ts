@@ -3,7 +3,7 @@ import { OnEvent } from '@nestjs/event-emitter';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { STEP_COMPLETED, StepCompletedEvent } from '../steps/events/step-completed.event.js';
 import type { TerminalStepStatus } from '../steps/step-status.js';
-import type { AttemptOutcome } from '../webhook/webhook-sender.js';
+import type { AttemptOutcome } from '../webhook/sender/webhook-sender.js';
 
 /**
  * The backlog gauges are recounted when this process has changed a delivery since the last count,

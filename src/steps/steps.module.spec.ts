@@ -1,8 +1,5 @@
-import { ConfigModule } from '@nestjs/config';
-import { EventEmitter2, EventEmitterModule } from '@nestjs/event-emitter';
-import { Test } from '@nestjs/testing';
-import { databaseConfig } from '../config/database.config.js';
-import { DatabaseModule } from '../database/database.module.js';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { bootModules } from '../../test/helpers/boot-modules.js';
 import { STEP_COMPLETED, StepCompletedEvent } from './events/step-completed.event.js';
 import { StepsModule } from './steps.module.js';
 import { StepsService } from './steps.service.js';
@@ -13,22 +10,11 @@ import { StepsService } from './steps.service.js';
  */
 describe(StepsModule.name, () => {
   it('boots and completes a step without WebhookModule, emitting step.completed once', async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [databaseConfig] }),
-        EventEmitterModule.forRoot(),
-        DatabaseModule,
-        StepsModule,
-      ],
-    })
-      .overrideProvider(databaseConfig.KEY)
-      .useValue({ dialect: 'sqlite', path: ':memory:' })
-      .compile();
-    const app = await moduleRef.init();
+    const booted = await bootModules([StepsModule]);
     try {
-      const sut = app.get(StepsService);
+      const sut = booted.moduleRef.get(StepsService);
       const events: StepCompletedEvent[] = [];
-      app.get(EventEmitter2).on(STEP_COMPLETED, (event: StepCompletedEvent) => {
+      booted.moduleRef.get(EventEmitter2).on(STEP_COMPLETED, (event: StepCompletedEvent) => {
         events.push(event);
       });
 
@@ -39,7 +25,7 @@ describe(StepsModule.name, () => {
       // One event for the transition; the repeated call changes nothing and announces nothing.
       expect(events).toEqual([expect.objectContaining({ stepId: step.id, status: 'success' })]);
     } finally {
-      await app.close();
+      await booted.close();
     }
   });
 });

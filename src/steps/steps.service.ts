@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, SelectQueryBuilder } from 'typeorm';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { EntityManager, Repository, SelectQueryBuilder } from 'typeorm';
 import { applyCursorPage } from '../common/cursor-page.js';
 import { hydrate, queryRows, setClause } from '../database/raw-sql.js';
 import { TransactionRunner } from '../database/transaction-runner.js';
-import { TransactionalListeners } from '../database/transactional-listeners.js';
+import { TransactionalEvents } from '../database/transactional-events.js';
 import { isUniqueViolation } from '../database/unique-violation.js';
 import type { StepErrorDto, StepSuccessDto, CancelStepDto } from './dto/complete-step.dto.js';
 import type { CreateStepDto } from './dto/create-step.dto.js';
@@ -30,15 +30,16 @@ type StepChanges = Partial<Omit<Step, 'id' | 'status' | 'createdAt' | 'completed
 @Injectable()
 export class StepsService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    @InjectRepository(Step) private readonly steps: Repository<Step>,
+    @InjectRepository(StepMetrics) private readonly stepMetrics: Repository<StepMetrics>,
     private readonly transactions: TransactionRunner,
-    private readonly transactionalListeners: TransactionalListeners,
+    private readonly transactionalEvents: TransactionalEvents,
     private readonly events: EventEmitter2,
   ) {}
 
   async create(dto: CreateStepDto): Promise<Step> {
     const now = new Date().toISOString();
-    const step = this.dataSource.getRepository(Step).create({
+    const step = this.steps.create({
       id: dto.id ?? newStepId(),
       status: 'pending',
       agentId: dto.agent_id ?? null,
@@ -80,13 +81,13 @@ export class StepsService {
   }
 
   async findOne(stepId: string): Promise<Step> {
-    const step = await this.dataSource.getRepository(Step).findOneBy({ id: stepId });
+    const step = await this.steps.findOneBy({ id: stepId });
     if (!step) throw new StepNotFoundError(stepId);
     return step;
   }
 
   async list(query: ListStepsQuery): Promise<Step[]> {
-    const builder = this.dataSource.getRepository(Step).createQueryBuilder('s');
+    const builder = this.steps.createQueryBuilder('s');
     const equalities = {
       agent_id: query.agent_id,
       run_id: query.run_id,
@@ -158,7 +159,7 @@ export class StepsService {
   }
 
   async findMetrics(stepId: string): Promise<StepMetrics> {
-    const metrics = await this.dataSource.getRepository(StepMetrics).findOneBy({ id: stepId });
+    const metrics = await this.stepMetrics.findOneBy({ id: stepId });
     if (metrics) return metrics;
     await this.findOne(stepId);
     throw new StepMetricsNotFoundError(stepId);
@@ -167,8 +168,8 @@ export class StepsService {
   /**
    * Moves a step out of `pending`, exactly once. The guarded UPDATE is the arbiter: of any number of
    * concurrent calls, one changes the row. A repeat of the winning status is answered with the step
-   * as it is; a different terminal status is a conflict. `step.completed` is published twice: inside
-   * the transaction to listeners whose writes must commit with it, and after the commit to everyone.
+   * as it is; a different terminal status is a conflict. `step.completed` goes out on both buses
+   * (see the event): inside the transaction, then after the commit.
    */
   private async complete(
     stepId: string,
@@ -200,7 +201,7 @@ export class StepsService {
       if (metrics) await upsertMetrics(manager, stepId, metrics);
       // Whatever must be recorded with the transition (the webhook outbox) commits with it.
       const completed = StepCompletedEvent.fromStep(current);
-      await this.transactionalListeners.publish(STEP_COMPLETED, completed, manager);
+      await this.transactionalEvents.publish(STEP_COMPLETED, completed, manager);
       return { step: current, event: completed };
     });
     if (event) this.events.emit(STEP_COMPLETED, event);
@@ -209,7 +210,7 @@ export class StepsService {
 
   private whereHasTag(builder: SelectQueryBuilder<Step>, tag: string, parameter: string): void {
     const condition =
-      this.dataSource.options.type === 'postgres'
+      this.steps.manager.connection.options.type === 'postgres'
         ? `(s.tags::jsonb) @> jsonb_build_array(CAST(:${parameter} AS text))`
         : `EXISTS (SELECT 1 FROM json_each(s.tags) WHERE json_each.value = :${parameter})`;
     builder.andWhere(condition, { [parameter]: tag });

@@ -1,43 +1,59 @@
+import { HttpModule } from '@nestjs/axios';
 import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { deliveryConfig } from '../config/delivery.config.js';
 import type { DeliveryConfig, DeliveryConfigType } from '../config/delivery.config.js';
-import { DeliveryCoreModule } from './delivery-core.module.js';
-import { DeliveryScheduler } from './delivery-scheduler.js';
-import { THIS_PROCESS_DELIVERS } from './delivery-tokens.js';
-import { DeliveryTrigger } from './delivery-trigger.js';
-import { InProcessTrigger } from './in-process-trigger.js';
+import { DeliveryStore } from './delivery-store.js';
+import { DeliveryDispatcher } from './dispatch/delivery-dispatcher.js';
+import { DeliveryScheduler } from './dispatch/delivery-scheduler.js';
+import { DeliveryTrigger, THIS_PROCESS_DELIVERS } from './dispatch/delivery-trigger.js';
+import { InProcessTrigger } from './dispatch/in-process-trigger.js';
+import { DeliveryAttempt } from './entities/delivery-attempt.entity.js';
+import { WebhookDelivery } from './entities/webhook-delivery.entity.js';
 import { DeliveryProcessor } from './queue/delivery.processor.js';
 import { DELIVERY_QUEUE, DeliveryQueue } from './queue/delivery-queue.js';
 import { DeliverySweeper } from './queue/delivery-sweeper.js';
 import { QueuedTrigger } from './queue/queued-trigger.js';
 import { redisConnection } from './queue/redis-connection.js';
+import { WebhookSender } from './sender/webhook-sender.js';
 
 /**
- * How deliveries are driven in this process, chosen once at start from REDIS_URL and whether the
- * process delivers: the in-process dispatcher and scheduler, or BullMQ (with a worker and a sweep
- * only where this process delivers). Exports `DeliveryTrigger` either way.
+ * The delivery engine: the store of deliveries and attempts, the dispatcher that claims, sends and
+ * records attempts, and how they are driven in this process — chosen once at start from REDIS_URL
+ * and whether the process delivers: the in-process scheduler, or BullMQ (with a worker and a sweep
+ * only where this process delivers). What a worker process runs; WebhookModule adds the outbox and
+ * the operator routes. Exports the store and `DeliveryTrigger` (which /ready asks).
  */
 @Module({})
 export class DeliveryEngineModule {
   static register(delivery: DeliveryConfig, delivers: boolean): DynamicModule {
-    const deliversHere = { provide: THIS_PROCESS_DELIVERS, useValue: delivers };
+    const shared = {
+      imports: [HttpModule, TypeOrmModule.forFeature([WebhookDelivery, DeliveryAttempt])],
+      providers: [
+        { provide: THIS_PROCESS_DELIVERS, useValue: delivers },
+        DeliveryStore,
+        DeliveryDispatcher,
+        WebhookSender,
+      ],
+      exports: [DeliveryTrigger, DeliveryStore],
+    };
     if (!delivery.redisUrl) {
       return {
         module: DeliveryEngineModule,
-        imports: [DeliveryCoreModule],
+        ...shared,
         providers: [
-          deliversHere,
+          ...shared.providers,
           DeliveryScheduler,
           { provide: DeliveryTrigger, useClass: InProcessTrigger },
         ],
-        exports: [DeliveryTrigger, DeliveryCoreModule],
       };
     }
     return {
       module: DeliveryEngineModule,
+      ...shared,
       imports: [
-        DeliveryCoreModule,
+        ...shared.imports,
         BullModule.forRootAsync({
           inject: [deliveryConfig.KEY],
           useFactory: (config: DeliveryConfigType) => ({
@@ -48,12 +64,11 @@ export class DeliveryEngineModule {
         BullModule.registerQueue({ name: DELIVERY_QUEUE }),
       ],
       providers: [
-        deliversHere,
+        ...shared.providers,
         DeliveryQueue,
         ...(delivers ? [DeliveryProcessor, DeliverySweeper] : []),
         { provide: DeliveryTrigger, useClass: QueuedTrigger },
       ],
-      exports: [DeliveryTrigger, DeliveryCoreModule],
     };
   }
 }

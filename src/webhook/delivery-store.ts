@@ -1,30 +1,14 @@
-import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, In } from 'typeorm';
-import { applyCursorPage, PageQuery } from '../common/cursor-page.js';
-import type { IdFormat } from '../common/id-format.js';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { EntityManager, Repository } from 'typeorm';
 import { isDatabaseUnavailable } from '../database/database-unavailable.js';
 import { hydrate, queryRows } from '../database/raw-sql.js';
 import { TransactionRunner } from '../database/transaction-runner.js';
 import { StephookMetrics } from '../metrics/stephook-metrics.js';
-import { DeliveryAttempt } from './entities/delivery-attempt.entity.js';
-import {
-  DELIVERY_STATUSES,
-  DeliveryStatus,
-  WebhookDelivery,
-} from './entities/webhook-delivery.entity.js';
-import type { AttemptResult } from './webhook-sender.js';
-
-/** `msg_` and 32 hex digits: the delivery id, sent as `webhook-id`. */
-export const DELIVERY_ID: IdFormat = {
-  pattern: /^msg_[0-9a-f]{32}$/,
-  description: 'a delivery id ("msg_" followed by 32 hex digits)',
-};
-
-export function newDeliveryId(): string {
-  return `msg_${randomUUID().replaceAll('-', '')}`;
-}
+import type { DeliveryVerdict } from './dispatch/retry-policy.js';
+import { newDeliveryId } from './delivery-id.js';
+import { WebhookDelivery } from './entities/webhook-delivery.entity.js';
+import type { AttemptResult } from './sender/webhook-sender.js';
 
 /** Pauses between writes of results kept through an outage: from this, doubling up to the max. */
 const RECORD_RETRY_MIN_MS = 250;
@@ -34,25 +18,11 @@ const RECORD_RETRY_MAX_MS = 5_000;
 const DUE = "status = 'pending' AND next_attempt_at <= :at";
 const FREE = '(lease_until IS NULL OR lease_until < :at)';
 
-export type DeliveryWithAttempts = WebhookDelivery & { attempts: DeliveryAttempt[] };
-
-export interface DeliveryTotals {
-  counts: Record<DeliveryStatus, number>;
-  oldestPendingCreatedAt: string | null;
-  /** `YYYY-MM-DDTHH:MM` (UTC) → attempts started in that minute, and how many succeeded. */
-  attemptsByMinute: Map<string, { attempts: number; succeeded: number }>;
-}
-
-/** What an attempt leads to: done, given up, or another try at `nextAttemptAt`. */
-export type DeliveryVerdict =
-  | { status: 'delivered' }
-  | { status: 'failed'; schedulePosition: number }
-  | { status: 'pending'; schedulePosition: number; nextAttemptAt: Date };
-
 /**
- * Every read and write of deliveries and their attempts. The database is the only source of truth:
- * what is pending, what is due, and who holds an attempt (a lease that simply runs out if its
- * process dies), so any number of dispatchers can share it.
+ * Every write of deliveries and their attempts, and the claims. The database is the only source of
+ * truth: what is pending, what is due, and who holds an attempt (a lease that simply runs out if its
+ * process dies), so any number of dispatchers can share it. What operators read is in
+ * `deliveries/delivery-reads.ts`.
  */
 @Injectable()
 export class DeliveryStore {
@@ -63,53 +33,33 @@ export class DeliveryStore {
   private recordingScheduled = false;
   /** The pause before writing kept results again; 0 while the database answers. */
   private recordRetryMs = 0;
+  private readonly dialect: string;
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    @InjectRepository(WebhookDelivery) private readonly deliveries: Repository<WebhookDelivery>,
     private readonly transactions: TransactionRunner,
     private readonly metrics: StephookMetrics,
   ) {
-    metrics.countBacklogWith(() => this.countByStatus(['pending', 'failed']));
+    this.dialect = deliveries.manager.connection.options.type;
   }
 
-  /**
-   * Called inside the transaction that completes the step. With `leaseUntil`, the delivery is born
-   * claimed by this process (its first attempt needs no claim of its own).
-   */
+  /** Called inside the transaction that completes the step: the delivery commits with it. */
   async createPending(
     manager: EntityManager,
     stepId: string,
     payload: string,
     now: Date,
-    leaseUntil: Date | null = null,
-  ): Promise<WebhookDelivery> {
+  ): Promise<void> {
     const at = now.toISOString();
-    const delivery = Object.assign(new WebhookDelivery(), {
-      id: newDeliveryId(),
-      stepId,
-      status: 'pending',
-      payload,
-      attemptCount: 0,
-      schedulePosition: 0,
-      nextAttemptAt: at,
-      leaseUntil: leaseUntil?.toISOString() ?? null,
-      lastOutcome: null,
-      lastStatusCode: null,
-      lastError: null,
-      createdAt: at,
-      updatedAt: at,
-      deliveredAt: null,
-    } satisfies WebhookDelivery);
     await queryRows(
       manager,
       `INSERT INTO webhook_deliveries
          (id, step_id, status, payload, attempt_count, schedule_position, next_attempt_at,
-          lease_until, created_at, updated_at)
-       VALUES (:id, :stepId, 'pending', :payload, 0, 0, :at, :leaseUntil, :at, :at)`,
-      { id: delivery.id, stepId, payload, at, leaseUntil: delivery.leaseUntil },
+          created_at, updated_at)
+       VALUES (:id, :stepId, 'pending', :payload, 0, 0, :at, :at, :at)`,
+      { id: newDeliveryId(), stepId, payload, at },
     );
     this.metrics.backlogChanged();
-    return delivery;
   }
 
   /**
@@ -123,17 +73,21 @@ export class DeliveryStore {
 
   /** Takes up to `limit` pending deliveries that are due and free, oldest due first. */
   async claimDue(now: Date, leaseUntil: Date, limit: number): Promise<WebhookDelivery[]> {
-    // On PostgreSQL, rows another dispatcher is claiming right now are skipped, not waited for.
-    const skipLocked = this.dataSource.options.type === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
-    const claimed = await this.claimWhere(
-      now,
-      leaseUntil,
-      `id IN (SELECT id FROM webhook_deliveries
-               WHERE ${DUE} AND ${FREE}
-               ORDER BY next_attempt_at LIMIT :limit ${skipLocked})`,
-      { limit },
-    );
+    const claimed = await this.claimWhere(now, leaseUntil, this.dueAndFree(''), { limit });
     return claimed.sort((a, b) => a.nextAttemptAt!.localeCompare(b.nextAttemptAt!));
+  }
+
+  /** Takes up to `limit` of one step's deliveries that are pending, due and free: its first attempts. */
+  claimDueForStep(
+    stepId: string,
+    now: Date,
+    leaseUntil: Date,
+    limit: number,
+  ): Promise<WebhookDelivery[]> {
+    return this.claimWhere(now, leaseUntil, this.dueAndFree('step_id = :stepId AND'), {
+      stepId,
+      limit,
+    });
   }
 
   /** Takes one delivery if it is pending, due and free. */
@@ -150,8 +104,7 @@ export class DeliveryStore {
     dueBefore: Date,
     limit: number,
   ): Promise<Pick<WebhookDelivery, 'id' | 'attemptCount'>[]> {
-    return this.dataSource
-      .getRepository(WebhookDelivery)
+    return this.deliveries
       .createQueryBuilder('d')
       .select(['d.id', 'd.attemptCount'])
       .where(`d.status = 'pending' AND d.next_attempt_at <= :dueBefore AND ${FREE}`, {
@@ -257,10 +210,18 @@ export class DeliveryStore {
     });
   }
 
+  /** Due and free rows (`also` narrows them), oldest due first, up to `:limit`. */
+  private dueAndFree(also: string): string {
+    // On PostgreSQL, rows another dispatcher is claiming right now are skipped, not waited for.
+    const skipLocked = this.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+    return `id IN (SELECT id FROM webhook_deliveries
+                    WHERE ${also} ${DUE} AND ${FREE}
+                    ORDER BY next_attempt_at LIMIT :limit ${skipLocked})`;
+  }
+
   /** When the earliest pending delivery falls due (now or in the past when one is waiting). */
   async nextDueAt(): Promise<Date | null> {
-    const row = await this.dataSource
-      .getRepository(WebhookDelivery)
+    const row = await this.deliveries
       .createQueryBuilder('d')
       .select('MIN(d.next_attempt_at)', 'due')
       .where("d.status = 'pending'")
@@ -268,8 +229,13 @@ export class DeliveryStore {
     return row?.due ? new Date(row.due) : null;
   }
 
-  /** Frees every lease: only for a database that this one process alone dispatches from. */
-  async releaseAllLeases(): Promise<number> {
+  /**
+   * At the start of a dispatcher on SQLite, where this process is the only one: a lease left behind
+   * is a previous run's, cut short by a crash, so it is released now rather than left to run out.
+   * How many. On PostgreSQL other live processes hold leases, so none is touched.
+   */
+  async releaseLeftLeases(): Promise<number> {
+    if (this.dialect !== 'better-sqlite3') return 0;
     return this.transactions.run(async (manager) => {
       const { affected } = await manager
         .createQueryBuilder()
@@ -296,90 +262,6 @@ export class DeliveryStore {
       this.metrics.backlogChanged();
       return rows.map((row) => ({ id: row.id as string, attemptCount: Number(row.attempt_count) }));
     });
-  }
-
-  /** How many deliveries are in each of `statuses`: one grouped count over the status index. */
-  async countByStatus<S extends DeliveryStatus>(
-    statuses: readonly S[],
-  ): Promise<Record<S, number>> {
-    const rows = await this.dataSource
-      .getRepository(WebhookDelivery)
-      .createQueryBuilder('d')
-      .select('d.status', 'status')
-      .addSelect('COUNT(*)', 'n')
-      .where('d.status IN (:...statuses)', { statuses })
-      .groupBy('d.status')
-      .getRawMany<{ status: S; n: string | number }>();
-    const counts = Object.fromEntries(statuses.map((status) => [status, 0])) as Record<S, number>;
-    for (const row of rows) counts[row.status] = Number(row.n);
-    return counts;
-  }
-
-  /** Deliveries by state, the oldest pending one's creation, and attempts per minute since `since`. */
-  async summary(since: Date): Promise<DeliveryTotals> {
-    const [counts, oldest, minutes] = await Promise.all([
-      this.countByStatus(DELIVERY_STATUSES),
-      this.dataSource
-        .getRepository(WebhookDelivery)
-        .createQueryBuilder('d')
-        .select('MIN(d.created_at)', 'oldest')
-        .where("d.status = 'pending'")
-        .getRawOne<{ oldest: string | null }>(),
-      this.dataSource
-        .getRepository(DeliveryAttempt)
-        .createQueryBuilder('a')
-        // ISO text timestamps: the first 16 characters name the minute, on both dialects.
-        .select('substr(a.started_at, 1, 16)', 'minute')
-        .addSelect('COUNT(*)', 'attempts')
-        .addSelect("SUM(CASE WHEN a.outcome = 'success' THEN 1 ELSE 0 END)", 'succeeded')
-        .where('a.started_at >= :since', { since: since.toISOString() })
-        .groupBy('substr(a.started_at, 1, 16)')
-        .getRawMany<{ minute: string; attempts: string | number; succeeded: string | number }>(),
-    ]);
-    return {
-      counts,
-      oldestPendingCreatedAt: oldest?.oldest ?? null,
-      attemptsByMinute: new Map(
-        minutes.map((row) => [
-          row.minute,
-          { attempts: Number(row.attempts), succeeded: Number(row.succeeded) },
-        ]),
-      ),
-    };
-  }
-
-  async findOne(id: string): Promise<DeliveryWithAttempts | null> {
-    const delivery = await this.dataSource.getRepository(WebhookDelivery).findOneBy({ id });
-    return delivery ? (await this.withAttempts([delivery]))[0] : null;
-  }
-
-  async findForStep(stepId: string): Promise<DeliveryWithAttempts[]> {
-    const deliveries = await this.dataSource
-      .getRepository(WebhookDelivery)
-      .find({ where: { stepId }, order: { createdAt: 'ASC', id: 'ASC' } });
-    return this.withAttempts(deliveries);
-  }
-
-  async list(
-    query: PageQuery & { status?: DeliveryStatus; step_id?: string },
-  ): Promise<WebhookDelivery[]> {
-    const builder = this.dataSource.getRepository(WebhookDelivery).createQueryBuilder('d');
-    if (query.status) builder.andWhere('d.status = :status', { status: query.status });
-    if (query.step_id) builder.andWhere('d.step_id = :stepId', { stepId: query.step_id });
-    return (await applyCursorPage(builder, query)).getMany();
-  }
-
-  private async withAttempts(deliveries: WebhookDelivery[]): Promise<DeliveryWithAttempts[]> {
-    if (deliveries.length === 0) return [];
-    const attempts = await this.dataSource.getRepository(DeliveryAttempt).find({
-      where: { deliveryId: In(deliveries.map((delivery) => delivery.id)) },
-      order: { number: 'ASC' },
-    });
-    return deliveries.map((delivery) =>
-      Object.assign(delivery, {
-        attempts: attempts.filter((attempt) => attempt.deliveryId === delivery.id),
-      }),
-    );
   }
 }
 

@@ -1,25 +1,34 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import type { DeliveryConfig } from '../config/delivery.config.js';
-import { DeliveriesController, StepDeliveriesController } from './deliveries.controller.js';
-import { DeliveriesService } from './deliveries.service.js';
+import {
+  DeliveriesController,
+  StepDeliveriesController,
+} from './deliveries/deliveries.controller.js';
+import { DeliveriesService } from './deliveries/deliveries.service.js';
+import { DeliveryReads } from './deliveries/delivery-reads.js';
 import { DeliveryEngineModule } from './delivery-engine.module.js';
-import { DeliveryOutbox } from './delivery-outbox.js';
-import { StepCompletedListener } from './step-completed.listener.js';
+import { DeliveryAttempt } from './entities/delivery-attempt.entity.js';
+import { WebhookDelivery } from './entities/webhook-delivery.entity.js';
+import { DeliveryOutbox } from './outbox/delivery-outbox.js';
 
 /**
- * Delivers the step-completion webhook durably: the outbox records a delivery with each terminal
- * transition, the listener starts its first attempt right after the commit (here or through the
- * queue), and the controllers show and replay deliveries. Exports the `DeliveryTrigger`, which
- * /ready asks whether deliveries are being processed (HealthModule imports this same module).
+ * Delivers the step-completion webhook durably: the outbox writes a delivery with each terminal
+ * transition and starts its first attempt after the commit; the engine claims, sends, records and
+ * retries; the operator routes show and replay deliveries. Exports the engine, whose
+ * `DeliveryTrigger` /ready asks (HealthModule imports this same module instance).
  */
 @Module({})
 export class WebhookModule {
   static register(delivery: DeliveryConfig): DynamicModule {
     return {
       module: WebhookModule,
-      imports: [DeliveryEngineModule.register(delivery, delivery.worker)],
+      imports: [
+        TypeOrmModule.forFeature([WebhookDelivery, DeliveryAttempt]),
+        DeliveryEngineModule.register(delivery, delivery.worker),
+      ],
       controllers: [DeliveriesController, StepDeliveriesController],
-      providers: [DeliveryOutbox, DeliveriesService, StepCompletedListener],
+      providers: [DeliveryOutbox, DeliveriesService, DeliveryReads],
       exports: [DeliveryEngineModule],
     };
   }

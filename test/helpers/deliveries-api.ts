@@ -1,6 +1,6 @@
 import request from 'supertest';
 import type { App } from 'supertest/types.js';
-import type { DeliveryWithAttemptsJson } from '../../src/webhook/delivery.presenter.js';
+import type { DeliveryWithAttemptsJson } from '../../src/webhook/deliveries/delivery.presenter.js';
 import type { RecordingLogger } from './recording-logger.js';
 
 export class DeliveriesApi {

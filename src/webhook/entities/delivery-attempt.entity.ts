@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import type { AttemptOutcome } from '../webhook-sender.js';
+import type { AttemptOutcome } from '../sender/webhook-sender.js';
 
 /** One POST of a delivery and what came of it. */
 @Entity({ name: 'webhook_delivery_attempts' })

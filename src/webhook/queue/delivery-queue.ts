@@ -2,27 +2,33 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { DependencyUnavailableError } from '../../common/domain-error.js';
-import type { WebhookDelivery } from '../entities/webhook-delivery.entity.js';
+import type { DeliveryRef } from '../dispatch/delivery-dispatcher.js';
 
 export const DELIVERY_QUEUE = 'stephook-deliveries';
 
-/** A job asks for one attempt of one delivery; the database decides whether it is still due. */
-export interface DeliveryJob {
-  deliveryId: string;
-  /** An operator's retry: attempted whatever the delivery's state. */
-  manual: boolean;
-}
-
-type DeliveryRef = Pick<WebhookDelivery, 'id' | 'attemptCount'>;
+/**
+ * A job asks for the first attempts of what a step's transition wrote, or for one attempt of one
+ * delivery (`manual`: an operator's retry, attempted whatever the delivery's state); the database
+ * decides whether each is still due.
+ */
+export type DeliveryJob = { stepId: string } | { deliveryId: string; manual: boolean };
 
 /**
- * Puts delivery work on BullMQ. A job's id names the delivery and the attempt it is for, so the
- * same attempt enqueued twice (after the commit and again by a sweep) is one job while it waits.
+ * Puts delivery work on BullMQ. A job's id names the step (first attempts) or the delivery and the
+ * attempt it is for, so the same attempt enqueued twice (by two sweeps, or a sweep and a retry) is
+ * one job while it waits; a job that runs late finds its delivery claimed or done and sends nothing.
  * Jobs are removed when they end: the database, not Redis, keeps the history.
  */
 @Injectable()
 export class DeliveryQueue {
   constructor(@InjectQueue(DELIVERY_QUEUE) private readonly queue: Queue<DeliveryJob>) {}
+
+  /** The first attempts of a step's deliveries, as soon as a worker is free. */
+  async enqueueStep(stepId: string): Promise<void> {
+    await answered(
+      this.queue.add('step', { stepId }, { jobId: `${stepId}.first`, ...ENDS_REMOVED }),
+    );
+  }
 
   /** Attempt number `attemptCount + 1` of each, as soon as a worker is free. */
   async enqueue(deliveries: DeliveryRef[]): Promise<void> {

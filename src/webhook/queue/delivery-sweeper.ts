@@ -6,8 +6,8 @@ import {
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import { webhookConfig } from '../../config/webhook.config.js';
-import { RepeatedPassLog } from '../../database/database-unavailable.js';
 import type { WebhookConfig } from '../../config/webhook.config.js';
+import { RepeatedPassLog } from '../../database/database-unavailable.js';
 import { DeliveryStore } from '../delivery-store.js';
 import { DeliveryQueue } from './delivery-queue.js';
 

@@ -3,13 +3,13 @@ import { BeforeApplicationShutdown, Inject, Logger, OnApplicationBootstrap } fro
 import type { Job } from 'bullmq';
 import { webhookConfig } from '../../config/webhook.config.js';
 import type { WebhookConfig } from '../../config/webhook.config.js';
-import { DeliveryDispatcher, SHUTDOWN_DRAIN_MS } from '../delivery-dispatcher.js';
+import { DeliveryDispatcher, SHUTDOWN_DRAIN_MS } from '../dispatch/delivery-dispatcher.js';
 import { DELIVERY_QUEUE, DeliveryJob, DeliveryQueue } from './delivery-queue.js';
 
 /**
- * Runs delivery jobs in a process that delivers: up to STEP_COMPLETE_CONCURRENCY at once. Each
- * claims its delivery in the database (so a job that arrives twice, or late, sends nothing twice),
- * attempts it, and when the delivery stays pending puts its next attempt on the queue, delayed.
+ * Runs delivery jobs in a process that delivers: up to STEP_COMPLETE_CONCURRENCY at once. The
+ * dispatcher claims and attempts the job's deliveries; each that stays pending gets its next attempt
+ * on the queue, delayed until the retry policy's `nextAttemptAt`.
  */
 @Processor(DELIVERY_QUEUE, {
   autorun: false,
@@ -39,13 +39,9 @@ export class DeliveryProcessor
   }
 
   async process(job: Job<DeliveryJob>): Promise<void> {
-    const { deliveryId, manual } = job.data;
-    const outcome = await this.dispatcher.attemptQueued(deliveryId, manual);
-    if (outcome?.verdict.status === 'pending') {
-      await this.queue.enqueueRetry(
-        { id: deliveryId, attemptCount: outcome.attemptCount },
-        outcome.verdict.nextAttemptAt,
-      );
+    for (const { delivery, verdict } of await this.dispatcher.attemptQueued(job.data)) {
+      if (verdict.status === 'pending')
+        await this.queue.enqueueRetry(delivery, verdict.nextAttemptAt);
     }
   }
 

@@ -1,19 +1,16 @@
-import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { THIS_PROCESS_DELIVERS } from '../delivery-tokens.js';
-import { DeliveryTrigger } from '../delivery-trigger.js';
-import type { WebhookDelivery } from '../entities/webhook-delivery.entity.js';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import type { DeliveryRef } from '../dispatch/delivery-dispatcher.js';
+import { DeliveryTrigger, THIS_PROCESS_DELIVERS } from '../dispatch/delivery-trigger.js';
 import { DeliveryProcessor } from './delivery.processor.js';
 import { DeliveryQueue } from './delivery-queue.js';
 
 /**
  * With REDIS_URL: every attempt is a BullMQ job, run by whichever delivering process takes it. The
- * first is enqueued right after the commit; if that enqueue is lost (a crash, Redis away), a sweep
- * in a delivering process puts it on the queue again.
+ * first attempts of a step are one job, enqueued right after the commit; if that enqueue is lost
+ * (a crash, Redis away), a sweep in a delivering process puts each delivery on the queue.
  */
 @Injectable()
 export class QueuedTrigger extends DeliveryTrigger {
-  private readonly logger = new Logger(QueuedTrigger.name);
-
   constructor(
     @Inject(THIS_PROCESS_DELIVERS) private readonly delivers: boolean,
     private readonly queue: DeliveryQueue,
@@ -22,28 +19,15 @@ export class QueuedTrigger extends DeliveryTrigger {
     super();
   }
 
-  reserve(): Date | null {
-    return null;
-  }
-
-  release(): void {}
-
-  async committed(delivery: WebhookDelivery): Promise<void> {
-    try {
-      await this.queue.enqueue([delivery]);
-    } catch (error) {
-      this.logger.warn(
-        `Could not enqueue webhook delivery ${delivery.id}; a sweep will: ${String(error)}`,
-        { step_id: delivery.stepId, delivery_id: delivery.id },
-      );
-    }
+  stepCommitted(stepId: string): Promise<void> {
+    return this.queue.enqueueStep(stepId);
   }
 
   retryNow(deliveryId: string): Promise<void> {
     return this.queue.enqueueManual(deliveryId);
   }
 
-  requeued(deliveries: Pick<WebhookDelivery, 'id' | 'attemptCount'>[]): Promise<void> {
+  requeued(deliveries: DeliveryRef[]): Promise<void> {
     return this.queue.enqueue(deliveries);
   }
 

@@ -1,5 +1,5 @@
-import type { PayloadMode } from '../config/webhook.config.js';
-import type { StepCompletedEvent } from '../steps/events/step-completed.event.js';
+import type { PayloadMode } from '../../config/webhook.config.js';
+import type { StepCompletedEvent } from '../../steps/events/step-completed.event.js';
 
 /**
  * The webhook body. WARNING: this is the public contract receivers parse. `minimal` must stay

@@ -1,22 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DomainError } from '../common/domain-error.js';
-import { webhookConfig } from '../config/webhook.config.js';
-import type { WebhookConfig } from '../config/webhook.config.js';
-import { DeliveryStore, DeliveryWithAttempts } from './delivery-store.js';
-import type { DeliveryStatus } from './entities/webhook-delivery.entity.js';
-import { DeliveryTrigger } from './delivery-trigger.js';
-
-export class DeliveryNotFoundError extends DomainError {
-  constructor(id: string) {
-    super('not_found', `Webhook delivery ${id} not found`);
-  }
-}
-
-export class NotificationsOffError extends DomainError {
-  constructor() {
-    super('conflict', 'STEP_COMPLETE_WEBHOOK is empty: there is no receiver to send to');
-  }
-}
+import { webhookConfig } from '../../config/webhook.config.js';
+import type { WebhookConfig } from '../../config/webhook.config.js';
+import { DeliveryStore } from '../delivery-store.js';
+import { DeliveryTrigger } from '../dispatch/delivery-trigger.js';
+import { DeliveryNotFoundError, NotificationsOffError } from '../webhook.errors.js';
+import { DeliveryReads, DeliveryWithAttempts } from './delivery-reads.js';
+import type { DeliveryStatus } from '../entities/webhook-delivery.entity.js';
 
 const MINUTE_MS = 60_000;
 
@@ -42,12 +31,13 @@ function displayUrl(url: URL): string {
 export class DeliveriesService {
   constructor(
     @Inject(webhookConfig.KEY) private readonly config: WebhookConfig,
+    private readonly reads: DeliveryReads,
     private readonly store: DeliveryStore,
     private readonly trigger: DeliveryTrigger,
   ) {}
 
   async findOne(id: string): Promise<DeliveryWithAttempts> {
-    const delivery = await this.store.findOne(id);
+    const delivery = await this.reads.findOne(id);
     if (!delivery) throw new DeliveryNotFoundError(id);
     return delivery;
   }
@@ -65,7 +55,7 @@ export class DeliveriesService {
     const firstMinute = new Date(
       Math.floor(now.getTime() / MINUTE_MS) * MINUTE_MS - 59 * MINUTE_MS,
     );
-    const totals = await this.store.summary(firstMinute);
+    const totals = await this.reads.summary(firstMinute);
     const lastHour = Array.from({ length: 60 }, (_, index) => {
       const minute = new Date(firstMinute.getTime() + index * MINUTE_MS).toISOString();
       const counted = totals.attemptsByMinute.get(minute.slice(0, 16));

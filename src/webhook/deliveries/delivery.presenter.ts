@@ -1,5 +1,5 @@
-import type { DeliveryAttempt } from './entities/delivery-attempt.entity.js';
-import type { WebhookDelivery } from './entities/webhook-delivery.entity.js';
+import type { DeliveryAttempt } from '../entities/delivery-attempt.entity.js';
+import type { WebhookDelivery } from '../entities/webhook-delivery.entity.js';
 
 /** A delivery as clients see it; `id` is the `webhook-id` its receiver saw. */
 export function presentDelivery(delivery: WebhookDelivery) {

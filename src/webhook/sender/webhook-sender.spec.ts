@@ -1,7 +1,7 @@
 import { HttpModule } from '@nestjs/axios';
 import { Test } from '@nestjs/testing';
-import { parseWebhookConfig, webhookConfig } from '../config/webhook.config.js';
-import { WebhookReceiver } from '../../test/helpers/webhook-receiver.js';
+import { parseWebhookConfig, webhookConfig } from '../../config/webhook.config.js';
+import { WebhookReceiver } from '../../../test/helpers/webhook-receiver.js';
 import { parseRetryAfter, RESPONSE_SNIPPET_BYTES, WebhookSender } from './webhook-sender.js';
 
 describe(WebhookSender.name, () => {

@@ -1,33 +1,40 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
-import { webhookConfig } from '../config/webhook.config.js';
-import type { WebhookConfig } from '../config/webhook.config.js';
-import { StephookMetrics } from '../metrics/stephook-metrics.js';
-import type { WebhookDelivery } from './entities/webhook-delivery.entity.js';
-import { DeliveryStore, DeliveryVerdict } from './delivery-store.js';
-import { RetryPolicy } from './retry-policy.js';
-import { buildWebhookHeaders } from './webhook-request.js';
-import { AttemptResult, WebhookSender } from './webhook-sender.js';
+import { webhookConfig } from '../../config/webhook.config.js';
+import type { WebhookConfig } from '../../config/webhook.config.js';
+import { StephookMetrics } from '../../metrics/stephook-metrics.js';
+import { DeliveryStore } from '../delivery-store.js';
+import type { WebhookDelivery } from '../entities/webhook-delivery.entity.js';
+import { buildWebhookHeaders } from '../sender/webhook-request.js';
+import { AttemptResult, WebhookSender } from '../sender/webhook-sender.js';
+import { DeliveryVerdict, RetryPolicy } from './retry-policy.js';
+import { Slots } from './slots.js';
 
 /** How long shutdown waits for attempts already on the wire. */
 export const SHUTDOWN_DRAIN_MS = 10_000;
 /** How much longer than one attempt's deadline a claim lasts (time to record the attempt). */
 const LEASE_MARGIN_MS = 10_000;
+/** Deliveries one transition writes today: one, to the STEP_COMPLETE_WEBHOOK receiver. */
+const DELIVERIES_PER_STEP = 1;
+
+export type DeliveryRef = Pick<WebhookDelivery, 'id' | 'attemptCount'>;
+export interface QueuedOutcome {
+  delivery: DeliveryRef;
+  verdict: DeliveryVerdict;
+}
 
 /**
- * Runs delivery attempts: each holds a lease on its delivery in the database (taken by a claim, or
- * written with the delivery when it is born leased to this process), is sent, then recorded with
- * the delivery's next state. Without a queue at most STEP_COMPLETE_CONCURRENCY run at once (slots);
- * with one, the queue's worker bounds them. Owns every error: nothing here reaches the step path.
+ * Runs delivery attempts: each holds a lease on its delivery in the database, taken by one guarded
+ * claim, is sent, then recorded with the verdict of the retry policy. Without a queue at most
+ * STEP_COMPLETE_CONCURRENCY run at once (`Slots`); with one, the queue's worker bounds them.
+ * Owns every error: nothing here reaches the step path.
  */
 @Injectable()
 export class DeliveryDispatcher implements BeforeApplicationShutdown {
   private readonly logger = new Logger(DeliveryDispatcher.name);
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly policy: RetryPolicy;
-  /** Slots promised to claims on their way back from the database, or to deliveries being written. */
-  private reserved = 0;
+  readonly slots: Slots;
   private accepting = true;
-  private slotFreed: () => void = () => undefined;
 
   constructor(
     @Inject(webhookConfig.KEY) private readonly config: WebhookConfig,
@@ -36,68 +43,18 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     private readonly metrics: StephookMetrics,
   ) {
     this.policy = new RetryPolicy(config.retryScheduleMs);
-  }
-
-  get freeSlots(): number {
-    if (!this.accepting) return 0;
-    return Math.max(0, this.config.concurrency - this.inFlight.size - this.reserved);
-  }
-
-  /** Called whenever an attempt ends and its slot is free again. */
-  onSlotFreed(listener: () => void): void {
-    this.slotFreed = listener;
+    this.slots = new Slots(config.concurrency);
   }
 
   /**
-   * Takes a free slot for a delivery about to be written (inside its step's transaction) and answers
-   * until when it may be written already leased to this process; null when every slot is busy.
+   * The first attempts of what a step's transition wrote, right after its commit: claimed now
+   * within free slots; whatever does not fit waits in the database for the scheduler.
    */
-  reserveSlot(): Date | null {
-    if (!this.config.url || this.freeSlots <= 0) return null;
-    this.reserved += 1;
-    return this.leaseUntil();
-  }
-
-  /** The reserved slot is not needed after all (the step's transaction rolled back). */
-  releaseSlot(): void {
-    this.reserved -= 1;
-    this.slotFreed();
-  }
-
-  /** Sends a delivery written under a reserved slot: no claim needed, it was born leased. */
-  launchReserved(delivery: WebhookDelivery): Promise<DeliveryVerdict | null> {
-    this.reserved -= 1;
-    return this.launch(delivery, false);
-  }
-
-  /**
-   * The first attempt of a delivery written without a lease: claimed now if due, free and a slot is
-   * free; otherwise it waits in the database and the scheduler takes it when a slot frees.
-   */
-  async claimAndLaunch(deliveryId: string): Promise<void> {
-    const claimed = await this.claimWithin(1, (leaseUntil) =>
-      this.store.claimDueById(deliveryId, new Date(), leaseUntil),
+  async launchForStep(stepId: string): Promise<void> {
+    const claimed = await this.claimWithin(DELIVERIES_PER_STEP, (leaseUntil, slots) =>
+      this.store.claimDueForStep(stepId, new Date(), leaseUntil, slots),
     );
-    await Promise.all(claimed.map((delivery) => this.launch(delivery, false)));
-  }
-
-  /**
-   * One attempt for a queued job: claims the delivery (if due and free, or whatever its state when
-   * `manual`) and attempts it. The verdict, or null when there was nothing to claim. The queue's
-   * worker bounds how many run at once.
-   */
-  async attemptQueued(
-    deliveryId: string,
-    manual: boolean,
-  ): Promise<{ attemptCount: number; verdict: DeliveryVerdict } | null> {
-    if (!this.accepting) return null;
-    const now = new Date();
-    const delivery = manual
-      ? await this.store.claimAny(deliveryId, now, this.leaseUntil())
-      : (await this.store.claimDueById(deliveryId, now, this.leaseUntil()))[0];
-    if (!delivery) return null;
-    const verdict = await this.launch(delivery, manual);
-    return verdict && { attemptCount: delivery.attemptCount + 1, verdict };
+    await Promise.all(claimed.map((delivery) => this.launch(delivery, false, true)));
   }
 
   /** Claims up to `limit` due deliveries (never more than free slots) and starts them; how many. */
@@ -106,37 +63,52 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     const claimed = await this.claimWithin(limit, (leaseUntil, slots) =>
       this.store.claimDue(new Date(), leaseUntil, slots),
     );
-    for (const delivery of claimed) void this.launch(delivery, false);
+    for (const delivery of claimed) void this.launch(delivery, false, true);
     return claimed.length;
   }
 
-  /** Holds up to `limit` free slots while the claim is in the database, so the limit is never exceeded. */
-  private async claimWithin(
-    limit: number,
-    claim: (leaseUntil: Date, slots: number) => Promise<WebhookDelivery[]>,
-  ): Promise<WebhookDelivery[]> {
-    const slots = Math.min(limit, this.freeSlots);
-    if (slots <= 0) return [];
-    this.reserved += slots;
-    try {
-      return await claim(this.leaseUntil(), slots);
-    } finally {
-      this.reserved -= slots;
-    }
+  /**
+   * A queued job's attempts: the first attempts of a step's deliveries (`stepId`), or one attempt
+   * of one delivery — if due and free, or whatever its state when `manual`. Each is claimed first,
+   * so a job that arrives twice, or late, sends nothing twice. The queue's worker bounds how many
+   * run at once. What each attempt came to, for the queue to schedule the next.
+   */
+  async attemptQueued(
+    job: { stepId: string } | { deliveryId: string; manual: boolean },
+  ): Promise<QueuedOutcome[]> {
+    if (!this.accepting) return [];
+    const now = new Date();
+    const leaseUntil = this.leaseUntil();
+    const manual = 'manual' in job && job.manual;
+    const claimed =
+      'stepId' in job
+        ? await this.store.claimDueForStep(job.stepId, now, leaseUntil, DELIVERIES_PER_STEP)
+        : manual
+          ? [await this.store.claimAny(job.deliveryId, now, leaseUntil)].filter((d) => d !== null)
+          : await this.store.claimDueById(job.deliveryId, now, leaseUntil);
+    const outcomes = await Promise.all(
+      claimed.map(async (delivery) => {
+        const verdict = await this.launch(delivery, manual, false);
+        const attempted = { id: delivery.id, attemptCount: delivery.attemptCount + 1 };
+        return verdict && { delivery: attempted, verdict };
+      }),
+    );
+    return outcomes.filter((outcome) => outcome !== null);
   }
 
   /**
-   * One more attempt now, whatever the delivery's state and whether a slot is free; nothing when an
-   * attempt on it is under way already (here or in another process).
+   * One more attempt now, whatever the delivery's state and whether a slot is free (an operator
+   * asked); nothing when an attempt on it is under way already (here or in another process).
    */
   async retryNow(deliveryId: string): Promise<void> {
     if (!this.accepting || this.inFlight.has(deliveryId)) return;
     const delivery = await this.store.claimAny(deliveryId, new Date(), this.leaseUntil());
-    if (delivery) void this.launch(delivery, true);
+    if (delivery) void this.launch(delivery, true, false);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.accepting = false;
+    this.slots.close();
     if (this.inFlight.size === 0) return;
     this.logger.log(
       `Waiting up to ${SHUTDOWN_DRAIN_MS} ms for ${this.inFlight.size} webhook attempt(s) in flight`,
@@ -156,12 +128,36 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     }
   }
 
-  private launch(delivery: WebhookDelivery, manual: boolean): Promise<DeliveryVerdict | null> {
+  /** Takes up to `limit` free slots while the claim is in the database, so the limit is never exceeded. */
+  private async claimWithin(
+    limit: number,
+    claim: (leaseUntil: Date, slots: number) => Promise<WebhookDelivery[]>,
+  ): Promise<WebhookDelivery[]> {
+    const slots = this.slots.take(limit);
+    if (slots === 0) return [];
+    let claimed: WebhookDelivery[] = [];
+    try {
+      claimed = await claim(this.leaseUntil(), slots);
+      return claimed;
+    } finally {
+      this.slots.returnUnfilled(slots - claimed.length);
+    }
+  }
+
+  /** `holdsSlot`: the attempt gives its slot back when it ends. */
+  private launch(
+    delivery: WebhookDelivery,
+    manual: boolean,
+    holdsSlot: boolean,
+  ): Promise<DeliveryVerdict | null> {
     // Claimed again while its sent attempt waits to be recorded (the lease ran out in an outage).
-    if (this.inFlight.has(delivery.id)) return Promise.resolve(null);
+    if (this.inFlight.has(delivery.id)) {
+      if (holdsSlot) this.slots.returnUnfilled(1);
+      return Promise.resolve(null);
+    }
     const attempt = this.attempt(delivery, manual).finally(() => {
       this.inFlight.delete(delivery.id);
-      this.slotFreed();
+      if (holdsSlot) this.slots.attemptEnded();
     });
     this.inFlight.set(
       delivery.id,
@@ -204,7 +200,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
       return null;
     }
     this.metrics.recordAttempt(result.outcome, result.durationMs);
-    const verdict = this.judge(delivery, result, manual);
+    const verdict = this.policy.verdict(delivery, result, manual);
     try {
       await this.store.recordAttempt(delivery, startedAt, result, verdict);
     } catch (error) {
@@ -218,29 +214,6 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     }
     this.report(delivery, result, verdict);
     return verdict;
-  }
-
-  /** A manual attempt never makes a finished delivery worse: it only turns it into `delivered`. */
-  private judge(
-    delivery: WebhookDelivery,
-    result: AttemptResult,
-    manual: boolean,
-  ): DeliveryVerdict {
-    if (result.outcome === 'success') return { status: 'delivered' };
-    if (manual && delivery.status !== 'pending') {
-      return delivery.status === 'delivered'
-        ? { status: 'delivered' }
-        : { status: 'failed', schedulePosition: delivery.schedulePosition };
-    }
-    const position = delivery.schedulePosition + 1;
-    const delayMs = this.policy.delayAfter(position, result);
-    return delayMs === null
-      ? { status: 'failed', schedulePosition: position }
-      : {
-          status: 'pending',
-          schedulePosition: position,
-          nextAttemptAt: new Date(Date.now() + delayMs),
-        };
   }
 
   private report(delivery: WebhookDelivery, result: AttemptResult, verdict: DeliveryVerdict): void {

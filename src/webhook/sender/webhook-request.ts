@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { STEPHOOK_VERSION } from '../common/version.js';
+import { STEPHOOK_VERSION } from '../../common/version.js';
 
 export interface WebhookHeaderInput {
   deliveryId: string;

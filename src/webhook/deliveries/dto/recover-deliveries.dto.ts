@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsoTimestamp } from '../../common/iso-timestamp.js';
+import { IsoTimestamp } from '../../../common/iso-timestamp.js';
 
 export class RecoverDeliveriesDto {
   @ApiProperty({

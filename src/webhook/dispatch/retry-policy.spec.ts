@@ -1,5 +1,5 @@
 import { RetryPolicy } from './retry-policy.js';
-import type { AttemptResult } from './webhook-sender.js';
+import type { AttemptResult } from '../sender/webhook-sender.js';
 
 const failure = (statusCode: number | null, retryAfterMs: number | null = null): AttemptResult => ({
   outcome: statusCode === null ? 'network_error' : 'http_error',
@@ -34,5 +34,37 @@ describe(RetryPolicy.name, () => {
     expect(sut.delayAfter(1, failure(429, 60_000))).toBe(2000);
     expect(sut.delayAfter(1, failure(503, 10))).toBe(1000);
     expect(sut.delayAfter(1, failure(500, 1500))).toBe(1000);
+  });
+
+  describe('verdict', () => {
+    const success: AttemptResult = { ...failure(200), outcome: 'success' };
+    const pending = { status: 'pending' as const, schedulePosition: 0 };
+    const sut = new RetryPolicy([1000], () => 0.5);
+
+    it('delivers on success, schedules the next retry, and fails once the schedule runs out', () => {
+      expect(sut.verdict(pending, success, false)).toEqual({ status: 'delivered' });
+      expect(sut.verdict(pending, failure(500), false, 0)).toEqual({
+        status: 'pending',
+        schedulePosition: 1,
+        nextAttemptAt: new Date(1000),
+      });
+      expect(sut.verdict({ status: 'pending', schedulePosition: 1 }, failure(500), false)).toEqual({
+        status: 'failed',
+        schedulePosition: 2,
+      });
+    });
+
+    it('never makes a finished delivery worse on a failed manual attempt', () => {
+      expect(sut.verdict({ status: 'delivered', schedulePosition: 0 }, failure(500), true)).toEqual(
+        { status: 'delivered' },
+      );
+      expect(sut.verdict({ status: 'failed', schedulePosition: 1 }, failure(500), true)).toEqual({
+        status: 'failed',
+        schedulePosition: 1,
+      });
+      expect(sut.verdict({ status: 'failed', schedulePosition: 1 }, success, true)).toEqual({
+        status: 'delivered',
+      });
+    });
   });
 });

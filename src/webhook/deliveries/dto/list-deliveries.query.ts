@@ -1,10 +1,10 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
-import { IdCursor } from '../../common/id-format.js';
-import { PageQuery } from '../../common/cursor-page.js';
-import { DELIVERY_STATUSES } from '../entities/webhook-delivery.entity.js';
-import type { DeliveryStatus } from '../entities/webhook-delivery.entity.js';
-import { DELIVERY_ID } from '../delivery-store.js';
+import { IdCursor } from '../../../common/id-format.js';
+import { PageQuery } from '../../../common/cursor-page.js';
+import { DELIVERY_STATUSES } from '../../entities/webhook-delivery.entity.js';
+import type { DeliveryStatus } from '../../entities/webhook-delivery.entity.js';
+import { DELIVERY_ID } from '../../delivery-id.js';
 
 export class ListDeliveriesQuery extends PageQuery {
   @ApiPropertyOptional({ enum: DELIVERY_STATUSES })

@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { STEP_ID_PATTERN } from '../../steps/step-id.js';
-import { DELIVERY_ID } from '../delivery-store.js';
-import { DELIVERY_STATUSES } from '../entities/webhook-delivery.entity.js';
+import { STEP_ID_PATTERN } from '../../../steps/step-id.js';
+import { DELIVERY_ID } from '../../delivery-id.js';
+import { DELIVERY_STATUSES } from '../../entities/webhook-delivery.entity.js';
 
 const ATTEMPT_OUTCOMES = ['success', 'http_error', 'timeout', 'network_error'];
 

@@ -4,8 +4,8 @@ import type { Readable } from 'node:stream';
 import { HttpService } from '@nestjs/axios';
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { isAxiosError } from 'axios';
-import { webhookConfig } from '../config/webhook.config.js';
-import type { WebhookConfig } from '../config/webhook.config.js';
+import { webhookConfig } from '../../config/webhook.config.js';
+import type { WebhookConfig } from '../../config/webhook.config.js';
 
 export const RESPONSE_SNIPPET_BYTES = 2048;
 

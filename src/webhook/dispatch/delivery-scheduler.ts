@@ -5,14 +5,12 @@ import {
   Logger,
   OnApplicationBootstrap,
 } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
-import { webhookConfig } from '../config/webhook.config.js';
-import { RepeatedPassLog } from '../database/database-unavailable.js';
-import type { WebhookConfig } from '../config/webhook.config.js';
+import { webhookConfig } from '../../config/webhook.config.js';
+import type { WebhookConfig } from '../../config/webhook.config.js';
+import { RepeatedPassLog } from '../../database/database-unavailable.js';
 import { DeliveryDispatcher } from './delivery-dispatcher.js';
-import { DeliveryStore } from './delivery-store.js';
-import { THIS_PROCESS_DELIVERS } from './delivery-tokens.js';
+import { DeliveryStore } from '../delivery-store.js';
+import { THIS_PROCESS_DELIVERS } from './delivery-trigger.js';
 
 /** The longest the scheduler sleeps: work added by another process is seen within this. */
 export const MAX_POLL_INTERVAL_MS = 1_000;
@@ -20,8 +18,9 @@ export const MAX_POLL_INTERVAL_MS = 1_000;
 const MIN_POLL_INTERVAL_MS = 20;
 
 /**
- * Without a queue, in a process that delivers: hands due deliveries to the dispatcher: at start (what a previous run left pending), when retries
- * fall due, and whenever a slot frees while a backlog waits. It reads one page of due ids at a
+ * Without a queue, in a process that delivers: hands due deliveries to the dispatcher at start
+ * (what a previous run left pending), when retries fall due, and whenever a slot frees while a
+ * backlog waits. It reads one page of due ids at a
  * time, never more than there are free slots, so memory stays flat with any backlog.
  */
 @Injectable()
@@ -37,7 +36,6 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
   constructor(
     @Inject(webhookConfig.KEY) private readonly config: WebhookConfig,
     @Inject(THIS_PROCESS_DELIVERS) private readonly delivers: boolean,
-    @InjectDataSource() private readonly dataSource: DataSource,
     private readonly store: DeliveryStore,
     private readonly dispatcher: DeliveryDispatcher,
   ) {}
@@ -49,14 +47,10 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.config.url || !this.delivers) return;
-    // On SQLite this process is the only dispatcher, so a claim left behind is a previous run's,
-    // cut short by a crash: release it now rather than wait for it to run out.
-    if (this.dataSource.options.type === 'better-sqlite3') {
-      const released = await this.store.releaseAllLeases();
-      if (released > 0)
-        this.logger.warn(`Resuming ${released} webhook attempt(s) interrupted by the last stop`);
-    }
-    this.dispatcher.onSlotFreed(() => this.wake());
+    const released = await this.store.releaseLeftLeases();
+    if (released > 0)
+      this.logger.warn(`Resuming ${released} webhook attempt(s) interrupted by the last stop`);
+    this.dispatcher.slots.onFreed(() => this.wake());
     this.started = true;
     this.wake();
   }
@@ -86,7 +80,7 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
     try {
       do {
         this.pollAgain = false;
-        const free = this.dispatcher.freeSlots;
+        const free = this.dispatcher.slots.free;
         if (free === 0) return; // the next slot to free wakes us
         const launched = await this.dispatcher.launchDue(free);
         if (launched === free) return; // more may be due: the next slot to free wakes us

@@ -7,8 +7,8 @@ import {
   ApiParam,
   ApiTags,
 } from '@nestjs/swagger';
-import { ApiBodyErrors, ApiErrors } from '../common/api-docs.js';
-import { ParseIdPipe } from '../common/id-format.js';
+import { ApiBodyErrors, ApiErrors } from '../../common/api-docs.js';
+import { ParseIdPipe } from '../../common/id-format.js';
 import { DeliveriesService, DeliverySummary } from './deliveries.service.js';
 import {
   DeliverySummaryView,
@@ -16,7 +16,8 @@ import {
   DeliveryWithAttemptsView,
   RecoverResultView,
 } from './dto/delivery.view.js';
-import { DeliveryStore, DELIVERY_ID } from './delivery-store.js';
+import { DELIVERY_ID } from '../delivery-id.js';
+import { DeliveryReads } from './delivery-reads.js';
 import {
   DeliveryJson,
   DeliveryWithAttemptsJson,
@@ -43,7 +44,7 @@ const DeliveryIdParam = () =>
 export class DeliveriesController {
   constructor(
     private readonly deliveries: DeliveriesService,
-    private readonly store: DeliveryStore,
+    private readonly reads: DeliveryReads,
   ) {}
 
   @Get()
@@ -53,7 +54,7 @@ export class DeliveriesController {
   @ApiOkResponse({ type: [DeliveryView] })
   @ApiErrors(400)
   async listDeliveries(@Query() query: ListDeliveriesQuery): Promise<DeliveryJson[]> {
-    return (await this.store.list(query)).map(presentDelivery);
+    return (await this.reads.list(query)).map(presentDelivery);
   }
 
   @Get('summary')
@@ -103,7 +104,7 @@ export class DeliveriesController {
 @ApiBearerAuth()
 @Controller('v1/steps')
 export class StepDeliveriesController {
-  constructor(private readonly store: DeliveryStore) {}
+  constructor(private readonly reads: DeliveryReads) {}
 
   /** Every delivery of the step with every attempt; an empty list for a step that has none. */
   @Get(':step_id/deliveries')
@@ -111,6 +112,6 @@ export class StepDeliveriesController {
   @ApiOkResponse({ type: [DeliveryWithAttemptsView] })
   @ApiErrors()
   async listStepDeliveries(@Param('step_id') stepId: string): Promise<DeliveryWithAttemptsJson[]> {
-    return (await this.store.findForStep(stepId)).map(presentDeliveryWithAttempts);
+    return (await this.reads.findForStep(stepId)).map(presentDeliveryWithAttempts);
   }
 }

@@ -1,0 +1,114 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { In, Repository } from 'typeorm';
+import { applyCursorPage, PageQuery } from '../../common/cursor-page.js';
+import { StephookMetrics } from '../../metrics/stephook-metrics.js';
+import { DeliveryAttempt } from '../entities/delivery-attempt.entity.js';
+import {
+  DELIVERY_STATUSES,
+  DeliveryStatus,
+  WebhookDelivery,
+} from '../entities/webhook-delivery.entity.js';
+
+export type DeliveryWithAttempts = WebhookDelivery & { attempts: DeliveryAttempt[] };
+
+export interface DeliveryTotals {
+  counts: Record<DeliveryStatus, number>;
+  oldestPendingCreatedAt: string | null;
+  /** `YYYY-MM-DDTHH:MM` (UTC) → attempts started in that minute, and how many succeeded. */
+  attemptsByMinute: Map<string, { attempts: number; succeeded: number }>;
+}
+
+/** What operators and the dashboard read about deliveries; nothing here writes. */
+@Injectable()
+export class DeliveryReads {
+  constructor(
+    @InjectRepository(WebhookDelivery) private readonly deliveries: Repository<WebhookDelivery>,
+    @InjectRepository(DeliveryAttempt) private readonly attempts: Repository<DeliveryAttempt>,
+    metrics: StephookMetrics,
+  ) {
+    metrics.countBacklogWith(() => this.countByStatus(['pending', 'failed']));
+  }
+
+  /** How many deliveries are in each of `statuses`: one grouped count over the status index. */
+  async countByStatus<S extends DeliveryStatus>(
+    statuses: readonly S[],
+  ): Promise<Record<S, number>> {
+    const rows = await this.deliveries
+      .createQueryBuilder('d')
+      .select('d.status', 'status')
+      .addSelect('COUNT(*)', 'n')
+      .where('d.status IN (:...statuses)', { statuses })
+      .groupBy('d.status')
+      .getRawMany<{ status: S; n: string | number }>();
+    const counts = Object.fromEntries(statuses.map((status) => [status, 0])) as Record<S, number>;
+    for (const row of rows) counts[row.status] = Number(row.n);
+    return counts;
+  }
+
+  /** Deliveries by state, the oldest pending one's creation, and attempts per minute since `since`. */
+  async summary(since: Date): Promise<DeliveryTotals> {
+    const [counts, oldest, minutes] = await Promise.all([
+      this.countByStatus(DELIVERY_STATUSES),
+      this.deliveries
+        .createQueryBuilder('d')
+        .select('MIN(d.created_at)', 'oldest')
+        .where("d.status = 'pending'")
+        .getRawOne<{ oldest: string | null }>(),
+      this.attempts
+        .createQueryBuilder('a')
+        // ISO text timestamps: the first 16 characters name the minute, on both dialects.
+        .select('substr(a.started_at, 1, 16)', 'minute')
+        .addSelect('COUNT(*)', 'attempts')
+        .addSelect("SUM(CASE WHEN a.outcome = 'success' THEN 1 ELSE 0 END)", 'succeeded')
+        .where('a.started_at >= :since', { since: since.toISOString() })
+        .groupBy('substr(a.started_at, 1, 16)')
+        .getRawMany<{ minute: string; attempts: string | number; succeeded: string | number }>(),
+    ]);
+    return {
+      counts,
+      oldestPendingCreatedAt: oldest?.oldest ?? null,
+      attemptsByMinute: new Map(
+        minutes.map((row) => [
+          row.minute,
+          { attempts: Number(row.attempts), succeeded: Number(row.succeeded) },
+        ]),
+      ),
+    };
+  }
+
+  async findOne(id: string): Promise<DeliveryWithAttempts | null> {
+    const delivery = await this.deliveries.findOneBy({ id });
+    return delivery ? (await this.withAttempts([delivery]))[0] : null;
+  }
+
+  async findForStep(stepId: string): Promise<DeliveryWithAttempts[]> {
+    const deliveries = await this.deliveries.find({
+      where: { stepId },
+      order: { createdAt: 'ASC', id: 'ASC' },
+    });
+    return this.withAttempts(deliveries);
+  }
+
+  async list(
+    query: PageQuery & { status?: DeliveryStatus; step_id?: string },
+  ): Promise<WebhookDelivery[]> {
+    const builder = this.deliveries.createQueryBuilder('d');
+    if (query.status) builder.andWhere('d.status = :status', { status: query.status });
+    if (query.step_id) builder.andWhere('d.step_id = :stepId', { stepId: query.step_id });
+    return (await applyCursorPage(builder, query)).getMany();
+  }
+
+  private async withAttempts(deliveries: WebhookDelivery[]): Promise<DeliveryWithAttempts[]> {
+    if (deliveries.length === 0) return [];
+    const attempts = await this.attempts.find({
+      where: { deliveryId: In(deliveries.map((delivery) => delivery.id)) },
+      order: { number: 'ASC' },
+    });
+    return deliveries.map((delivery) =>
+      Object.assign(delivery, {
+        attempts: attempts.filter((attempt) => attempt.deliveryId === delivery.id),
+      }),
+    );
+  }
+}

@@ -1,0 +1,99 @@
+import { jest } from '@jest/globals';
+import { ConsoleLogger, Logger } from '@nestjs/common';
+import { RecordingLogger } from '../../../test/helpers/recording-logger.js';
+import type { WebhookConfig } from '../../config/webhook.config.js';
+import { parseWebhookConfig } from '../../config/webhook.config.js';
+import type { DeliveryStore } from '../delivery-store.js';
+import type { DeliveryDispatcher } from './delivery-dispatcher.js';
+import { DeliveryScheduler, MAX_POLL_INTERVAL_MS } from './delivery-scheduler.js';
+import { Slots } from './slots.js';
+
+/**
+ * The scheduler's timing on fake timers: when it looks for due work, and when it does not. Its
+ * two collaborators are reduced to what it asks of them: the dispatcher's slots and claims, the
+ * store's "when is the next one due".
+ */
+describe(DeliveryScheduler.name, () => {
+  const config: WebhookConfig = parseWebhookConfig({
+    STEP_COMPLETE_WEBHOOK: 'http://127.0.0.1:9/hook',
+  });
+  let slots: Slots;
+  let launchDue: jest.Mock<(limit: number) => Promise<number>>;
+  let nextDueAt: jest.Mock<() => Promise<Date | null>>;
+  let sut: DeliveryScheduler;
+  let logs: RecordingLogger;
+
+  beforeEach(() => {
+    logs = new RecordingLogger();
+    Logger.overrideLogger(logs);
+    jest.useFakeTimers({ now: 0 });
+    slots = new Slots(4);
+    launchDue = jest.fn(() => Promise.resolve(0));
+    nextDueAt = jest.fn(() => Promise.resolve(null));
+    const dispatcher = { slots, launchDue } as unknown as DeliveryDispatcher;
+    const store = {
+      nextDueAt,
+      releaseLeftLeases: () => Promise.resolve(0),
+    } as unknown as DeliveryStore;
+    sut = new DeliveryScheduler(config, true, store, dispatcher);
+  });
+  afterEach(() => {
+    sut.beforeApplicationShutdown();
+    jest.useRealTimers();
+    Logger.overrideLogger(new ConsoleLogger());
+  });
+
+  it('looks at start, then at least every MAX_POLL_INTERVAL_MS while nothing is due', async () => {
+    await sut.onApplicationBootstrap();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(launchDue).toHaveBeenCalledTimes(1);
+    expect(launchDue).toHaveBeenLastCalledWith(4);
+
+    await jest.advanceTimersByTimeAsync(MAX_POLL_INTERVAL_MS - 1);
+    expect(launchDue).toHaveBeenCalledTimes(1);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(launchDue).toHaveBeenCalledTimes(2);
+  });
+
+  it('sleeps exactly until the next retry falls due', async () => {
+    nextDueAt.mockResolvedValue(new Date(300));
+    await sut.onApplicationBootstrap();
+    await jest.advanceTimersByTimeAsync(299);
+    expect(launchDue).toHaveBeenCalledTimes(1);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(launchDue).toHaveBeenCalledTimes(2);
+  });
+
+  it('asks for no more than the free slots, and waits for a slot to free when all are full', async () => {
+    launchDue.mockImplementation((limit) => Promise.resolve(slots.take(limit)));
+    await sut.onApplicationBootstrap();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(launchDue).toHaveBeenCalledTimes(1);
+    expect(slots.free).toBe(0);
+
+    // Full: no polling at all, however long nothing frees.
+    await jest.advanceTimersByTimeAsync(10 * MAX_POLL_INTERVAL_MS);
+    expect(launchDue).toHaveBeenCalledTimes(1);
+
+    slots.attemptEnded();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(launchDue).toHaveBeenCalledTimes(2);
+    expect(launchDue).toHaveBeenLastCalledWith(1);
+  });
+
+  it('tries again a poll interval after the database fails, and stops for good at shutdown', async () => {
+    launchDue.mockRejectedValueOnce(new Error('SQLITE_BUSY: database is locked'));
+    await sut.onApplicationBootstrap();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(sut.running).toBe(true);
+    await jest.advanceTimersByTimeAsync(MAX_POLL_INTERVAL_MS);
+    expect(launchDue).toHaveBeenCalledTimes(2);
+    expect(logs.text()).toContain('Looking for due webhook deliveries failed');
+
+    sut.beforeApplicationShutdown();
+    expect(sut.running).toBe(false);
+    sut.wake();
+    await jest.advanceTimersByTimeAsync(10 * MAX_POLL_INTERVAL_MS);
+    expect(launchDue).toHaveBeenCalledTimes(2);
+  });
+});
