@@ -8,6 +8,7 @@ import { Agent, createServer, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 
 export const root = new URL('..', import.meta.url).pathname;
 const startProd = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts[
@@ -233,11 +234,21 @@ export function percentile(values, p) {
  * by the generator waiting for it (coordinated omission). autocannon's own rate limit sends each
  * connection's quota for the second back-to-back at the start of every second: that measures a
  * burst, not a steady rate, so the latency figures use this instead. Resolves to the latencies in ms.
+ * `requests` ({path, body, headers}) replaces `paths` with one `body`; `dueTimes` receives each
+ * call's due time (epoch ms), for latencies measured elsewhere (e.g. at the receiver).
  */
-export async function steadyLoad({ baseUrl, rate, paths, body, timeoutMs = 30_000 }) {
+export async function steadyLoad({
+  baseUrl,
+  rate,
+  paths,
+  body,
+  requests = paths.map((path) => ({ path, body })),
+  timeoutMs = 30_000,
+  dueTimes = [],
+}) {
   const agent = new Agent({ keepAlive: true, maxSockets: 512 });
   const { hostname, port } = new URL(baseUrl);
-  const call = (path) =>
+  const call = ({ path, body: payload, headers = {} }) =>
     new Promise((resolve) => {
       const request = httpRequest(
         {
@@ -248,7 +259,8 @@ export async function steadyLoad({ baseUrl, rate, paths, body, timeoutMs = 30_00
           method: 'POST',
           headers: {
             'content-type': 'application/json',
-            'content-length': Buffer.byteLength(body),
+            'content-length': Buffer.byteLength(payload),
+            ...headers,
           },
           timeout: timeoutMs,
         },
@@ -259,18 +271,19 @@ export async function steadyLoad({ baseUrl, rate, paths, body, timeoutMs = 30_00
       );
       request.on('timeout', () => request.destroy(new Error('timeout')));
       request.on('error', () => resolve(0));
-      request.end(body);
+      request.end(payload);
     });
   const latencies = [];
   let failures = 0;
   const started = performance.now();
   const calls = [];
-  for (let i = 0; i < paths.length; i++) {
+  for (let i = 0; i < requests.length; i++) {
     const due = started + (i * 1000) / rate;
+    dueTimes[i] = performance.timeOrigin + due;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     calls.push(
-      call(paths[i]).then((status) => {
+      call(requests[i]).then((status) => {
         if (status < 200 || status >= 300) failures += 1;
         latencies.push(performance.now() - due);
       }),
@@ -278,7 +291,7 @@ export async function steadyLoad({ baseUrl, rate, paths, body, timeoutMs = 30_00
   }
   await Promise.all(calls);
   agent.destroy();
-  if (failures > 0) throw new Error(`${failures} of ${paths.length} calls failed`);
+  if (failures > 0) throw new Error(`${failures} of ${requests.length} calls failed`);
   return latencies;
 }
 
@@ -312,4 +325,85 @@ export function terminalCalls(baseUrl, ids, options) {
     ],
     ...options,
   });
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export async function asAdmin(sql) {
+  const client = new pg.Client({ connectionString: ADMIN_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A new PostgreSQL database, migrated by a stephook start; `drop()` removes it. */
+export async function freshPostgres() {
+  const name = `stephook_bench_${randomUUID().slice(0, 8)}`;
+  await asAdmin(`CREATE DATABASE ${name}`);
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  const server = await startServer({ databaseUrl: url.href });
+  await server.stop();
+  return { url: url.href, drop: () => asAdmin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+/** Writes rows in multi-row INSERTs of 1,000. */
+export async function insertRows(databaseUrl, table, columns, rows) {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    for (let start = 0; start < rows.length; start += 1_000) {
+      const chunk = rows.slice(start, start + 1_000);
+      const values = [];
+      const tuples = chunk.map((row) => {
+        const marks = row.map((value) => {
+          values.push(value);
+          return `$${values.length}`;
+        });
+        return `(${marks.join(', ')})`;
+      });
+      await client.query(
+        `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${tuples.join(', ')}`,
+        values,
+      );
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/** Steps straight into the database, `pending` or already completed; returns their ids. */
+export async function seedPostgresSteps(databaseUrl, count, status) {
+  const now = new Date().toISOString();
+  const ids = Array.from({ length: count }, () => `step-${randomUUID()}`);
+  const completedAt = status === 'pending' ? null : now;
+  await insertRows(
+    databaseUrl,
+    'steps',
+    [
+      'id',
+      'status',
+      'agent_id',
+      'tags',
+      'prompt_tokens',
+      'completion_tokens',
+      'total_tokens',
+      'created_at',
+      'updated_at',
+      'completed_at',
+    ],
+    ids.map((id) => [id, status, 'bench', '[]', 0, 0, 0, now, now, completedAt]),
+  );
+  return ids;
+}
+
+/** CPU time (user + system) a process has used so far, in ms (Linux: /proc/<pid>/stat). */
+export function cpuTimeMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // utime and stime are fields 14 and 15 of the line: 12 and 13 after the command; 100 ticks/s.
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }

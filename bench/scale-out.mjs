@@ -9,12 +9,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
-import pg from 'pg';
 import {
+  freshPostgres,
+  insertRows,
   median,
   migrate,
   root,
   seedPendingSteps,
+  seedPostgresSteps,
   startReceiver,
   startServer,
   startWorker,
@@ -25,80 +27,8 @@ const quick = process.argv.includes('--quick');
 const RUNS = quick ? 1 : 3;
 const BACKLOG = quick ? 3_000 : 20_000;
 const DURATION_S = quick ? 2 : 5;
-const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = `${process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'}/12`;
 const say = (text) => process.stdout.write(`${text}\n`);
-
-async function asAdmin(sql) {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-/** A new PostgreSQL database, migrated by a stephook start; `drop()` removes it. */
-async function freshPostgres() {
-  const name = `stephook_bench_${randomUUID().slice(0, 8)}`;
-  await asAdmin(`CREATE DATABASE ${name}`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  const server = await startServer({ databaseUrl: url.href });
-  await server.stop();
-  return { url: url.href, drop: () => asAdmin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
-}
-
-/** Writes rows in multi-row INSERTs of 1,000. */
-async function insertRows(databaseUrl, table, columns, rows) {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    for (let start = 0; start < rows.length; start += 1_000) {
-      const chunk = rows.slice(start, start + 1_000);
-      const values = [];
-      const tuples = chunk.map((row) => {
-        const marks = row.map((value) => {
-          values.push(value);
-          return `$${values.length}`;
-        });
-        return `(${marks.join(', ')})`;
-      });
-      await client.query(
-        `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${tuples.join(', ')}`,
-        values,
-      );
-    }
-  } finally {
-    await client.end();
-  }
-}
-
-/** Steps straight into the database, `pending` or already completed; returns their ids. */
-async function seedPostgresSteps(databaseUrl, count, status) {
-  const now = new Date().toISOString();
-  const ids = Array.from({ length: count }, () => `step-${randomUUID()}`);
-  const completedAt = status === 'pending' ? null : now;
-  await insertRows(
-    databaseUrl,
-    'steps',
-    [
-      'id',
-      'status',
-      'agent_id',
-      'tags',
-      'prompt_tokens',
-      'completion_tokens',
-      'total_tokens',
-      'created_at',
-      'updated_at',
-      'completed_at',
-    ],
-    ids.map((id) => [id, status, 'bench', '[]', 0, 0, 0, now, now, completedAt]),
-  );
-  return ids;
-}
 
 /** `count` completed steps with pending deliveries; returns the delivery ids. */
 async function seedPostgresBacklog(databaseUrl, count) {

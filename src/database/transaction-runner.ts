@@ -18,19 +18,26 @@ export class TransactionRunner {
   }
 
   run<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    if (!this.serialise) return this.transaction(work);
-    const result = this.queueTail.then(() => this.transaction(work));
+    return this.serialise ? this.queued(() => this.transaction(work)) : this.transaction(work);
+  }
+
+  /**
+   * For work that is a single statement (atomic by itself): it runs without BEGIN/COMMIT, one
+   * statement instead of three — on PostgreSQL on a pooled connection, on SQLite queued like any
+   * transaction, so it cannot land inside someone else's.
+   */
+  runStatement<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.serialise ? this.queued(() => this.statement(work)) : this.statement(work);
+  }
+
+  /** Runs `unit` after every unit queued before it has settled. */
+  private queued<T>(unit: () => Promise<T>): Promise<T> {
+    const result = this.queueTail.then(unit);
     this.queueTail = result.catch(() => undefined);
     return result;
   }
 
-  /**
-   * For work that is a single statement (atomic by itself): on PostgreSQL it runs on a pooled
-   * connection without BEGIN/COMMIT, one round trip instead of three; on SQLite it is queued like
-   * any transaction, so it cannot land inside someone else's.
-   */
-  async runStatement<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    if (this.serialise) return this.run(work);
+  private async statement<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     const runner = this.dataSource.createQueryRunner();
     try {
       return await work(runner.manager);

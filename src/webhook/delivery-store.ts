@@ -77,15 +77,15 @@ export class DeliveryStore {
     return claimed.sort((a, b) => a.nextAttemptAt!.localeCompare(b.nextAttemptAt!));
   }
 
-  /** Takes up to `limit` of one step's deliveries that are pending, due and free: its first attempts. */
-  claimDueForStep(
-    stepId: string,
+  /** Takes up to `limit` of these steps' deliveries that are pending, due and free: first attempts. */
+  claimDueForSteps(
+    stepIds: string[],
     now: Date,
     leaseUntil: Date,
     limit: number,
   ): Promise<WebhookDelivery[]> {
-    return this.claimWhere(now, leaseUntil, this.dueAndFree('step_id = :stepId AND'), {
-      stepId,
+    return this.claimWhere(now, leaseUntil, this.dueAndFree('step_id IN (:...stepIds) AND'), {
+      stepIds,
       limit,
     });
   }

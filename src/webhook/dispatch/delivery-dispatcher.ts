@@ -32,6 +32,12 @@ export interface QueuedOutcome {
 export class DeliveryDispatcher implements BeforeApplicationShutdown {
   private readonly logger = new Logger(DeliveryDispatcher.name);
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** Steps committed in this turn of the event loop, whose first attempts are claimed together. */
+  private readonly committedSteps: {
+    stepId: string;
+    resolve: () => void;
+    reject: (error: unknown) => void;
+  }[] = [];
   private readonly policy: RetryPolicy;
   readonly slots: Slots;
   private accepting = true;
@@ -47,14 +53,36 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
   }
 
   /**
-   * The first attempts of what a step's transition wrote, right after its commit: claimed now
-   * within free slots; whatever does not fit waits in the database for the scheduler.
+   * The first attempts of what a step's transition wrote, right after its commit: claimed within
+   * free slots, together with those of every step committed in the same turn of the event loop (one
+   * claim statement for the lot); whatever does not fit waits in the database for the scheduler.
+   * Settles once the claim is done and its attempts are under way.
    */
-  async launchForStep(stepId: string): Promise<void> {
-    const claimed = await this.claimWithin(DELIVERIES_PER_STEP, (leaseUntil, slots) =>
-      this.store.claimDueForStep(stepId, new Date(), leaseUntil, slots),
-    );
-    await Promise.all(claimed.map((delivery) => this.launch(delivery, false, true)));
+  launchForStep(stepId: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.committedSteps.push({ stepId, resolve, reject });
+      if (this.committedSteps.length === 1) setImmediate(() => void this.launchCommittedSteps());
+    });
+  }
+
+  private async launchCommittedSteps(): Promise<void> {
+    const steps = this.committedSteps.splice(0);
+    try {
+      const claimed = await this.claimWithin(
+        steps.length * DELIVERIES_PER_STEP,
+        (leaseUntil, slots) =>
+          this.store.claimDueForSteps(
+            steps.map((step) => step.stepId),
+            new Date(),
+            leaseUntil,
+            slots,
+          ),
+      );
+      for (const delivery of claimed) void this.launch(delivery, false, true);
+      for (const step of steps) step.resolve();
+    } catch (error) {
+      for (const step of steps) step.reject(error);
+    }
   }
 
   /** Claims up to `limit` due deliveries (never more than free slots) and starts them; how many. */
@@ -82,7 +110,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     const manual = 'manual' in job && job.manual;
     const claimed =
       'stepId' in job
-        ? await this.store.claimDueForStep(job.stepId, now, leaseUntil, DELIVERIES_PER_STEP)
+        ? await this.store.claimDueForSteps([job.stepId], now, leaseUntil, DELIVERIES_PER_STEP)
         : manual
           ? [await this.store.claimAny(job.deliveryId, now, leaseUntil)].filter((d) => d !== null)
           : await this.store.claimDueById(job.deliveryId, now, leaseUntil);
