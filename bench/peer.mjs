@@ -36,11 +36,13 @@ const quick = process.argv.includes('--quick');
 const RUNS = quick ? 1 : 3;
 const EVENTS = quick ? 4_000 : 20_000;
 const CLIENTS = 32;
-const RATE = 200;
+const RATE = Number(process.env.BENCH_RATE ?? 200);
 const STEADY_S = quick ? 5 : 15;
 const REDIS = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const REDIS_DB = 13;
 const say = (text) => process.stdout.write(`${text}\n`);
+// --only=<text>: just the systems whose name contains it (e.g. --only=PostgreSQL).
+const onlySystem = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
 
 // ---------------------------------------------------------------- the peer, installed on demand
 const peerDir = join(root, 'bench/peer');
@@ -195,6 +197,7 @@ async function steady(system, events) {
 
 const results = {};
 for (const [name, start] of Object.entries(systems)) {
+  if (onlySystem && !name.includes(onlySystem)) continue;
   say(name);
   const runs = [];
   for (let run = 0; run < RUNS; run++) {

@@ -1,14 +1,17 @@
-// npm run bench:profile [-- off]
-// Runs terminal calls (webhooks on, or off with `off`) against the built server under
+// npm run bench:profile [-- off] [-- postgres]
+// Runs terminal calls (webhooks on, or off with `off`; on SQLite, or on PostgreSQL + Redis with
+// `postgres`) against the built server under
 // `node --cpu-prof` for 6 s and prints where the server's CPU went: self time by package and the top
 // functions. The profile itself is left in bench/results/ for Chrome DevTools.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  freshPostgres,
   migrate,
   root,
   seedPendingSteps,
+  seedPostgresSteps,
   startReceiver,
   startServer,
   terminalCalls,
@@ -17,16 +20,24 @@ import {
 const webhooks = !process.argv.includes('off');
 const say = (text) => process.stdout.write(`${text}\n`);
 const work = mkdtempSync(join(tmpdir(), 'stephook-profile-'));
+const postgres = process.argv.includes('postgres');
 const databasePath = join(work, 'db.sqlite');
-await migrate(databasePath);
-const ids = seedPendingSteps(databasePath, 30_000);
+const db = postgres ? await freshPostgres() : null;
+if (!postgres) await migrate(databasePath);
+const ids = postgres
+  ? await seedPostgresSteps(db.url, 30_000, 'pending')
+  : seedPendingSteps(databasePath, 30_000);
 
 const receiver = await startReceiver();
 
 process.env.SERVER_NODE_FLAGS = `--cpu-prof --cpu-prof-dir=${work}`;
+const redisUrl = `${process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'}/13`;
 const server = await startServer({
-  databasePath,
-  env: webhooks ? { STEP_COMPLETE_WEBHOOK: receiver.hook } : {},
+  ...(postgres ? { databaseUrl: db.url } : { databasePath }),
+  env: {
+    ...(webhooks ? { STEP_COMPLETE_WEBHOOK: receiver.hook } : {}),
+    ...(postgres ? { REDIS_URL: redisUrl } : {}),
+  },
 });
 await terminalCalls(server.baseUrl, ids.slice(0, 2_000), { amount: 2_000 });
 /** CPU seconds (user + system) a process has used so far. */
@@ -57,6 +68,7 @@ say(
 );
 await server.stop();
 await receiver.stop();
+await db?.drop();
 
 const file = readdirSync(work).find((name) => name.endsWith('.cpuprofile'));
 mkdirSync(join(root, 'bench/results'), { recursive: true });
