@@ -14,7 +14,7 @@ import { once } from 'node:events';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { Queue } from 'bullmq';
 import {
   cannon,
   cpuTimeMs,
@@ -57,9 +57,13 @@ if (!existsSync(peerMain)) {
 }
 
 async function freshRedisDb() {
-  const redis = new Redis(`${REDIS}/${REDIS_DB}`);
-  await redis.flushdb();
-  redis.disconnect();
+  // BullMQ's own client (a project dependency) empties the db both systems are given.
+  const url = new URL(REDIS);
+  const queue = new Queue('bench-peer-flush', {
+    connection: { host: url.hostname, port: Number(url.port || 6379), db: REDIS_DB },
+  });
+  await (await queue.client).flushdb();
+  await queue.close();
   return `${REDIS}/${REDIS_DB}`;
 }
 

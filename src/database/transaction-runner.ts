@@ -18,7 +18,8 @@ export class TransactionRunner {
   }
 
   run<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    return this.serialise ? this.queued(() => this.transaction(work)) : this.transaction(work);
+    const transaction = () => this.dataSource.transaction(work);
+    return this.serialise ? this.queued(transaction) : transaction();
   }
 
   /**
@@ -44,9 +45,5 @@ export class TransactionRunner {
     } finally {
       await runner.release();
     }
-  }
-
-  private transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
   }
 }

@@ -17,6 +17,12 @@ const LEASE_MARGIN_MS = 10_000;
 const DELIVERIES_PER_STEP = 1;
 
 export type DeliveryRef = Pick<WebhookDelivery, 'id' | 'attemptCount'>;
+/**
+ * A job asks for the first attempts of what a step's transition wrote, or for one attempt of one
+ * delivery (`manual`: an operator's retry, attempted whatever the delivery's state); the database
+ * decides whether each is still due.
+ */
+export type DeliveryJob = { stepId: string } | { deliveryId: string; manual: boolean };
 export interface QueuedOutcome {
   delivery: DeliveryRef;
   verdict: DeliveryVerdict;
@@ -101,9 +107,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
    * so a job that arrives twice, or late, sends nothing twice. The queue's worker bounds how many
    * run at once. What each attempt came to, for the queue to schedule the next.
    */
-  async attemptQueued(
-    job: { stepId: string } | { deliveryId: string; manual: boolean },
-  ): Promise<QueuedOutcome[]> {
+  async attemptQueued(job: DeliveryJob): Promise<QueuedOutcome[]> {
     if (!this.accepting) return [];
     const now = new Date();
     const leaseUntil = this.leaseUntil();

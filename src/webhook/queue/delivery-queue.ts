@@ -2,16 +2,9 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { DependencyUnavailableError } from '../../common/domain-error.js';
-import type { DeliveryRef } from '../dispatch/delivery-dispatcher.js';
+import type { DeliveryJob, DeliveryRef } from '../dispatch/delivery-dispatcher.js';
 
 export const DELIVERY_QUEUE = 'stephook-deliveries';
-
-/**
- * A job asks for the first attempts of what a step's transition wrote, or for one attempt of one
- * delivery (`manual`: an operator's retry, attempted whatever the delivery's state); the database
- * decides whether each is still due.
- */
-export type DeliveryJob = { stepId: string } | { deliveryId: string; manual: boolean };
 
 /**
  * Puts delivery work on BullMQ. A job's id names the step (first attempts) or the delivery and the

@@ -3,8 +3,12 @@ import { BeforeApplicationShutdown, Inject, Logger, OnApplicationBootstrap } fro
 import type { Job } from 'bullmq';
 import { webhookConfig } from '../../config/webhook.config.js';
 import type { WebhookConfig } from '../../config/webhook.config.js';
-import { DeliveryDispatcher, SHUTDOWN_DRAIN_MS } from '../dispatch/delivery-dispatcher.js';
-import { DELIVERY_QUEUE, DeliveryJob, DeliveryQueue } from './delivery-queue.js';
+import {
+  DeliveryDispatcher,
+  DeliveryJob,
+  SHUTDOWN_DRAIN_MS,
+} from '../dispatch/delivery-dispatcher.js';
+import { DELIVERY_QUEUE, DeliveryQueue } from './delivery-queue.js';
 
 /**
  * Runs delivery jobs in a process that delivers: up to STEP_COMPLETE_CONCURRENCY at once. The
