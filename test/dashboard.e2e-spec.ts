@@ -60,7 +60,7 @@ describe('Dashboard page and the summary it reads (e2e)', () => {
 
     expect(summary.receiver_url).toBe(`http://127.0.0.1:${bed.receiver.port}/hook?…`);
     expect(JSON.stringify(summary)).not.toMatch(/pass-word|t0ken/);
-    expect(summary.counts).toEqual({ pending: 0, delivered: 1, failed: 1 });
+    expect(summary.counts).toEqual({ pending: 0, held: 0, delivered: 1, failed: 1 });
     expect(summary.oldest_pending_created_at).toBeNull();
     expect(summary.last_hour).toEqual({ attempts: 2, succeeded: 1, success_rate: 0.5 });
     expect(summary.attempts_per_minute).toHaveLength(60);

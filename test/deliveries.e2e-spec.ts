@@ -196,6 +196,6 @@ describe('Durable deliveries (e2e)', () => {
     const retry = await request(bed.app.server).post(
       '/v1/webhook-deliveries/msg_00000000000000000000000000000000/retry',
     );
-    expect(retry.status).toBe(409);
+    expect(retry.status).toBe(404);
   });
 });

@@ -67,6 +67,7 @@ describe('Bad input generated from the OpenAPI document (e2e)', () => {
   let steps: StepsApi;
   let document: OpenAPIObject;
   let deliveryId: string;
+  let endpointId: string;
   const answers: Answer[] = [];
 
   beforeAll(async () => {
@@ -81,6 +82,11 @@ describe('Bad input generated from the OpenAPI document (e2e)', () => {
     await steps.complete(done.id, 'success').expect(200);
     await receiver.waitForRequests(1);
     deliveryId = receiver.requests[0].headers['webhook-id'] as string;
+    const endpoint = await request(t.server)
+      .post('/v1/webhook-endpoints')
+      .send({ url: receiver.url('/endpoint') })
+      .expect(201);
+    endpointId = (endpoint.body as { id: string }).id;
   });
 
   afterAll(async () => {
@@ -114,6 +120,7 @@ describe('Bad input generated from the OpenAPI document (e2e)', () => {
     if (s.enum) return s.enum.find((value) => value !== null);
     if (s.oneOf) return validValue(s.oneOf[0]);
     if (s.format === 'date-time') return '2026-11-28T00:00:00Z';
+    if (s.format === 'uri') return receiver.url('/generated');
     if (s.type === 'integer' || s.type === 'number') return 1;
     if (s.type === 'boolean') return true;
     if (s.type === 'array') return [];
@@ -132,7 +139,13 @@ describe('Bad input generated from the OpenAPI document (e2e)', () => {
     for (const name of path.match(/\{(\w+)\}/g) ?? []) {
       const value =
         override ??
-        (name === '{step_id}' ? (await steps.create()).id : name === '{id}' ? deliveryId : 'run-1');
+        (name === '{step_id}'
+          ? (await steps.create()).id
+          : name === '{id}'
+            ? route.template.startsWith('/v1/webhook-endpoints')
+              ? endpointId
+              : deliveryId
+            : 'run-1');
       path = path.replace(name, encodeURIComponent(value));
     }
     return path;

@@ -114,6 +114,8 @@ describe('Steps API (e2e)', () => {
           'success',
           'agent-1',
           'run-1',
+          null,
+          [],
           'end_turn',
           response.body.completed_at,
         ),

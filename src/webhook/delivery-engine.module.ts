@@ -9,6 +9,8 @@ import { DeliveryDispatcher } from './dispatch/delivery-dispatcher.js';
 import { DeliveryScheduler } from './dispatch/delivery-scheduler.js';
 import { DeliveryTrigger, THIS_PROCESS_DELIVERS } from './dispatch/delivery-trigger.js';
 import { InProcessTrigger } from './dispatch/in-process-trigger.js';
+import { EndpointRegistry } from './endpoints/endpoint-registry.js';
+import { WebhookEndpoint } from './endpoints/entities/webhook-endpoint.entity.js';
 import { DeliveryAttempt } from './entities/delivery-attempt.entity.js';
 import { WebhookDelivery } from './entities/webhook-delivery.entity.js';
 import { DeliveryProcessor } from './queue/delivery.processor.js';
@@ -29,14 +31,18 @@ import { WebhookSender } from './sender/webhook-sender.js';
 export class DeliveryEngineModule {
   static register(delivery: DeliveryConfig, delivers: boolean): DynamicModule {
     const shared = {
-      imports: [HttpModule, TypeOrmModule.forFeature([WebhookDelivery, DeliveryAttempt])],
+      imports: [
+        HttpModule,
+        TypeOrmModule.forFeature([WebhookDelivery, DeliveryAttempt, WebhookEndpoint]),
+      ],
       providers: [
         { provide: THIS_PROCESS_DELIVERS, useValue: delivers },
+        EndpointRegistry,
         DeliveryStore,
         DeliveryDispatcher,
         WebhookSender,
       ],
-      exports: [DeliveryTrigger, DeliveryStore],
+      exports: [DeliveryTrigger, DeliveryStore, EndpointRegistry],
     };
     if (!delivery.redisUrl) {
       return {

@@ -1,13 +1,18 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager, Repository } from 'typeorm';
+import { webhookConfig } from '../config/webhook.config.js';
+import type { WebhookConfig } from '../config/webhook.config.js';
 import { isDatabaseUnavailable } from '../database/database-unavailable.js';
 import { hydrate, queryRows } from '../database/raw-sql.js';
 import { TransactionRunner } from '../database/transaction-runner.js';
 import { StephookMetrics } from '../metrics/stephook-metrics.js';
+import type { DeliveryRef } from './dispatch/delivery-dispatcher.js';
 import type { DeliveryVerdict } from './dispatch/retry-policy.js';
 import { newDeliveryId } from './delivery-id.js';
 import { WebhookDelivery } from './entities/webhook-delivery.entity.js';
+import type { DeliveryStatus } from './entities/webhook-delivery.entity.js';
+import { ENV_ENDPOINT_ID } from './endpoints/endpoint.js';
 import type { AttemptResult } from './sender/webhook-sender.js';
 
 /** Pauses between writes of results kept through an outage: from this, doubling up to the max. */
@@ -15,7 +20,6 @@ const RECORD_RETRY_MIN_MS = 250;
 const RECORD_RETRY_MAX_MS = 5_000;
 
 /** Conditions shared by the claims: due for an attempt, and held by no live lease. */
-const DUE = "status = 'pending' AND next_attempt_at <= :at";
 const FREE = '(lease_until IS NULL OR lease_until < :at)';
 
 /**
@@ -34,32 +38,126 @@ export class DeliveryStore {
   /** The pause before writing kept results again; 0 while the database answers. */
   private recordRetryMs = 0;
   private readonly dialect: string;
+  /**
+   * Part of "pending and due" (`due()`): the environment endpoint's deliveries wait while
+   * STEP_COMPLETE_WEBHOOK is unset (a later start with it set sends them).
+   */
+  private readonly envOff: string;
 
   constructor(
     @InjectRepository(WebhookDelivery) private readonly deliveries: Repository<WebhookDelivery>,
+    @Inject(webhookConfig.KEY) config: WebhookConfig,
     private readonly transactions: TransactionRunner,
     private readonly metrics: StephookMetrics,
   ) {
     this.dialect = deliveries.manager.connection.options.type;
+    this.envOff = config.url ? '' : ` AND endpoint_id <> '${ENV_ENDPOINT_ID}'`;
   }
 
-  /** Called inside the transaction that completes the step: the delivery commits with it. */
-  async createPending(
+  /**
+   * Called inside the transaction that completes the step: its deliveries, one per endpoint, commit
+   * with it — `pending`, or `held` for an endpoint that is disabled.
+   */
+  async create(
     manager: EntityManager,
     stepId: string,
-    payload: string,
+    deliveries: NewDelivery[],
     now: Date,
   ): Promise<void> {
     const at = now.toISOString();
+    const parameters: Record<string, unknown> = { stepId, at };
+    const rows = deliveries.map((delivery, index) => {
+      parameters[`id${index}`] = newDeliveryId();
+      parameters[`endpoint${index}`] = delivery.endpointId;
+      parameters[`status${index}`] = delivery.held ? 'held' : 'pending';
+      parameters[`payload${index}`] = delivery.payload;
+      return `(:id${index}, :stepId, :endpoint${index}, :status${index}, :payload${index}, 0, 0, :at, :at, :at)`;
+    });
     await queryRows(
       manager,
       `INSERT INTO webhook_deliveries
-         (id, step_id, status, payload, attempt_count, schedule_position, next_attempt_at,
-          created_at, updated_at)
-       VALUES (:id, :stepId, 'pending', :payload, 0, 0, :at, :at, :at)`,
-      { id: newDeliveryId(), stepId, payload, at },
+         (id, step_id, endpoint_id, status, payload, attempt_count, schedule_position,
+          next_attempt_at, created_at, updated_at)
+       VALUES ${rows.join(', ')}`,
+      parameters,
     );
     this.metrics.backlogChanged();
+  }
+
+  /**
+   * A claimed delivery that is not attempted: `held` (its endpoint was disabled meanwhile; it keeps
+   * its place) or `failed` with `reason` (its endpoint is gone). Gives up the lease.
+   */
+  async setAside(delivery: WebhookDelivery, status: 'held' | 'failed', reason: string | null) {
+    await this.transactions.runStatement((manager) =>
+      queryRows(
+        manager,
+        `UPDATE webhook_deliveries
+            SET status = :status, lease_until = NULL, updated_at = :now,
+                last_error = COALESCE(:reason, last_error)
+          WHERE id = :id AND status = 'pending'`,
+        { id: delivery.id, status, reason, now: new Date().toISOString() },
+      ),
+    );
+    this.metrics.backlogChanged();
+  }
+
+  /** An endpoint was disabled: its pending deliveries wait as `held`. How many. */
+  async holdPending(manager: EntityManager, endpointId: string, now: Date): Promise<number> {
+    return (await this.moveEndpointDeliveries(manager, endpointId, 'pending', 'held', null, now))
+      .length;
+  }
+
+  /** An endpoint was enabled: its held deliveries are pending again, oldest due first. */
+  releaseHeld(manager: EntityManager, endpointId: string, now: Date): Promise<DeliveryRef[]> {
+    return this.moveEndpointDeliveries(manager, endpointId, 'held', 'pending', null, now);
+  }
+
+  /** An endpoint was deleted: what it had not received ends as `failed` with `reason`. How many. */
+  async failUndelivered(
+    manager: EntityManager,
+    endpointId: string,
+    reason: string,
+    now: Date,
+  ): Promise<number> {
+    const pending = await this.moveEndpointDeliveries(
+      manager,
+      endpointId,
+      'pending',
+      'failed',
+      reason,
+      now,
+    );
+    const held = await this.moveEndpointDeliveries(
+      manager,
+      endpointId,
+      'held',
+      'failed',
+      reason,
+      now,
+    );
+    return pending.length + held.length;
+  }
+
+  private async moveEndpointDeliveries(
+    manager: EntityManager,
+    endpointId: string,
+    from: DeliveryStatus,
+    to: DeliveryStatus,
+    reason: string | null,
+    now: Date,
+  ): Promise<DeliveryRef[]> {
+    const rows = await queryRows(
+      manager,
+      `UPDATE webhook_deliveries
+          SET status = :to, updated_at = :now, last_error = COALESCE(:reason, last_error),
+              next_attempt_at = ${to === 'failed' ? 'NULL' : 'next_attempt_at'}
+        WHERE endpoint_id = :endpointId AND status = :from
+        RETURNING id, attempt_count`,
+      { endpointId, from, to, reason, now: now.toISOString() },
+    );
+    this.metrics.backlogChanged();
+    return rows.map((row) => ({ id: row.id as string, attemptCount: Number(row.attempt_count) }));
   }
 
   /**
@@ -92,7 +190,7 @@ export class DeliveryStore {
 
   /** Takes one delivery if it is pending, due and free. */
   claimDueById(id: string, now: Date, leaseUntil: Date): Promise<WebhookDelivery[]> {
-    return this.claimWhere(now, leaseUntil, `id = :id AND ${DUE}`, { id });
+    return this.claimWhere(now, leaseUntil, `id = :id AND ${this.due()}`, { id });
   }
 
   /**
@@ -107,7 +205,7 @@ export class DeliveryStore {
     return this.deliveries
       .createQueryBuilder('d')
       .select(['d.id', 'd.attemptCount'])
-      .where(`d.status = 'pending' AND d.next_attempt_at <= :dueBefore AND ${FREE}`, {
+      .where(`${this.due(':dueBefore')} AND ${FREE}`, {
         dueBefore: dueBefore.toISOString(),
         at: now.toISOString(),
       })
@@ -210,12 +308,17 @@ export class DeliveryStore {
     });
   }
 
+  /** Pending and due for an attempt by `at` (a parameter). */
+  private due(at = ':at'): string {
+    return `status = 'pending' AND next_attempt_at <= ${at}${this.envOff}`;
+  }
+
   /** Due and free rows (`also` narrows them), oldest due first, up to `:limit`. */
   private dueAndFree(also: string): string {
     // On PostgreSQL, rows another dispatcher is claiming right now are skipped, not waited for.
     const skipLocked = this.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
     return `id IN (SELECT id FROM webhook_deliveries
-                    WHERE ${also} ${DUE} AND ${FREE}
+                    WHERE ${also} ${this.due()} AND ${FREE}
                     ORDER BY next_attempt_at LIMIT :limit ${skipLocked})`;
   }
 
@@ -224,7 +327,7 @@ export class DeliveryStore {
     const row = await this.deliveries
       .createQueryBuilder('d')
       .select('MIN(d.next_attempt_at)', 'due')
-      .where("d.status = 'pending'")
+      .where(`d.status = 'pending'${this.envOff}`)
       .getRawOne<{ due: string | null }>();
     return row?.due ? new Date(row.due) : null;
   }
@@ -247,8 +350,14 @@ export class DeliveryStore {
     });
   }
 
-  /** Every `failed` delivery created since `since` goes back to `pending` with a fresh schedule. */
-  async requeueFailedSince(since: string): Promise<Pick<WebhookDelivery, 'id' | 'attemptCount'>[]> {
+  /**
+   * Every `failed` delivery created since `since` (of one endpoint, or of all) goes back to
+   * `pending` with a fresh schedule.
+   */
+  async requeueFailedSince(
+    since: string,
+    endpointId?: string,
+  ): Promise<Pick<WebhookDelivery, 'id' | 'attemptCount'>[]> {
     return this.transactions.run(async (manager) => {
       const now = new Date().toISOString();
       const rows = await queryRows(
@@ -256,13 +365,21 @@ export class DeliveryStore {
         `UPDATE webhook_deliveries
             SET status = 'pending', schedule_position = 0, next_attempt_at = :now, updated_at = :now
           WHERE status = 'failed' AND created_at >= :since
+                ${endpointId ? 'AND endpoint_id = :endpointId' : ''}
           RETURNING id, attempt_count`,
-        { now, since },
+        { now, since, endpointId },
       );
       this.metrics.backlogChanged();
       return rows.map((row) => ({ id: row.id as string, attemptCount: Number(row.attempt_count) }));
     });
   }
+}
+
+/** One delivery of a transition: to which endpoint, with which body, and whether it waits. */
+export interface NewDelivery {
+  endpointId: string;
+  payload: string;
+  held: boolean;
 }
 
 interface UnrecordedAttempt {

@@ -1,4 +1,5 @@
 import { DomainError } from '../common/domain-error.js';
+import { ENV_ENDPOINT_ID } from './endpoints/endpoint.js';
 
 /** Every error the webhook module answers with; ErrorResponseFilter maps each code to a status. */
 
@@ -8,9 +9,31 @@ export class DeliveryNotFoundError extends DomainError {
   }
 }
 
+/** A delivery whose endpoint is not there: STEP_COMPLETE_WEBHOOK unset (`env`), or deleted. */
 export class NotificationsOffError extends DomainError {
+  constructor(endpointId: string) {
+    super(
+      'conflict',
+      endpointId === ENV_ENDPOINT_ID
+        ? 'STEP_COMPLETE_WEBHOOK is empty: there is no receiver to send to'
+        : `Webhook endpoint ${endpointId} was deleted: there is no receiver to send to`,
+    );
+  }
+}
+
+export class EndpointNotFoundError extends DomainError {
+  constructor(id: string) {
+    super('not_found', `Webhook endpoint ${id} not found`);
+  }
+}
+
+/** The environment endpoint is changed by the environment only. */
+export class EnvironmentEndpointError extends DomainError {
   constructor() {
-    super('conflict', 'STEP_COMPLETE_WEBHOOK is empty: there is no receiver to send to');
+    super(
+      'conflict',
+      'The environment endpoint (env) is set by STEP_COMPLETE_WEBHOOK and its companions; it cannot be changed through the API',
+    );
   }
 }
 

@@ -10,6 +10,9 @@ import { DeliveryReads } from './deliveries/delivery-reads.js';
 import { DeliveryEngineModule } from './delivery-engine.module.js';
 import { DeliveryAttempt } from './entities/delivery-attempt.entity.js';
 import { WebhookDelivery } from './entities/webhook-delivery.entity.js';
+import { EndpointsController } from './endpoints/endpoints.controller.js';
+import { EndpointsService } from './endpoints/endpoints.service.js';
+import { WebhookEndpoint } from './endpoints/entities/webhook-endpoint.entity.js';
 import { DeliveryOutbox } from './outbox/delivery-outbox.js';
 
 /**
@@ -24,11 +27,11 @@ export class WebhookModule {
     return {
       module: WebhookModule,
       imports: [
-        TypeOrmModule.forFeature([WebhookDelivery, DeliveryAttempt]),
+        TypeOrmModule.forFeature([WebhookDelivery, DeliveryAttempt, WebhookEndpoint]),
         DeliveryEngineModule.register(delivery, delivery.worker),
       ],
-      controllers: [DeliveriesController, StepDeliveriesController],
-      providers: [DeliveryOutbox, DeliveriesService, DeliveryReads],
+      controllers: [DeliveriesController, StepDeliveriesController, EndpointsController],
+      providers: [DeliveryOutbox, DeliveriesService, DeliveryReads, EndpointsService],
       exports: [DeliveryEngineModule],
     };
   }

@@ -18,6 +18,8 @@ export class StepCompletedEvent {
     readonly status: TerminalStepStatus,
     readonly agentId: string | null,
     readonly runId: string | null,
+    readonly projectId: string | null,
+    readonly tags: readonly string[],
     readonly stopReason: StopReason | null,
     readonly completedAt: string,
   ) {
@@ -33,6 +35,8 @@ export class StepCompletedEvent {
       step.status,
       step.agentId,
       step.runId,
+      step.projectId,
+      Object.freeze([...step.tags]),
       step.stopReason,
       step.completedAt,
     );

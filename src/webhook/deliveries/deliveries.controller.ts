@@ -49,7 +49,7 @@ export class DeliveriesController {
 
   @Get()
   @ApiOperation({
-    summary: 'List deliveries, newest first; filter by status and step, page like steps',
+    summary: 'List deliveries, newest first; filter by status, step and endpoint, page like steps',
   })
   @ApiOkResponse({ type: [DeliveryView] })
   @ApiErrors(400)
@@ -80,11 +80,14 @@ export class DeliveriesController {
 
   @Post('recover')
   @HttpCode(202)
-  @ApiOperation({ summary: 'Put every failed delivery created since a time back to pending' })
+  @ApiOperation({
+    summary:
+      'Put every failed delivery created since a time (of one endpoint, or all) back to pending',
+  })
   @ApiAcceptedResponse({ type: RecoverResultView })
   @ApiBodyErrors()
   async recoverDeliveries(@Body() dto: RecoverDeliveriesDto): Promise<{ requeued: number }> {
-    return { requeued: await this.deliveries.recoverFailedSince(dto.since) };
+    return { requeued: await this.deliveries.recoverFailedSince(dto.since, dto.endpoint_id) };
   }
 
   @Post(':id/retry')

@@ -3,6 +3,8 @@ import { webhookConfig } from '../../config/webhook.config.js';
 import type { WebhookConfig } from '../../config/webhook.config.js';
 import { DeliveryStore } from '../delivery-store.js';
 import { DeliveryTrigger } from '../dispatch/delivery-trigger.js';
+import { displayUrl } from '../endpoints/endpoint.js';
+import { EndpointRegistry } from '../endpoints/endpoint-registry.js';
 import { DeliveryNotFoundError, NotificationsOffError } from '../webhook.errors.js';
 import { DeliveryReads, DeliveryWithAttempts } from './delivery-reads.js';
 import type { DeliveryStatus } from '../entities/webhook-delivery.entity.js';
@@ -18,14 +20,6 @@ export interface DeliverySummary {
   attempts_per_minute: { minute: string; attempts: number; succeeded: number; failed: number }[];
 }
 
-/**
- * The receiver URL as it may be shown: scheme, host and path. Credentials in it and its query
- * (where tokens tend to live) are never shown.
- */
-function displayUrl(url: URL): string {
-  return `${url.protocol}//${url.host}${url.pathname}${url.search ? '?…' : ''}`;
-}
-
 /** What operators do with deliveries: look, retry one now, recover failures after an outage. */
 @Injectable()
 export class DeliveriesService {
@@ -34,6 +28,7 @@ export class DeliveriesService {
     private readonly reads: DeliveryReads,
     private readonly store: DeliveryStore,
     private readonly trigger: DeliveryTrigger,
+    private readonly endpoints: EndpointRegistry,
   ) {}
 
   async findOne(id: string): Promise<DeliveryWithAttempts> {
@@ -44,8 +39,9 @@ export class DeliveriesService {
 
   /** One more attempt now, whatever the delivery's state; the attempt runs after the answer. */
   async retryNow(id: string): Promise<DeliveryWithAttempts> {
-    if (!this.config.url) throw new NotificationsOffError();
     const delivery = await this.findOne(id);
+    if (!this.endpoints.get(delivery.endpointId))
+      throw new NotificationsOffError(delivery.endpointId);
     await this.trigger.retryNow(id);
     return delivery;
   }
@@ -78,8 +74,8 @@ export class DeliveriesService {
     };
   }
 
-  async recoverFailedSince(since: string): Promise<number> {
-    const requeued = await this.store.requeueFailedSince(since);
+  async recoverFailedSince(since: string, endpointId?: string): Promise<number> {
+    const requeued = await this.store.requeueFailedSince(since, endpointId);
     if (requeued.length > 0) await this.trigger.requeued(requeued);
     return requeued.length;
   }

@@ -91,9 +91,11 @@ export class DeliveryReads {
   }
 
   async list(
-    query: PageQuery & { status?: DeliveryStatus; step_id?: string },
+    query: PageQuery & { status?: DeliveryStatus; step_id?: string; endpoint_id?: string },
   ): Promise<WebhookDelivery[]> {
     const builder = this.deliveries.createQueryBuilder('d');
+    if (query.endpoint_id)
+      builder.andWhere('d.endpoint_id = :endpointId', { endpointId: query.endpoint_id });
     if (query.status) builder.andWhere('d.status = :status', { status: query.status });
     if (query.step_id) builder.andWhere('d.step_id = :stepId', { stepId: query.step_id });
     return (await applyCursorPage(builder, query)).getMany();

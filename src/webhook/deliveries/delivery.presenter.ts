@@ -6,6 +6,7 @@ export function presentDelivery(delivery: WebhookDelivery) {
   return {
     id: delivery.id,
     step_id: delivery.stepId,
+    endpoint_id: delivery.endpointId,
     status: delivery.status,
     attempt_count: delivery.attemptCount,
     next_attempt_at: delivery.nextAttemptAt,

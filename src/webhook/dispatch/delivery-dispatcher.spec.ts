@@ -49,7 +49,12 @@ describe(DeliveryDispatcher.name, () => {
       await booted.moduleRef
         .get(TransactionRunner)
         .run((manager) =>
-          store.createPending(manager, step.id, `{"step_id":"${step.id}"}`, new Date()),
+          store.create(
+            manager,
+            step.id,
+            [{ endpointId: 'env', payload: `{"step_id":"${step.id}"}`, held: false }],
+            new Date(),
+          ),
         );
       ids.push(step.id);
     }

@@ -3,6 +3,8 @@ import { webhookConfig } from '../../config/webhook.config.js';
 import type { WebhookConfig } from '../../config/webhook.config.js';
 import { StephookMetrics } from '../../metrics/stephook-metrics.js';
 import { DeliveryStore } from '../delivery-store.js';
+import { signingKeys } from '../endpoints/endpoint.js';
+import { EndpointRegistry } from '../endpoints/endpoint-registry.js';
 import type { WebhookDelivery } from '../entities/webhook-delivery.entity.js';
 import { buildWebhookHeaders } from '../sender/webhook-request.js';
 import { AttemptResult, WebhookSender } from '../sender/webhook-sender.js';
@@ -13,8 +15,8 @@ import { Slots } from './slots.js';
 export const SHUTDOWN_DRAIN_MS = 10_000;
 /** How much longer than one attempt's deadline a claim lasts (time to record the attempt). */
 const LEASE_MARGIN_MS = 10_000;
-/** Deliveries one transition writes today: one, to the STEP_COMPLETE_WEBHOOK receiver. */
-const DELIVERIES_PER_STEP = 1;
+/** Why a delivery whose endpoint no longer exists ends without an attempt. */
+export const ENDPOINT_DELETED = 'endpoint deleted';
 
 export type DeliveryRef = Pick<WebhookDelivery, 'id' | 'attemptCount'>;
 /**
@@ -53,6 +55,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     private readonly store: DeliveryStore,
     private readonly sender: WebhookSender,
     private readonly metrics: StephookMetrics,
+    private readonly endpoints: EndpointRegistry,
   ) {
     this.policy = new RetryPolicy(config.retryScheduleMs);
     this.slots = new Slots(config.concurrency);
@@ -75,7 +78,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     const steps = this.committedSteps.splice(0);
     try {
       const claimed = await this.claimWithin(
-        steps.length * DELIVERIES_PER_STEP,
+        steps.length * this.deliveriesPerStep,
         (leaseUntil, slots) =>
           this.store.claimDueForSteps(
             steps.map((step) => step.stepId),
@@ -93,7 +96,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
 
   /** Claims up to `limit` due deliveries (never more than free slots) and starts them; how many. */
   async launchDue(limit: number): Promise<number> {
-    if (!this.config.url) return 0;
+    if (this.endpoints.all.length === 0) return 0;
     const claimed = await this.claimWithin(limit, (leaseUntil, slots) =>
       this.store.claimDue(new Date(), leaseUntil, slots),
     );
@@ -114,7 +117,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     const manual = 'manual' in job && job.manual;
     const claimed =
       'stepId' in job
-        ? await this.store.claimDueForSteps([job.stepId], now, leaseUntil, DELIVERIES_PER_STEP)
+        ? await this.store.claimDueForSteps([job.stepId], now, leaseUntil, this.deliveriesPerStep)
         : manual
           ? [await this.store.claimAny(job.deliveryId, now, leaseUntil)].filter((d) => d !== null)
           : await this.store.claimDueById(job.deliveryId, now, leaseUntil);
@@ -158,6 +161,11 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
           'database does not answer): those deliveries will be sent again after their leases run out',
       );
     }
+  }
+
+  /** The most deliveries one transition can write: one per endpoint. */
+  private get deliveriesPerStep(): number {
+    return Math.max(1, this.endpoints.all.length);
   }
 
   /** Takes up to `limit` free slots while the claim is in the database, so the limit is never exceeded. */
@@ -213,18 +221,33 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     manual: boolean,
   ): Promise<DeliveryVerdict | null> {
     const fields = { step_id: delivery.stepId, delivery_id: delivery.id };
+    const endpoint = this.endpoints.get(delivery.endpointId);
+    if (!endpoint || endpoint.disabled) {
+      // Disabled meanwhile: it waits as held. Deleted: it ends. Either way nothing is sent.
+      await this.store
+        .setAside(delivery, endpoint ? 'held' : 'failed', endpoint ? null : ENDPOINT_DELETED)
+        .catch((error: unknown) =>
+          this.logger.error(
+            `Webhook delivery ${delivery.id} could not be set aside`,
+            error,
+            fields,
+          ),
+        );
+      return null;
+    }
     const startedAt = new Date();
     let result: AttemptResult;
     try {
       result = await this.sender.send({
-        url: this.config.url!,
+        url: endpoint.url,
         body: delivery.payload,
         headers: buildWebhookHeaders({
           deliveryId: delivery.id,
           attemptAt: startedAt,
           body: delivery.payload,
-          key: this.config.key,
-          signingSecrets: this.config.signingSecrets,
+          key: endpoint.key,
+          signingSecrets: signingKeys(endpoint, startedAt.getTime()),
+          extra: endpoint.headers,
         }),
       });
     } catch (error) {

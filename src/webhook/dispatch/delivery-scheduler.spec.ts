@@ -1,8 +1,6 @@
 import { jest } from '@jest/globals';
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import { RecordingLogger } from '../../../test/helpers/recording-logger.js';
-import type { WebhookConfig } from '../../config/webhook.config.js';
-import { parseWebhookConfig } from '../../config/webhook.config.js';
 import type { DeliveryStore } from '../delivery-store.js';
 import type { DeliveryDispatcher } from './delivery-dispatcher.js';
 import { DeliveryScheduler, MAX_POLL_INTERVAL_MS } from './delivery-scheduler.js';
@@ -14,9 +12,6 @@ import { Slots } from './slots.js';
  * store's "when is the next one due".
  */
 describe(DeliveryScheduler.name, () => {
-  const config: WebhookConfig = parseWebhookConfig({
-    STEP_COMPLETE_WEBHOOK: 'http://127.0.0.1:9/hook',
-  });
   let slots: Slots;
   let launchDue: jest.Mock<(limit: number) => Promise<number>>;
   let nextDueAt: jest.Mock<() => Promise<Date | null>>;
@@ -35,7 +30,7 @@ describe(DeliveryScheduler.name, () => {
       nextDueAt,
       releaseLeftLeases: () => Promise.resolve(0),
     } as unknown as DeliveryStore;
-    sut = new DeliveryScheduler(config, true, store, dispatcher);
+    sut = new DeliveryScheduler(true, store, dispatcher);
   });
   afterEach(() => {
     sut.beforeApplicationShutdown();

@@ -5,8 +5,6 @@ import {
   Logger,
   OnApplicationBootstrap,
 } from '@nestjs/common';
-import { webhookConfig } from '../../config/webhook.config.js';
-import type { WebhookConfig } from '../../config/webhook.config.js';
 import { RepeatedPassLog } from '../../database/database-unavailable.js';
 import { DeliveryDispatcher } from './delivery-dispatcher.js';
 import { DeliveryStore } from '../delivery-store.js';
@@ -34,7 +32,6 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
   private stopped = false;
 
   constructor(
-    @Inject(webhookConfig.KEY) private readonly config: WebhookConfig,
     @Inject(THIS_PROCESS_DELIVERS) private readonly delivers: boolean,
     private readonly store: DeliveryStore,
     private readonly dispatcher: DeliveryDispatcher,
@@ -42,11 +39,11 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
 
   /** Started (or with nothing to deliver here), and not stopped. */
   get running(): boolean {
-    return (this.started || !this.config.url || !this.delivers) && !this.stopped;
+    return (this.started || !this.delivers) && !this.stopped;
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    if (!this.config.url || !this.delivers) return;
+    if (!this.delivers) return;
     const released = await this.store.releaseLeftLeases();
     if (released > 0)
       this.logger.warn(`Resuming ${released} webhook attempt(s) interrupted by the last stop`);

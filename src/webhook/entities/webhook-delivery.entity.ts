@@ -1,6 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
+/** `held`: its endpoint is disabled; it waits, unattempted, until the endpoint is enabled. */
+export const DELIVERY_STATUSES = ['pending', 'held', 'delivered', 'failed'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 /**
@@ -15,6 +16,10 @@ export class WebhookDelivery {
 
   @Column({ name: 'step_id', type: 'varchar', length: 64 })
   stepId: string;
+
+  /** The endpoint it goes to (`env`: STEP_COMPLETE_WEBHOOK). */
+  @Column({ name: 'endpoint_id', type: 'varchar', length: 40, default: 'env' })
+  endpointId: string;
 
   @Column({ type: 'varchar', length: 16 })
   status: DeliveryStatus;

@@ -1,12 +1,9 @@
 import {
   BeforeApplicationShutdown,
-  Inject,
   Injectable,
   Logger,
   OnApplicationBootstrap,
 } from '@nestjs/common';
-import { webhookConfig } from '../../config/webhook.config.js';
-import type { WebhookConfig } from '../../config/webhook.config.js';
 import { RepeatedPassLog } from '../../database/database-unavailable.js';
 import { DeliveryStore } from '../delivery-store.js';
 import { DeliveryQueue } from './delivery-queue.js';
@@ -32,13 +29,11 @@ export class DeliverySweeper implements OnApplicationBootstrap, BeforeApplicatio
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    @Inject(webhookConfig.KEY) private readonly config: WebhookConfig,
     private readonly store: DeliveryStore,
     private readonly queue: DeliveryQueue,
   ) {}
 
   onApplicationBootstrap(): void {
-    if (!this.config.url) return;
     void this.sweep();
     this.timer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
   }

@@ -37,9 +37,9 @@ export class DeliveryProcessor
     super();
   }
 
-  /** Taking jobs (or with STEP_COMPLETE_WEBHOOK empty, nothing to take). */
+  /** Taking jobs. */
   get isRunning(): boolean {
-    return this.running || !this.config.url;
+    return this.running;
   }
 
   async process(job: Job<DeliveryJob>): Promise<void> {
@@ -50,7 +50,6 @@ export class DeliveryProcessor
   }
 
   onApplicationBootstrap(): void {
-    if (!this.config.url) return;
     this.worker.concurrency = this.config.concurrency;
     this.worker.on('error', (error) => this.logger.error('Delivery queue worker error', error));
     this.running = true;

@@ -9,8 +9,10 @@ export interface WebhookHeaderInput {
   body: string;
   /** STEP_COMPLETE_KEY, when set. */
   key: string | undefined;
-  /** The decoded STEP_COMPLETE_SECRET keys; one signature each (rotation). */
+  /** The decoded signing keys; one signature each (rotation). */
   signingSecrets: readonly Buffer[];
+  /** An endpoint's own headers; never one of the contract's (the API refuses those). */
+  extra?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -21,6 +23,7 @@ export interface WebhookHeaderInput {
 export function buildWebhookHeaders(input: WebhookHeaderInput): Record<string, string> {
   const timestamp = String(Math.floor(input.attemptAt.getTime() / 1000));
   const headers: Record<string, string> = {
+    ...input.extra,
     'content-type': 'application/json',
     'user-agent': `stephook/${STEPHOOK_VERSION}`,
     'webhook-id': input.deliveryId,

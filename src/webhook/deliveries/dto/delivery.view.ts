@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { STEP_ID_PATTERN } from '../../../steps/step-id.js';
 import { DELIVERY_ID } from '../../delivery-id.js';
+import { ENDPOINT_ID } from '../../endpoints/endpoint.js';
 import { DELIVERY_STATUSES } from '../../entities/webhook-delivery.entity.js';
 
 const ATTEMPT_OUTCOMES = ['success', 'http_error', 'timeout', 'network_error'];
@@ -30,6 +31,12 @@ export class DeliveryView {
     example: 'step-3f1d2c4b-5a6e-4f70-8b9c-0d1e2f3a4b5c',
   })
   step_id: string;
+  @ApiProperty({
+    pattern: ENDPOINT_ID.pattern.source,
+    example: 'env',
+    description: 'The endpoint it goes to; "env" is STEP_COMPLETE_WEBHOOK',
+  })
+  endpoint_id: string;
   @ApiProperty({ enum: DELIVERY_STATUSES }) status: string;
   @ApiProperty({ type: 'integer' }) attempt_count: number;
   @time(true) next_attempt_at: string | null;
@@ -51,6 +58,7 @@ export class RecoverResultView {
 
 class DeliveryCountsView {
   @ApiProperty({ type: 'integer', example: 3 }) pending: number;
+  @ApiProperty({ type: 'integer', example: 0 }) held: number;
   @ApiProperty({ type: 'integer', example: 1_204 }) delivered: number;
   @ApiProperty({ type: 'integer', example: 2 }) failed: number;
 }

@@ -1,4 +1,6 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsOptional, Matches } from 'class-validator';
+import { ENDPOINT_ID } from '../../endpoints/endpoint.js';
 import { IsoTimestamp } from '../../../common/iso-timestamp.js';
 
 export class RecoverDeliveriesDto {
@@ -9,4 +11,13 @@ export class RecoverDeliveriesDto {
   })
   @IsoTimestamp({ optional: false })
   since: string;
+
+  @ApiPropertyOptional({
+    pattern: ENDPOINT_ID.pattern.source,
+    description: "Only this endpoint's failed deliveries",
+    example: 'env',
+  })
+  @IsOptional()
+  @Matches(ENDPOINT_ID.pattern, { message: `endpoint_id must be ${ENDPOINT_ID.description}` })
+  endpoint_id?: string;
 }

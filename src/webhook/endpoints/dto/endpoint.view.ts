@@ -1,0 +1,56 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { PAYLOAD_MODES } from '../../../config/webhook.config.js';
+import { ENDPOINT_ID } from '../endpoint.js';
+import { DISABLED_REASONS } from '../entities/webhook-endpoint.entity.js';
+import type { EndpointFilterDto } from './endpoint.dto.js';
+import { TERMINAL_STATUSES } from './endpoint.dto.js';
+
+const time = () => ApiProperty({ type: String, format: 'date-time' });
+
+/** An endpoint as the API returns it; its secret only at creation and from `…/secret`. */
+export class EndpointView {
+  @ApiProperty({
+    pattern: ENDPOINT_ID.pattern.source,
+    example: 'ep_0f1e2d3c4b5a69788796a5b4c3d2e1f0',
+  })
+  id: string;
+  @ApiProperty({
+    example: 'https://billing.example.com/hooks/steps',
+    description: 'For env: STEP_COMPLETE_WEBHOOK without credentials or query',
+  })
+  url: string;
+  @ApiProperty({ type: String, nullable: true }) description: string | null;
+  @ApiProperty({
+    type: 'object',
+    nullable: true,
+    description: 'Only the criteria given; null hears every step',
+    properties: {
+      statuses: { type: 'array', items: { type: 'string', enum: TERMINAL_STATUSES } },
+      agent_ids: { type: 'array', items: { type: 'string' } },
+      project_ids: { type: 'array', items: { type: 'string' } },
+      run_ids: { type: 'array', items: { type: 'string' } },
+      tags: { type: 'array', items: { type: 'string' } },
+    },
+    additionalProperties: false,
+  })
+  filter: EndpointFilterDto | null;
+  @ApiProperty({ enum: PAYLOAD_MODES }) payload: string;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } })
+  headers: Record<string, string>;
+  @ApiProperty() disabled: boolean;
+  @ApiProperty({ enum: DISABLED_REASONS, nullable: true }) disabled_reason: string | null;
+  @time() created_at: string;
+  @time() updated_at: string;
+}
+
+export class CreatedEndpointView extends EndpointView {
+  @ApiProperty({ example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' }) secret: string;
+}
+
+export class EndpointSecretView {
+  @ApiProperty({
+    example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+    description: 'The newest secret: what a receiver verifies with',
+  })
+  secret: string;
+}

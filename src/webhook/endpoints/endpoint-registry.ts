@@ -1,0 +1,131 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Repository } from 'typeorm';
+import { webhookConfig } from '../../config/webhook.config.js';
+import type { PayloadMode, WebhookConfig } from '../../config/webhook.config.js';
+import { RepeatedPassLog } from '../../database/database-unavailable.js';
+import type { StepCompletedEvent } from '../../steps/events/step-completed.event.js';
+import {
+  ENV_ENDPOINT_ID,
+  Endpoint,
+  EndpointFilter,
+  StoredSecret,
+  matchesFilter,
+  secretKey,
+} from './endpoint.js';
+import { WebhookEndpoint } from './entities/webhook-endpoint.entity.js';
+
+/** How often the endpoints' revision is read: a change made elsewhere applies within this. */
+export const ENDPOINT_REVISION_POLL_MS = 500;
+
+/**
+ * Every endpoint this process delivers to, in memory: the environment endpoint (from
+ * STEP_COMPLETE_WEBHOOK) and the API's (from `webhook_endpoints`). The outbox matches each
+ * transition against it and the dispatcher takes URLs and secrets from it, so neither queries per
+ * endpoint. It follows changes made in any process through one revision number that every change
+ * bumps: read every ENDPOINT_REVISION_POLL_MS, and the endpoints reloaded when it moved.
+ */
+@Injectable()
+export class EndpointRegistry implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(EndpointRegistry.name);
+  private readonly passLog = new RepeatedPassLog(this.logger, 'Reading the webhook endpoints');
+  private readonly environment: Endpoint | null;
+  private endpoints: Endpoint[] = [];
+  private byId = new Map<string, Endpoint>();
+  private revision = -1;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    @Inject(webhookConfig.KEY) config: WebhookConfig,
+    @InjectRepository(WebhookEndpoint) private readonly rows: Repository<WebhookEndpoint>,
+  ) {
+    this.environment = config.url
+      ? {
+          id: ENV_ENDPOINT_ID,
+          url: config.url,
+          key: config.key,
+          secrets: config.signingSecrets.map((key) => ({ key, expiresAt: null })),
+          headers: {},
+          payload: config.payload,
+          filter: null,
+          disabled: false,
+          restricted: false,
+        }
+      : null;
+    this.install([]);
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.reload();
+    this.timer = setInterval(() => void this.follow(), ENDPOINT_REVISION_POLL_MS);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Every endpoint, the environment's first. */
+  get all(): readonly Endpoint[] {
+    return this.endpoints;
+  }
+
+  /** The environment endpoint, when STEP_COMPLETE_WEBHOOK is set. */
+  get environmentEndpoint(): Endpoint | null {
+    return this.environment;
+  }
+
+  get(id: string): Endpoint | undefined {
+    return this.byId.get(id);
+  }
+
+  /** The endpoints that hear about this transition, disabled ones included (their deliveries wait). */
+  matching(event: StepCompletedEvent): Endpoint[] {
+    return this.endpoints.filter((endpoint) => matchesFilter(endpoint.filter, event));
+  }
+
+  /** Reads the endpoints now (after a change made in this process, before it answers). */
+  async reload(): Promise<void> {
+    const [{ revision }] = await this.rows.query<{ revision: number | string }[]>(
+      'SELECT revision FROM webhook_endpoint_revision WHERE id = 1',
+    );
+    const rows = await this.rows.find({ order: { createdAt: 'ASC', id: 'ASC' } });
+    this.install(rows.map(toEndpoint));
+    this.revision = Number(revision);
+  }
+
+  private async follow(): Promise<void> {
+    try {
+      const [{ revision }] = await this.rows.query<{ revision: number | string }[]>(
+        'SELECT revision FROM webhook_endpoint_revision WHERE id = 1',
+      );
+      if (Number(revision) !== this.revision) await this.reload();
+      this.passLog.succeeded();
+    } catch (error) {
+      this.passLog.failed(error);
+    }
+  }
+
+  private install(apiEndpoints: Endpoint[]): void {
+    this.endpoints = this.environment ? [this.environment, ...apiEndpoints] : apiEndpoints;
+    this.byId = new Map(this.endpoints.map((endpoint) => [endpoint.id, endpoint]));
+  }
+}
+
+/** A stored endpoint as the outbox and the dispatcher use it. */
+export function toEndpoint(row: WebhookEndpoint): Endpoint {
+  const secrets = JSON.parse(row.secrets) as StoredSecret[];
+  return {
+    id: row.id,
+    url: new URL(row.url),
+    secrets: secrets.map((stored) => ({
+      key: secretKey(stored.secret),
+      expiresAt: stored.expires_at ? Date.parse(stored.expires_at) : null,
+    })),
+    headers: JSON.parse(row.headers) as Record<string, string>,
+    payload: row.payload as PayloadMode,
+    filter: row.filter ? (JSON.parse(row.filter) as EndpointFilter) : null,
+    disabled: row.disabled,
+    restricted: true,
+  };
+}

@@ -1,0 +1,137 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
+import { ApiBodyErrors, ApiErrors } from '../../common/api-docs.js';
+import { IdCursor, ParseIdPipe } from '../../common/id-format.js';
+import { PageQuery } from '../../common/cursor-page.js';
+import { EndpointNotFoundError } from '../webhook.errors.js';
+import { CreateEndpointDto, UpdateEndpointDto } from './dto/endpoint.dto.js';
+import { CreatedEndpointView, EndpointSecretView, EndpointView } from './dto/endpoint.view.js';
+import { ENDPOINT_ID, ENV_ENDPOINT_ID } from './endpoint.js';
+import { EndpointRegistry } from './endpoint-registry.js';
+import { EndpointJson, presentEndpoint, presentEnvironmentEndpoint } from './endpoint.presenter.js';
+import { EndpointsService, newestSecret } from './endpoints.service.js';
+
+const ParseEndpointIdPipe = new ParseIdPipe(ENDPOINT_ID, 'id');
+
+const EndpointIdParam = () =>
+  ApiParam({
+    name: 'id',
+    description: 'The endpoint id; "env" is the environment endpoint (STEP_COMPLETE_WEBHOOK)',
+    schema: { type: 'string', pattern: ENDPOINT_ID.pattern.source },
+    example: 'ep_0f1e2d3c4b5a69788796a5b4c3d2e1f0',
+  });
+
+export class ListEndpointsQuery extends PageQuery {
+  @IdCursor(ENDPOINT_ID, 'after') declare after?: string;
+  @IdCursor(ENDPOINT_ID, 'before') declare before?: string;
+}
+
+@ApiTags('webhook endpoints')
+@ApiBearerAuth()
+@Controller('v1/webhook-endpoints')
+export class EndpointsController {
+  constructor(
+    private readonly endpoints: EndpointsService,
+    private readonly registry: EndpointRegistry,
+  ) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Create an endpoint; its secret is in the answer' })
+  @ApiCreatedResponse({ type: CreatedEndpointView })
+  @ApiBodyErrors()
+  async createEndpoint(@Body() dto: CreateEndpointDto): Promise<EndpointJson & { secret: string }> {
+    const endpoint = await this.endpoints.create(dto);
+    return { ...presentEndpoint(endpoint), secret: newestSecret(endpoint) };
+  }
+
+  @Get()
+  @ApiOperation({
+    summary:
+      'List endpoints, paged like steps; the environment endpoint (env), when set, opens the first page',
+  })
+  @ApiOkResponse({ type: [EndpointView] })
+  @ApiErrors(400)
+  async listEndpoints(@Query() query: ListEndpointsQuery): Promise<EndpointJson[]> {
+    const environment = this.registry.environmentEndpoint;
+    const firstPage = !query.after && !query.before;
+    if (query.after === ENV_ENDPOINT_ID) query.after = undefined;
+    if (query.before === ENV_ENDPOINT_ID) return [];
+    const limit = query.limit ?? undefined;
+    if (environment && firstPage && limit !== undefined) query.limit = limit - 1;
+    const rows = query.limit === 0 ? [] : await this.endpoints.list(query);
+    const listed = rows.map(presentEndpoint);
+    return environment && firstPage ? [presentEnvironmentEndpoint(environment), ...listed] : listed;
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One endpoint' })
+  @EndpointIdParam()
+  @ApiOkResponse({ type: EndpointView })
+  @ApiErrors(400, 404)
+  async getEndpoint(@Param('id', ParseEndpointIdPipe) id: string): Promise<EndpointJson> {
+    if (id === ENV_ENDPOINT_ID) {
+      const environment = this.registry.environmentEndpoint;
+      if (!environment) throw new EndpointNotFoundError(id);
+      return presentEnvironmentEndpoint(environment);
+    }
+    return presentEndpoint(await this.endpoints.findOne(id));
+  }
+
+  @Patch(':id')
+  @ApiOperation({
+    summary:
+      'Change an endpoint; {disabled: true} holds its deliveries, {disabled: false} releases them',
+  })
+  @EndpointIdParam()
+  @ApiOkResponse({ type: EndpointView })
+  @ApiBodyErrors(404, 409)
+  async updateEndpoint(
+    @Param('id', ParseEndpointIdPipe) id: string,
+    @Body() dto: UpdateEndpointDto,
+  ): Promise<EndpointJson> {
+    return presentEndpoint(await this.endpoints.update(id, dto));
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiOperation({
+    summary: 'Delete an endpoint; what it had not received ends as failed (endpoint deleted)',
+  })
+  @EndpointIdParam()
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiErrors(400, 404, 409)
+  async deleteEndpoint(@Param('id', ParseEndpointIdPipe) id: string): Promise<void> {
+    await this.endpoints.remove(id);
+  }
+
+  @Get(':id/secret')
+  @ApiOperation({ summary: "The endpoint's signing secret (the newest, during a rotation)" })
+  @EndpointIdParam()
+  @ApiOkResponse({ type: EndpointSecretView })
+  @ApiErrors(400, 404, 409)
+  async getEndpointSecret(
+    @Param('id', ParseEndpointIdPipe) id: string,
+  ): Promise<{ secret: string }> {
+    return { secret: await this.endpoints.secret(id) };
+  }
+
+  @Post(':id/secret/rotate')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'A new secret; the old one keeps signing beside it for 24 h' })
+  @EndpointIdParam()
+  @ApiOkResponse({ type: EndpointSecretView })
+  @ApiErrors(400, 404, 409)
+  async rotateEndpointSecret(
+    @Param('id', ParseEndpointIdPipe) id: string,
+  ): Promise<{ secret: string }> {
+    return { secret: await this.endpoints.rotateSecret(id) };
+  }
+}

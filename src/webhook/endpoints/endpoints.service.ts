@@ -1,0 +1,172 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { EntityManager, Repository } from 'typeorm';
+import { applyCursorPage, PageQuery } from '../../common/cursor-page.js';
+import { TransactionRunner } from '../../database/transaction-runner.js';
+import { DeliveryStore } from '../delivery-store.js';
+import { ENDPOINT_DELETED } from '../dispatch/delivery-dispatcher.js';
+import { DeliveryTrigger } from '../dispatch/delivery-trigger.js';
+import { EndpointNotFoundError, EnvironmentEndpointError } from '../webhook.errors.js';
+import type { CreateEndpointDto, UpdateEndpointDto } from './dto/endpoint.dto.js';
+import {
+  ENV_ENDPOINT_ID,
+  ROTATION_OVERLAP_MS,
+  StoredSecret,
+  newEndpointId,
+  newEndpointSecret,
+} from './endpoint.js';
+import { EndpointRegistry } from './endpoint-registry.js';
+import { WebhookEndpoint } from './entities/webhook-endpoint.entity.js';
+
+/**
+ * Endpoints created through the API (SPEC §9). Every change commits with a bump of the endpoints'
+ * revision, so every process's `EndpointRegistry` picks it up within a second; this process's
+ * picks it up before the change is answered. Disabling holds the endpoint's pending deliveries,
+ * enabling releases them, deleting ends them as failed: each in the transaction of the change.
+ */
+@Injectable()
+export class EndpointsService {
+  constructor(
+    @InjectRepository(WebhookEndpoint) private readonly endpoints: Repository<WebhookEndpoint>,
+    private readonly transactions: TransactionRunner,
+    private readonly registry: EndpointRegistry,
+    private readonly store: DeliveryStore,
+    private readonly trigger: DeliveryTrigger,
+  ) {}
+
+  async create(dto: CreateEndpointDto): Promise<WebhookEndpoint> {
+    const now = new Date().toISOString();
+    const disabled = dto.disabled ?? false;
+    const endpoint = this.endpoints.create({
+      id: newEndpointId(),
+      url: dto.url,
+      description: dto.description ?? null,
+      filter: dto.filter ? JSON.stringify(cleanFilter(dto.filter)) : null,
+      payload: dto.payload ?? 'minimal',
+      headers: JSON.stringify(lowerCaseNames(dto.headers ?? {})),
+      secrets: JSON.stringify([{ secret: newEndpointSecret(), expires_at: null }]),
+      disabled,
+      disabledReason: disabled ? 'manual' : null,
+      failingSince: null,
+      failedAttempts: 0,
+      createdAt: now,
+      updatedAt: now,
+    });
+    await this.change(async (manager) => {
+      await manager.insert(WebhookEndpoint, endpoint);
+    });
+    return endpoint;
+  }
+
+  async list(query: PageQuery): Promise<WebhookEndpoint[]> {
+    return (await applyCursorPage(this.endpoints.createQueryBuilder('e'), query)).getMany();
+  }
+
+  async findOne(id: string): Promise<WebhookEndpoint> {
+    refuseEnvironment(id);
+    const endpoint = await this.endpoints.findOneBy({ id });
+    if (!endpoint) throw new EndpointNotFoundError(id);
+    return endpoint;
+  }
+
+  /** The newest secret, the one receivers are told to verify with. */
+  async secret(id: string): Promise<string> {
+    return newestSecret(await this.findOne(id));
+  }
+
+  async update(id: string, dto: UpdateEndpointDto): Promise<WebhookEndpoint> {
+    refuseEnvironment(id);
+    let released: { id: string; attemptCount: number }[] = [];
+    const updated = await this.change(async (manager) => {
+      const endpoint = await manager.findOneBy(WebhookEndpoint, { id });
+      if (!endpoint) throw new EndpointNotFoundError(id);
+      const now = new Date();
+      if (dto.url != null) endpoint.url = dto.url;
+      if (dto.description !== undefined) endpoint.description = dto.description;
+      if (dto.filter !== undefined)
+        endpoint.filter = dto.filter ? JSON.stringify(cleanFilter(dto.filter)) : null;
+      if (dto.payload != null) endpoint.payload = dto.payload;
+      if (dto.headers !== undefined)
+        endpoint.headers = JSON.stringify(lowerCaseNames(dto.headers ?? {}));
+      if (dto.disabled === true && !endpoint.disabled) {
+        endpoint.disabled = true;
+        endpoint.disabledReason = 'manual';
+        await this.store.holdPending(manager, id, now);
+      } else if (dto.disabled === false && endpoint.disabled) {
+        endpoint.disabled = false;
+        endpoint.disabledReason = null;
+        endpoint.failingSince = null;
+        endpoint.failedAttempts = 0;
+        released = await this.store.releaseHeld(manager, id, now);
+      }
+      endpoint.updatedAt = now.toISOString();
+      await manager.save(WebhookEndpoint, endpoint);
+      return endpoint;
+    });
+    if (released.length > 0) await this.trigger.requeued(released);
+    return updated;
+  }
+
+  /** A new secret; the previous ones keep signing beside it for ROTATION_OVERLAP_MS. */
+  async rotateSecret(id: string): Promise<string> {
+    refuseEnvironment(id);
+    return this.change(async (manager) => {
+      const endpoint = await manager.findOneBy(WebhookEndpoint, { id });
+      if (!endpoint) throw new EndpointNotFoundError(id);
+      const now = Date.now();
+      const until = new Date(now + ROTATION_OVERLAP_MS).toISOString();
+      const previous = (JSON.parse(endpoint.secrets) as StoredSecret[])
+        .filter((stored) => stored.expires_at === null || Date.parse(stored.expires_at) > now)
+        .map((stored) => ({ secret: stored.secret, expires_at: stored.expires_at ?? until }));
+      const secret = newEndpointSecret();
+      endpoint.secrets = JSON.stringify([{ secret, expires_at: null }, ...previous]);
+      endpoint.updatedAt = new Date(now).toISOString();
+      await manager.save(WebhookEndpoint, endpoint);
+      return secret;
+    });
+  }
+
+  /** Deletes the endpoint; what it had not received ends as failed (`endpoint deleted`). */
+  async remove(id: string): Promise<void> {
+    refuseEnvironment(id);
+    await this.change(async (manager) => {
+      const { affected } = await manager.delete(WebhookEndpoint, { id });
+      if (!affected) throw new EndpointNotFoundError(id);
+      await this.store.failUndelivered(manager, id, ENDPOINT_DELETED, new Date());
+    });
+  }
+
+  /** Runs a change with the revision bump, then reloads this process's registry. */
+  private async change<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    const result = await this.transactions.run(async (manager) => {
+      const value = await work(manager);
+      await manager.query(
+        'UPDATE webhook_endpoint_revision SET revision = revision + 1 WHERE id = 1',
+      );
+      return value;
+    });
+    await this.registry.reload();
+    return result;
+  }
+}
+
+export function newestSecret(endpoint: WebhookEndpoint): string {
+  return (JSON.parse(endpoint.secrets) as StoredSecret[])[0].secret;
+}
+
+function refuseEnvironment(id: string): void {
+  if (id === ENV_ENDPOINT_ID) throw new EnvironmentEndpointError();
+}
+
+/** Only the criteria given, so a stored filter reads as it was meant. */
+function cleanFilter(filter: NonNullable<CreateEndpointDto['filter']>): Record<string, string[]> {
+  return Object.fromEntries(
+    Object.entries(filter).filter(([, values]) => values !== undefined && values !== null),
+  );
+}
+
+function lowerCaseNames(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]),
+  );
+}

@@ -1,0 +1,274 @@
+import request from 'supertest';
+import { Webhook } from 'standardwebhooks';
+import { EndpointRegistry } from '../src/webhook/endpoints/endpoint-registry.js';
+import type { DeliveryJson } from '../src/webhook/deliveries/delivery.presenter.js';
+import type { ReceivedRequest } from './helpers/webhook-receiver.js';
+import { WebhookReceiver } from './helpers/webhook-receiver.js';
+import { useWebhookTestbed } from './helpers/webhook-testbed.js';
+
+interface CreatedEndpoint {
+  id: string;
+  secret: string;
+  url: string;
+  filter: Record<string, string[]> | null;
+}
+
+/** The step id in a received body, once its signature checks out with `secret`. */
+function verifiedStepId(secret: string, received: ReceivedRequest): string {
+  const headers = Object.fromEntries(
+    Object.entries(received.headers).map(([name, value]) => [name, String(value)]),
+  );
+  const body = new Webhook(secret).verify(received.rawBody.toString('utf8'), headers) as {
+    step_id: string;
+  };
+  return body.step_id;
+}
+
+/** SPEC §9: many endpoints, each with its own filter, secret and state. */
+describe('Webhook endpoints (e2e)', () => {
+  const bed = useWebhookTestbed();
+
+  async function createEndpoint(body: Record<string, unknown>): Promise<CreatedEndpoint> {
+    const response = await request(bed.app.server)
+      .post('/v1/webhook-endpoints')
+      .send(body)
+      .expect(201);
+    return response.body as CreatedEndpoint;
+  }
+
+  async function deliveriesOf(endpointId: string, status?: string): Promise<DeliveryJson[]> {
+    const query = `endpoint_id=${endpointId}&limit=1000${status ? `&status=${status}` : ''}`;
+    const response = await request(bed.app.server)
+      .get(`/v1/webhook-deliveries?${query}`)
+      .expect(200);
+    return response.body as DeliveryJson[];
+  }
+
+  it('sends each endpoint exactly the steps its filter matches, signed with its own secret', async () => {
+    await bed.start({ STEP_COMPLETE_RETRY_SCHEDULE: 'none' });
+    const billing = await createEndpoint({
+      url: bed.receiver.url('/billing'),
+      filter: { statuses: ['success'], agent_ids: ['agent-a', 'agent-b'] },
+      payload: 'full',
+    });
+    const alerts = await createEndpoint({
+      url: bed.receiver.url('/alerts'),
+      filter: { statuses: ['failed', 'cancelled'] },
+      headers: { Authorization: 'Bearer alerts-token' },
+    });
+    const tenant = await createEndpoint({
+      url: bed.receiver.url('/tenant'),
+      filter: { project_ids: ['tenant-1'], tags: ['prod', 'eu'] },
+    });
+    expect(new Set([billing.secret, alerts.secret, tenant.secret]).size).toBe(3);
+
+    const statuses = ['success', 'failed', 'cancelled'] as const;
+    const agents = ['agent-a', 'agent-b', 'agent-c'];
+    const tagSets = [['prod', 'eu'], ['prod'], ['eu', 'prod', 'x'], []];
+    const expected = { billing: [] as string[], alerts: [] as string[], tenant: [] as string[] };
+    const all: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const step = await bed.steps.create({
+        agent_id: agents[i % 3],
+        project_id: i % 3 === 0 ? 'tenant-1' : 'tenant-2',
+        tags: tagSets[i % 4],
+      });
+      const status = statuses[i % 5 === 0 ? 1 : i % 7 === 0 ? 2 : 0];
+      await bed.steps.complete(step.id, status).expect(200);
+      all.push(step.id);
+      if (status === 'success' && (step.agent_id === 'agent-a' || step.agent_id === 'agent-b'))
+        expected.billing.push(step.id);
+      if (status !== 'success') expected.alerts.push(step.id);
+      if (step.project_id === 'tenant-1' && ['prod', 'eu'].every((tag) => step.tags.includes(tag)))
+        expected.tenant.push(step.id);
+    }
+    // Every part of the filters is exercised by this mix.
+    expect(expected.billing.length).toBeGreaterThan(0);
+    expect(expected.billing.length).toBeLessThan(50);
+    expect(expected.alerts.length).toBeGreaterThan(0);
+    expect(expected.tenant.length).toBeGreaterThan(0);
+    expect(expected.tenant.length).toBeLessThan(25);
+
+    const total =
+      all.length + expected.billing.length + expected.alerts.length + expected.tenant.length;
+    await bed.receiver.waitForRequests(total);
+    // Nothing else arrives after: each delivery was made once.
+    const received = (path: string) => bed.receiver.requestsTo(path);
+    expect(bed.receiver.requests).toHaveLength(total);
+    const sorted = (ids: string[]) => [...ids].sort();
+    expect(sorted(received('/billing').map((r) => verifiedStepId(billing.secret, r)))).toEqual(
+      sorted(expected.billing),
+    );
+    expect(sorted(received('/alerts').map((r) => verifiedStepId(alerts.secret, r)))).toEqual(
+      sorted(expected.alerts),
+    );
+    expect(sorted(received('/tenant').map((r) => verifiedStepId(tenant.secret, r)))).toEqual(
+      sorted(expected.tenant),
+    );
+    // The environment endpoint (no filter) hears every step, unsigned as configured.
+    expect(sorted(received('/hook').map((r) => JSON.parse(r.rawBody.toString()).step_id))).toEqual(
+      sorted(all),
+    );
+    // A secret verifies its own endpoint's requests only.
+    expect(() => verifiedStepId(alerts.secret, received('/billing')[0])).toThrow();
+    // Each endpoint's own payload and headers.
+    expect(JSON.parse(received('/billing')[0].rawBody.toString())).toMatchObject({
+      type: 'step.completed',
+      status: 'success',
+    });
+    expect(Object.keys(JSON.parse(received('/tenant')[0].rawBody.toString()))).toEqual(['step_id']);
+    expect(received('/alerts')[0].headers.authorization).toBe('Bearer alerts-token');
+    // One webhook-id per endpoint for the same step.
+    const firstAlert = verifiedStepId(alerts.secret, received('/alerts')[0]);
+    const ids = bed.receiver.requests
+      .filter((r) => JSON.parse(r.rawBody.toString()).step_id === firstAlert)
+      .map((r) => r.headers['webhook-id']);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect((await deliveriesOf(billing.id)).length).toBe(expected.billing.length);
+  });
+
+  it('signs with the old and the new secret during a rotation, with the new one only after', async () => {
+    await bed.start({ STEP_COMPLETE_WEBHOOK: '' });
+    const endpoint = await createEndpoint({ url: bed.receiver.url('/rotating') });
+    const rotated = await request(bed.app.server)
+      .post(`/v1/webhook-endpoints/${endpoint.id}/secret/rotate`)
+      .expect(200);
+    const newSecret = (rotated.body as { secret: string }).secret;
+    expect(newSecret).not.toBe(endpoint.secret);
+    const shown = await request(bed.app.server)
+      .get(`/v1/webhook-endpoints/${endpoint.id}/secret`)
+      .expect(200);
+    expect(shown.body).toEqual({ secret: newSecret });
+
+    const first = await bed.steps.create();
+    await bed.steps.complete(first.id, 'success').expect(200);
+    await bed.receiver.waitForRequests(1);
+    const during = bed.receiver.requests[0];
+    expect(String(during.headers['webhook-signature']).split(' ')).toHaveLength(2);
+    expect(verifiedStepId(endpoint.secret, during)).toBe(first.id);
+    expect(verifiedStepId(newSecret, during)).toBe(first.id);
+
+    // 24 hours later, as far as the stored secrets go: the old one has run out.
+    await bed.app.dataSource.query(
+      `UPDATE webhook_endpoints SET secrets = json_set(secrets, '$[1].expires_at', '2000-01-01T00:00:00.000Z')`,
+    );
+    await bed.app.app.get(EndpointRegistry).reload();
+    const second = await bed.steps.create();
+    await bed.steps.complete(second.id, 'success').expect(200);
+    await bed.receiver.waitForRequests(2);
+    const after = bed.receiver.requests[1];
+    expect(String(after.headers['webhook-signature']).split(' ')).toHaveLength(1);
+    expect(verifiedStepId(newSecret, after)).toBe(second.id);
+    expect(() => verifiedStepId(endpoint.secret, after)).toThrow();
+  });
+
+  it('holds deliveries while an endpoint is disabled and sends each once when it is enabled', async () => {
+    await bed.start({ STEP_COMPLETE_WEBHOOK: '' });
+    const endpoint = await createEndpoint({ url: bed.receiver.url('/held'), disabled: true });
+    expect(endpoint).toMatchObject({ disabled: true, disabled_reason: 'manual' });
+    const stepIds: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const step = await bed.steps.create();
+      await bed.steps.complete(step.id, 'success').expect(200);
+      stepIds.push(step.id);
+    }
+    expect((await deliveriesOf(endpoint.id, 'held')).length).toBe(5);
+    expect(bed.receiver.requests).toHaveLength(0);
+
+    const enabled = await request(bed.app.server)
+      .patch(`/v1/webhook-endpoints/${endpoint.id}`)
+      .send({ disabled: false })
+      .expect(200);
+    expect(enabled.body).toMatchObject({ disabled: false, disabled_reason: null });
+    await bed.receiver.waitForRequests(5);
+    const delivered = bed.receiver.requests.map((r) => verifiedStepId(endpoint.secret, r));
+    expect([...delivered].sort()).toEqual([...stepIds].sort());
+    expect((await deliveriesOf(endpoint.id, 'held')).length).toBe(0);
+
+    // Disabling again holds what is still pending; nothing is sent twice.
+    await request(bed.app.server)
+      .patch(`/v1/webhook-endpoints/${endpoint.id}`)
+      .send({ disabled: true })
+      .expect(200);
+    const late = await bed.steps.create();
+    await bed.steps.complete(late.id, 'success').expect(200);
+    expect((await deliveriesOf(endpoint.id, 'held')).map((d) => d.step_id)).toEqual([late.id]);
+    expect(bed.receiver.requests).toHaveLength(5);
+  });
+
+  it("ends a deleted endpoint's undelivered deliveries as failed (endpoint deleted)", async () => {
+    await bed.start({ STEP_COMPLETE_WEBHOOK: '', STEP_COMPLETE_RETRY_SCHEDULE: '1h' });
+    const failing = await WebhookReceiver.start();
+    try {
+      failing.replyWith({ status: 503 });
+      const endpoint = await createEndpoint({ url: failing.url('/down') });
+      const step = await bed.steps.create();
+      await bed.steps.complete(step.id, 'success').expect(200);
+      await failing.waitForRequests(1);
+      await bed.app.logs.waitFor(
+        (entry) => entry.message.includes(step.id) && entry.message.includes('HTTP 503'),
+      );
+
+      await request(bed.app.server).delete(`/v1/webhook-endpoints/${endpoint.id}`).expect(204);
+      await request(bed.app.server).get(`/v1/webhook-endpoints/${endpoint.id}`).expect(404);
+      const [delivery] = await bed.deliveries.forStep(step.id);
+      expect(delivery).toMatchObject({
+        endpoint_id: endpoint.id,
+        status: 'failed',
+        last_error: 'endpoint deleted',
+        attempt_count: 1,
+      });
+      expect(delivery.attempts).toHaveLength(1);
+    } finally {
+      await failing.close();
+    }
+  });
+
+  it('lists the environment endpoint first and refuses to change it', async () => {
+    await bed.start();
+    const endpoint = await createEndpoint({ url: bed.receiver.url('/other') });
+    const list = await request(bed.app.server).get('/v1/webhook-endpoints').expect(200);
+    expect((list.body as { id: string }[]).map((e) => e.id)).toEqual(['env', endpoint.id]);
+    const env = await request(bed.app.server).get('/v1/webhook-endpoints/env').expect(200);
+    expect(env.body).toMatchObject({ id: 'env', url: bed.receiver.url(), disabled: false });
+    const page = await request(bed.app.server).get('/v1/webhook-endpoints?limit=1').expect(200);
+    expect((page.body as { id: string }[]).map((e) => e.id)).toEqual(['env']);
+    const next = await request(bed.app.server)
+      .get('/v1/webhook-endpoints?limit=1&after=env')
+      .expect(200);
+    expect((next.body as { id: string }[]).map((e) => e.id)).toEqual([endpoint.id]);
+    for (const call of [
+      request(bed.app.server).patch('/v1/webhook-endpoints/env').send({ disabled: true }),
+      request(bed.app.server).delete('/v1/webhook-endpoints/env'),
+      request(bed.app.server).post('/v1/webhook-endpoints/env/secret/rotate'),
+    ]) {
+      await call.expect(409);
+    }
+  });
+
+  it.each([
+    [{ url: null }, 'url must be a string'],
+    [{ url: 'ftp://example.com/hook' }, 'url must use http or https'],
+    [{ url: 'https://user:pw@example.com/hook' }, 'url must not carry credentials'],
+    [{ url: 'not a url' }, 'url must be an absolute http or https URL'],
+    [{ url: 'https://example.com', headers: { 'webhook-id': 'x' } }, 'headers "webhook-id"'],
+    [{ url: 'https://example.com', headers: { Host: 'x' } }, 'headers "Host"'],
+    [{ url: 'https://example.com', headers: { 'x-a': 'b\r\nc: d' } }, 'must not contain line'],
+    [
+      { url: 'https://example.com', filter: { statuses: ['pending'] } },
+      'filter.statuses must each be one of success, failed, cancelled',
+    ],
+    [{ url: 'https://example.com', filter: { tags: 'prod' } }, 'filter.tags must be an array'],
+    [{ url: 'https://example.com', payload: 'huge' }, 'payload must be one of'],
+    [{ url: 'https://example.com', disabled: 'yes' }, 'disabled must be a boolean'],
+  ])('refuses %j with a 400 naming the field', async (body, message) => {
+    await bed.start();
+    const response = await request(bed.app.server)
+      .post('/v1/webhook-endpoints')
+      .send(body)
+      .expect(400);
+    expect(([] as string[]).concat(response.body.message).join('; ')).toContain(message);
+    const list = await request(bed.app.server).get('/v1/webhook-endpoints').expect(200);
+    expect(list.body).toHaveLength(1);
+  });
+});
