@@ -2,6 +2,7 @@ import request from 'supertest';
 import { Webhook } from 'standardwebhooks';
 import { EndpointRegistry } from '../src/webhook/endpoints/endpoint-registry.js';
 import type { DeliveryJson } from '../src/webhook/deliveries/delivery.presenter.js';
+import { eventually } from './helpers/deadline.js';
 import type { ReceivedRequest } from './helpers/webhook-receiver.js';
 import { WebhookReceiver } from './helpers/webhook-receiver.js';
 import { useWebhookTestbed } from './helpers/webhook-testbed.js';
@@ -27,6 +28,8 @@ function verifiedStepId(secret: string, received: ReceivedRequest): string {
 /** SPEC §9: many endpoints, each with its own filter, secret and state. */
 describe('Webhook endpoints (e2e)', () => {
   const bed = useWebhookTestbed();
+  /** The receivers here listen on loopback, which API endpoints may reach only when allowed. */
+  const LOOPBACK_ALLOWED = { STEP_COMPLETE_ALLOWED_NETWORKS: '127.0.0.0/8' };
 
   async function createEndpoint(body: Record<string, unknown>): Promise<CreatedEndpoint> {
     const response = await request(bed.app.server)
@@ -45,7 +48,7 @@ describe('Webhook endpoints (e2e)', () => {
   }
 
   it('sends each endpoint exactly the steps its filter matches, signed with its own secret', async () => {
-    await bed.start({ STEP_COMPLETE_RETRY_SCHEDULE: 'none' });
+    await bed.start({ ...LOOPBACK_ALLOWED, STEP_COMPLETE_RETRY_SCHEDULE: 'none' });
     const billing = await createEndpoint({
       url: bed.receiver.url('/billing'),
       filter: { statuses: ['success'], agent_ids: ['agent-a', 'agent-b'] },
@@ -128,7 +131,7 @@ describe('Webhook endpoints (e2e)', () => {
   });
 
   it('signs with the old and the new secret during a rotation, with the new one only after', async () => {
-    await bed.start({ STEP_COMPLETE_WEBHOOK: '' });
+    await bed.start({ ...LOOPBACK_ALLOWED, STEP_COMPLETE_WEBHOOK: '' });
     const endpoint = await createEndpoint({ url: bed.receiver.url('/rotating') });
     const rotated = await request(bed.app.server)
       .post(`/v1/webhook-endpoints/${endpoint.id}/secret/rotate`)
@@ -163,7 +166,7 @@ describe('Webhook endpoints (e2e)', () => {
   });
 
   it('holds deliveries while an endpoint is disabled and sends each once when it is enabled', async () => {
-    await bed.start({ STEP_COMPLETE_WEBHOOK: '' });
+    await bed.start({ ...LOOPBACK_ALLOWED, STEP_COMPLETE_WEBHOOK: '' });
     const endpoint = await createEndpoint({ url: bed.receiver.url('/held'), disabled: true });
     expect(endpoint).toMatchObject({ disabled: true, disabled_reason: 'manual' });
     const stepIds: string[] = [];
@@ -196,8 +199,70 @@ describe('Webhook endpoints (e2e)', () => {
     expect(bed.receiver.requests).toHaveLength(5);
   });
 
+  it('disables an endpoint that keeps failing, holds what comes meanwhile, and sends every step once when enabled', async () => {
+    await bed.start({
+      ...LOOPBACK_ALLOWED,
+      STEP_COMPLETE_WEBHOOK: '',
+      STEP_COMPLETE_DISABLE_AFTER: '300ms',
+      STEP_COMPLETE_RETRY_SCHEDULE: Array.from({ length: 50 }, () => '100ms').join(','),
+    });
+    bed.receiver.replyWith({ status: 503 });
+    const endpoint = await createEndpoint({ url: bed.receiver.url('/flaky') });
+    const stepIds: string[] = [];
+    const completeStep = async () => {
+      const step = await bed.steps.create();
+      await bed.steps.complete(step.id, 'success').expect(200);
+      stepIds.push(step.id);
+    };
+    for (let i = 0; i < 4; i++) await completeStep();
+
+    await bed.app.logs.waitFor((entry) =>
+      entry.message.includes(`Webhook endpoint ${endpoint.id} is disabled`),
+    );
+    const shown = await request(bed.app.server).get(`/v1/webhook-endpoints/${endpoint.id}`);
+    expect(shown.body).toMatchObject({ disabled: true, disabled_reason: 'failing' });
+    const metrics = await request(bed.app.server).get('/metrics').expect(200);
+    expect(metrics.text).toContain('stephook_endpoints_disabled_total{reason="failing"} 1');
+    expect(metrics.text).toMatch(
+      new RegExp(
+        `stephook_delivery_attempts_total\\{endpoint="${endpoint.id}",outcome="http_error"\\} \\d+`,
+      ),
+    );
+    // New transitions write held deliveries; what was being retried waits as held too.
+    for (let i = 0; i < 3; i++) await completeStep();
+    await eventually(
+      async () => (await deliveriesOf(endpoint.id, 'held')).length === stepIds.length,
+      `all ${stepIds.length} deliveries of the disabled endpoint are held`,
+      10_000,
+    );
+    const failedBefore = bed.receiver.requests.length;
+    expect(failedBefore).toBeGreaterThanOrEqual(10);
+
+    bed.receiver.replyWith({ status: 200 });
+    await request(bed.app.server)
+      .patch(`/v1/webhook-endpoints/${endpoint.id}`)
+      .send({ disabled: false })
+      .expect(200);
+    await bed.receiver.waitForRequests(failedBefore + stepIds.length);
+    await eventually(
+      async () => (await deliveriesOf(endpoint.id, 'delivered')).length === stepIds.length,
+      'every delivery is recorded as delivered',
+      10_000,
+    );
+    const delivered = bed.receiver.requests
+      .slice(failedBefore)
+      .map((received) => verifiedStepId(endpoint.secret, received));
+    // Every step once: none lost while disabled, none twice.
+    expect([...delivered].sort()).toEqual([...stepIds].sort());
+    expect(bed.receiver.requests).toHaveLength(failedBefore + stepIds.length);
+  });
+
   it("ends a deleted endpoint's undelivered deliveries as failed (endpoint deleted)", async () => {
-    await bed.start({ STEP_COMPLETE_WEBHOOK: '', STEP_COMPLETE_RETRY_SCHEDULE: '1h' });
+    await bed.start({
+      ...LOOPBACK_ALLOWED,
+      STEP_COMPLETE_WEBHOOK: '',
+      STEP_COMPLETE_RETRY_SCHEDULE: '1h',
+    });
     const failing = await WebhookReceiver.start();
     try {
       failing.replyWith({ status: 503 });
@@ -222,6 +287,22 @@ describe('Webhook endpoints (e2e)', () => {
     } finally {
       await failing.close();
     }
+  });
+
+  it('keeps API endpoints off loopback unless STEP_COMPLETE_ALLOWED_NETWORKS opens it', async () => {
+    await bed.start({ STEP_COMPLETE_RETRY_SCHEDULE: 'none' });
+    const endpoint = await createEndpoint({ url: bed.receiver.url('/private') });
+    const step = await bed.steps.create();
+    await bed.steps.complete(step.id, 'success').expect(200);
+    await bed.app.logs.waitFor(
+      (entry) => entry.message.includes(step.id) && entry.message.includes('giving up'),
+    );
+    const [refused] = await deliveriesOf(endpoint.id);
+    expect(refused).toMatchObject({ status: 'failed', last_outcome: 'network_error' });
+    expect(refused.last_error).toContain('a loopback address');
+    expect(refused.last_error).toContain('STEP_COMPLETE_ALLOWED_NETWORKS');
+    // The environment endpoint, set by the operator, is not restricted.
+    expect(bed.receiver.requests.map((r) => r.path)).toEqual(['/hook']);
   });
 
   it('lists the environment endpoint first and refuses to change it', async () => {

@@ -75,6 +75,7 @@ describe('Bad input generated from the OpenAPI document (e2e)', () => {
     t = await createTestApp({
       STEP_COMPLETE_WEBHOOK: receiver.url(),
       STEP_COMPLETE_RETRY_SCHEDULE: 'none',
+      STEP_COMPLETE_ALLOWED_NETWORKS: '127.0.0.0/8',
     });
     steps = new StepsApi(t.server);
     document = (await request(t.server).get('/docs-json').expect(200)).body as OpenAPIObject;

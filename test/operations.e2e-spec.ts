@@ -82,9 +82,13 @@ describe('Operating stephook (e2e)', () => {
         expect(sample(before, 'stephook_steps_completed_total', `{status="${status}"}`)).toBe(0);
       }
       for (const outcome of ['success', 'http_error', 'timeout', 'network_error']) {
-        expect(sample(before, 'stephook_delivery_attempts_total', `{outcome="${outcome}"}`)).toBe(
-          0,
-        );
+        expect(
+          sample(
+            before,
+            'stephook_delivery_attempts_total',
+            `{endpoint="env",outcome="${outcome}"}`,
+          ),
+        ).toBe(0);
         expect(
           sample(
             before,
@@ -110,8 +114,12 @@ describe('Operating stephook (e2e)', () => {
       const after = response.text;
       expect(sample(after, 'stephook_steps_completed_total', '{status="success"}')).toBe(1);
       expect(sample(after, 'stephook_steps_completed_total', '{status="cancelled"}')).toBe(1);
-      expect(sample(after, 'stephook_delivery_attempts_total', '{outcome="success"}')).toBe(1);
-      expect(sample(after, 'stephook_delivery_attempts_total', '{outcome="http_error"}')).toBe(1);
+      expect(
+        sample(after, 'stephook_delivery_attempts_total', '{endpoint="env",outcome="success"}'),
+      ).toBe(1);
+      expect(
+        sample(after, 'stephook_delivery_attempts_total', '{endpoint="env",outcome="http_error"}'),
+      ).toBe(1);
       expect(
         sample(after, 'stephook_delivery_attempt_duration_seconds_count', '{outcome="success"}'),
       ).toBe(1);

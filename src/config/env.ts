@@ -83,11 +83,17 @@ export function readUrl(
   return url;
 }
 
-const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS_MS: Record<string, number> = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
 
-/** "250ms", "5s", "30m", "2h" → milliseconds; undefined when the text is not such a duration. */
+/** "250ms", "5s", "30m", "2h", "5d" → milliseconds; undefined when the text is not such a duration. */
 export function parseDuration(text: string): number | undefined {
-  const match = /^(\d+)(ms|s|m|h)$/.exec(text.trim());
+  const match = /^(\d+)(ms|s|m|h|d)$/.exec(text.trim());
   if (!match) return undefined;
   return Number(match[1]) * DURATION_UNITS_MS[match[2]];
 }

@@ -3,7 +3,11 @@ import { parseWebhookConfig } from './webhook.config.js';
 
 describe(parseWebhookConfig.name, () => {
   it('has the documented defaults', () => {
-    expect(parseWebhookConfig({})).toEqual({
+    const config = parseWebhookConfig({});
+    expect(config.allowedNetworks.rules).toEqual([]);
+    expect({ ...config, allowedNetworks: undefined }).toEqual({
+      allowedNetworks: undefined,
+      disableAfterMs: 5 * 86_400_000,
       url: undefined,
       key: undefined,
       signingSecrets: [],
@@ -32,10 +36,32 @@ describe(parseWebhookConfig.name, () => {
     ['STEP_COMPLETE_TIMEOUT_MS', 'fast'],
     ['STEP_COMPLETE_CONCURRENCY', '0'],
     ['STEP_COMPLETE_PAYLOAD', 'everything'],
+    ['STEP_COMPLETE_DISABLE_AFTER', 'a while'],
+    ['STEP_COMPLETE_DISABLE_AFTER', '0s'],
+    ['STEP_COMPLETE_ALLOWED_NETWORKS', '127.0.0.1'],
+    ['STEP_COMPLETE_ALLOWED_NETWORKS', '10.0.0.0/33'],
+    ['STEP_COMPLETE_ALLOWED_NETWORKS', 'localhost/8'],
   ])('stops on a bad %s (%s) with a message naming the variable', (variable, value) => {
     const parse = () => parseWebhookConfig({ [variable]: value });
     expect(parse).toThrow(ConfigValidationError);
     expect(parse).toThrow(new RegExp(`^${variable} `));
+  });
+
+  it('reads STEP_COMPLETE_DISABLE_AFTER in days, and "never" as no automatic disabling', () => {
+    expect(parseWebhookConfig({ STEP_COMPLETE_DISABLE_AFTER: '2d' }).disableAfterMs).toBe(
+      172_800_000,
+    );
+    expect(parseWebhookConfig({ STEP_COMPLETE_DISABLE_AFTER: 'never' }).disableAfterMs).toBeNull();
+  });
+
+  it('reads STEP_COMPLETE_ALLOWED_NETWORKS as the ranges it names, IPv4 and IPv6', () => {
+    const allowed = parseWebhookConfig({
+      STEP_COMPLETE_ALLOWED_NETWORKS: '127.0.0.0/8, fd00::/8',
+    }).allowedNetworks;
+    expect(allowed.check('127.1.2.3', 'ipv4')).toBe(true);
+    expect(allowed.check('10.0.0.1', 'ipv4')).toBe(false);
+    expect(allowed.check('fd12::1', 'ipv6')).toBe(true);
+    expect(allowed.check('::1', 'ipv6')).toBe(false);
   });
 
   it('never repeats a URL, which may carry credentials, in its error', () => {

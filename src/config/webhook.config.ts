@@ -1,3 +1,4 @@
+import { BlockList, isIP } from 'node:net';
 import { ConfigType, registerAs } from '@nestjs/config';
 import {
   ConfigValidationError,
@@ -43,6 +44,40 @@ export function parseSigningSecrets(raw: string | undefined): Buffer[] {
   });
 }
 
+/** STEP_COMPLETE_DISABLE_AFTER: a duration, or `never` → null (endpoints are never disabled). */
+export function parseDisableAfter(raw: string | undefined): number | null {
+  const text = raw?.trim() || '5d';
+  if (text.toLowerCase() === 'never') return null;
+  const duration = parseDuration(text);
+  if (duration === undefined || duration === 0) {
+    throw new ConfigValidationError(
+      'STEP_COMPLETE_DISABLE_AFTER',
+      `must be a duration such as 5d or 12h (units ms, s, m, h, d) or "never"; "${text}" is not one`,
+    );
+  }
+  return duration;
+}
+
+/** STEP_COMPLETE_ALLOWED_NETWORKS: comma-separated CIDRs (`127.0.0.0/8, fd00::/8`) as a BlockList. */
+export function parseAllowedNetworks(raw: string | undefined): BlockList {
+  const list = new BlockList();
+  for (const part of (raw ?? '').split(',').map((text) => text.trim())) {
+    if (!part) continue;
+    const [address, prefix, extra] = part.split('/');
+    const type = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+    const bits = Number(prefix);
+    const max = type === 'ipv6' ? 128 : 32;
+    if (!isIP(address) || extra !== undefined || !/^\d+$/.test(prefix ?? '') || bits > max) {
+      throw new ConfigValidationError(
+        'STEP_COMPLETE_ALLOWED_NETWORKS',
+        `must be comma-separated CIDR ranges such as 127.0.0.0/8 or fd00::/8; "${part}" is not one`,
+      );
+    }
+    list.addSubnet(address, bits, type);
+  }
+  return list;
+}
+
 export function parseWebhookConfig(env: Env) {
   return {
     /** Empty means notifications are off. */
@@ -55,6 +90,10 @@ export function parseWebhookConfig(env: Env) {
     ),
     concurrency: readInteger(env, 'STEP_COMPLETE_CONCURRENCY', 64, { min: 1, max: 10_000 }),
     payload: readChoice(env, 'STEP_COMPLETE_PAYLOAD', PAYLOAD_MODES, 'minimal'),
+    /** How long an API endpoint may fail without a break before it is disabled; null: never. */
+    disableAfterMs: parseDisableAfter(readVar(env, 'STEP_COMPLETE_DISABLE_AFTER')),
+    /** Private or loopback ranges that API endpoints may reach all the same. */
+    allowedNetworks: parseAllowedNetworks(readVar(env, 'STEP_COMPLETE_ALLOWED_NETWORKS')),
   };
 }
 

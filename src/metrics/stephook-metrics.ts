@@ -41,8 +41,8 @@ export class StephookMetrics {
 
   private readonly attempts = new Counter({
     name: 'stephook_delivery_attempts_total',
-    help: 'Webhook delivery attempts, by outcome (success, http_error, timeout, network_error).',
-    labelNames: ['outcome'] as const,
+    help: 'Webhook delivery attempts, by endpoint id and outcome (success, http_error, timeout, network_error).',
+    labelNames: ['endpoint', 'outcome'] as const,
     registers: [this.registry],
   });
 
@@ -51,6 +51,13 @@ export class StephookMetrics {
     help: 'Duration of one webhook delivery attempt, connect to last byte.',
     labelNames: ['outcome'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30],
+    registers: [this.registry],
+  });
+
+  private readonly endpointsDisabled = new Counter({
+    name: 'stephook_endpoints_disabled_total',
+    help: 'Webhook endpoints disabled automatically after failing for STEP_COMPLETE_DISABLE_AFTER.',
+    labelNames: ['reason'] as const,
     registers: [this.registry],
   });
 
@@ -69,9 +76,10 @@ export class StephookMetrics {
     // Every known label value starts at 0, so rate() has a series from the first scrape.
     for (const status of TERMINAL_STATUSES) this.stepsCompleted.labels({ status }).inc(0);
     for (const outcome of ATTEMPT_OUTCOMES) {
-      this.attempts.labels({ outcome }).inc(0);
+      this.attempts.labels({ endpoint: 'env', outcome }).inc(0);
       this.attemptDuration.zero({ outcome });
     }
+    this.endpointsDisabled.labels({ reason: 'failing' }).inc(0);
     for (const status of ['pending', 'failed'] as const) {
       const gauge: Gauge = new Gauge({
         name: `stephook_deliveries_${status}`,
@@ -102,8 +110,12 @@ export class StephookMetrics {
     this.backlog = null;
   }
 
-  recordAttempt(outcome: AttemptOutcome, durationMs: number): void {
-    this.attempts.inc({ outcome });
+  endpointDisabled(reason: 'failing'): void {
+    this.endpointsDisabled.inc({ reason });
+  }
+
+  recordAttempt(endpoint: string, outcome: AttemptOutcome, durationMs: number): void {
+    this.attempts.inc({ endpoint, outcome });
     this.attemptDuration.observe({ outcome }, durationMs / 1000);
   }
 

@@ -9,6 +9,7 @@ import { DeliveryDispatcher } from './dispatch/delivery-dispatcher.js';
 import { DeliveryScheduler } from './dispatch/delivery-scheduler.js';
 import { DeliveryTrigger, THIS_PROCESS_DELIVERS } from './dispatch/delivery-trigger.js';
 import { InProcessTrigger } from './dispatch/in-process-trigger.js';
+import { EndpointHealth } from './endpoints/endpoint-health.js';
 import { EndpointRegistry } from './endpoints/endpoint-registry.js';
 import { WebhookEndpoint } from './endpoints/entities/webhook-endpoint.entity.js';
 import { DeliveryAttempt } from './entities/delivery-attempt.entity.js';
@@ -38,6 +39,7 @@ export class DeliveryEngineModule {
       providers: [
         { provide: THIS_PROCESS_DELIVERS, useValue: delivers },
         EndpointRegistry,
+        EndpointHealth,
         DeliveryStore,
         DeliveryDispatcher,
         WebhookSender,

@@ -13,6 +13,7 @@ import { newDeliveryId } from './delivery-id.js';
 import { WebhookDelivery } from './entities/webhook-delivery.entity.js';
 import type { DeliveryStatus } from './entities/webhook-delivery.entity.js';
 import { ENV_ENDPOINT_ID } from './endpoints/endpoint.js';
+import { EndpointHealth } from './endpoints/endpoint-health.js';
 import type { AttemptResult } from './sender/webhook-sender.js';
 
 /** Pauses between writes of results kept through an outage: from this, doubling up to the max. */
@@ -49,6 +50,7 @@ export class DeliveryStore {
     @Inject(webhookConfig.KEY) config: WebhookConfig,
     private readonly transactions: TransactionRunner,
     private readonly metrics: StephookMetrics,
+    private readonly health: EndpointHealth,
   ) {
     this.dialect = deliveries.manager.connection.options.type;
     this.envOff = config.url ? '' : ` AND endpoint_id <> '${ENV_ENDPOINT_ID}'`;
@@ -251,10 +253,19 @@ export class DeliveryStore {
     this.recording = batch.length;
     let retryInMs = 0;
     try {
-      await this.transactions.run(async (manager) => {
+      const disabled = await this.transactions.run(async (manager) => {
         for (const attempt of batch) await writeAttempt(manager, attempt);
+        const outcomes = batch.map(({ delivery, result, startedAt }) => ({
+          endpointId: delivery.endpointId,
+          succeeded: result.outcome === 'success',
+          at: startedAt,
+        }));
+        const ids = await this.health.record(manager, outcomes);
+        for (const id of ids) await this.holdPending(manager, id, new Date());
+        return ids;
       });
       this.metrics.backlogChanged();
+      if (disabled.length > 0) await this.health.announce(disabled);
       for (const attempt of batch) attempt.resolve();
       if (this.recordRetryMs > 0) {
         this.recordRetryMs = 0;
@@ -423,13 +434,16 @@ async function writeAttempt(manager: EntityManager, attempt: UnrecordedAttempt):
   await queryRows(
     manager,
     `UPDATE webhook_deliveries
-        SET status = :status, attempt_count = :number, schedule_position = :schedulePosition,
+        SET status = CASE WHEN status = 'held' AND :retry = 1 THEN 'held' ELSE :status END,
+            attempt_count = :number, schedule_position = :schedulePosition,
             next_attempt_at = :nextAttemptAt, lease_until = NULL, last_outcome = :outcome,
             last_status_code = :statusCode, last_error = :error, updated_at = :now,
             delivered_at = :deliveredAt
       WHERE id = :id`,
     {
       id: delivery.id,
+      // Held meanwhile (its endpoint was disabled): a retry waits with the rest.
+      retry: verdict.status === 'pending' ? 1 : 0,
       status: verdict.status,
       number,
       schedulePosition:

@@ -14,6 +14,22 @@ export function withDeadline<T>(promise: Promise<T>, what: string, ms: number): 
 }
 
 /**
+ * For a state no helper observes (rows in the database): polls `check` every 100 ms until it
+ * holds, or fails naming `what` after `timeoutMs`.
+ */
+export async function eventually(
+  check: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
  * Tests waiting for something a helper observes (a log line, a webhook request): `wait` resolves
  * with the first observed value that matches, or rejects naming `what` after `ms`.
  */

@@ -76,15 +76,4 @@ export async function inParallel<T>(
   );
 }
 
-/** Polls `check` every 100 ms until it holds, for up to `timeoutMs`. */
-export async function eventually(
-  check: () => Promise<boolean>,
-  what: string,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+export { eventually } from '../helpers/deadline.js';

@@ -240,6 +240,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     try {
       result = await this.sender.send({
         url: endpoint.url,
+        restricted: endpoint.restricted,
         body: delivery.payload,
         headers: buildWebhookHeaders({
           deliveryId: delivery.id,
@@ -254,7 +255,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
       this.logger.error(`Webhook delivery ${delivery.id} could not be attempted`, error, fields);
       return null;
     }
-    this.metrics.recordAttempt(result.outcome, result.durationMs);
+    this.metrics.recordAttempt(endpoint.id, result.outcome, result.durationMs);
     const verdict = this.policy.verdict(delivery, result, manual);
     try {
       await this.store.recordAttempt(delivery, startedAt, result, verdict);

@@ -2,10 +2,13 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Readable } from 'node:stream';
 import { HttpService } from '@nestjs/axios';
-import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { isIP } from 'node:net';
+import { Inject, Injectable, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { isAxiosError } from 'axios';
 import { webhookConfig } from '../../config/webhook.config.js';
 import type { WebhookConfig } from '../../config/webhook.config.js';
+import { forbiddenRule, guardedLookup, PrivateNetworkError } from './private-networks.js';
+import type { Lookup } from './private-networks.js';
 
 export const RESPONSE_SNIPPET_BYTES = 2048;
 
@@ -15,7 +18,12 @@ export interface WebhookRequest {
   url: URL;
   body: string;
   headers: Record<string, string>;
+  /** An endpoint created through the API: it may reach public addresses only. */
+  restricted?: boolean;
 }
+
+/** How host names are resolved (a test gives its own, rather than the machine's DNS). */
+export const DNS_LOOKUP = Symbol('DNS_LOOKUP');
 
 /** What one POST came to: everything a delivery log needs to record about the attempt. */
 export interface AttemptResult {
@@ -37,22 +45,47 @@ export interface AttemptResult {
  */
 @Injectable()
 export class WebhookSender implements OnApplicationShutdown {
-  private readonly httpAgent: HttpAgent;
-  private readonly httpsAgent: HttpsAgent;
+  /** For the environment endpoint, which the operator set: any address. */
+  private readonly open: { http: HttpAgent; https: HttpsAgent };
+  /** For API endpoints: public addresses only, checked on the address connected to. */
+  private readonly restricted: { http: HttpAgent; https: HttpsAgent };
 
   constructor(
     private readonly http: HttpService,
     @Inject(webhookConfig.KEY) private readonly config: WebhookConfig,
+    @Optional() @Inject(DNS_LOOKUP) resolve?: Lookup,
   ) {
     const agentOptions = { keepAlive: true, maxSockets: config.concurrency };
-    this.httpAgent = new HttpAgent(agentOptions);
-    this.httpsAgent = new HttpsAgent(agentOptions);
+    const openOptions = resolve ? { ...agentOptions, lookup: resolve } : agentOptions;
+    this.open = { http: new HttpAgent(openOptions), https: new HttpsAgent(openOptions) };
+    const lookup = guardedLookup(config.allowedNetworks, resolve);
+    this.restricted = {
+      http: new HttpAgent({ ...agentOptions, lookup }),
+      https: new HttpsAgent({ ...agentOptions, lookup }),
+    };
   }
 
   async send(request: WebhookRequest): Promise<AttemptResult> {
     const started = performance.now();
     const deadline = AbortSignal.timeout(this.config.timeoutMs);
     const elapsed = () => Math.round(performance.now() - started);
+    const agents = request.restricted ? this.restricted : this.open;
+    // An address in the URL is connected to without a lookup: it is checked here instead.
+    const literal = request.url.hostname.replace(/^\[|\]$/g, '');
+    const rule =
+      request.restricted && isIP(literal)
+        ? forbiddenRule(literal, this.config.allowedNetworks)
+        : null;
+    if (rule) {
+      return {
+        outcome: 'network_error',
+        statusCode: null,
+        durationMs: elapsed(),
+        error: new PrivateNetworkError(literal, rule).message,
+        responseSnippet: null,
+        retryAfterMs: null,
+      };
+    }
     try {
       const response = await this.http.axiosRef.post<Readable>(request.url.href, request.body, {
         headers: request.headers,
@@ -60,8 +93,8 @@ export class WebhookSender implements OnApplicationShutdown {
         responseType: 'stream',
         maxRedirects: 0,
         validateStatus: () => true,
-        httpAgent: this.httpAgent,
-        httpsAgent: this.httpsAgent,
+        httpAgent: agents.http,
+        httpsAgent: agents.https,
       });
       const snippet = await readSnippet(response.data, deadline);
       const ok = response.status >= 200 && response.status < 300;
@@ -89,8 +122,13 @@ export class WebhookSender implements OnApplicationShutdown {
   }
 
   onApplicationShutdown(): void {
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    for (const agent of [
+      this.open.http,
+      this.open.https,
+      this.restricted.http,
+      this.restricted.https,
+    ])
+      agent.destroy();
   }
 }
 

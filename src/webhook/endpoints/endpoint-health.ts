@@ -1,0 +1,124 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { webhookConfig } from '../../config/webhook.config.js';
+import type { WebhookConfig } from '../../config/webhook.config.js';
+import { queryRows } from '../../database/raw-sql.js';
+import { StephookMetrics } from '../../metrics/stephook-metrics.js';
+import { ENV_ENDPOINT_ID } from './endpoint.js';
+import { EndpointRegistry } from './endpoint-registry.js';
+
+/** Failed attempts an endpoint must have had in its streak before it can be disabled. */
+export const MIN_FAILED_ATTEMPTS_TO_DISABLE = 10;
+
+export interface AttemptOutcomeAt {
+  endpointId: string;
+  succeeded: boolean;
+  at: Date;
+}
+
+/** One endpoint's attempts in a recorded batch, in order: what they do to its failing streak. */
+interface StreakChange {
+  /** A success came in: the streak starts again from the failures after the last one. */
+  reset: boolean;
+  /** Failures since the last success of the batch (or all, without one). */
+  failures: number;
+  firstFailureAt: string | null;
+}
+
+/**
+ * SPEC §9 Health: each API endpoint's unbroken run of failed attempts (`failing_since`,
+ * `failed_attempts`), kept in the transaction that records the attempts. A failure that finds the
+ * run at least STEP_COMPLETE_DISABLE_AFTER long, with at least 10 failed attempts, disables the
+ * endpoint (`failing`); a success ends the run. The environment endpoint is never disabled.
+ */
+@Injectable()
+export class EndpointHealth {
+  private readonly logger = new Logger(EndpointHealth.name);
+
+  constructor(
+    @Inject(webhookConfig.KEY) private readonly config: WebhookConfig,
+    private readonly registry: EndpointRegistry,
+    private readonly metrics: StephookMetrics,
+  ) {}
+
+  /**
+   * Inside the transaction that records these attempts: updates each endpoint's streak and
+   * disables those that have failed for too long. The ids disabled, whose deliveries the caller
+   * holds in the same transaction.
+   */
+  async record(manager: EntityManager, outcomes: AttemptOutcomeAt[]): Promise<string[]> {
+    const disabled: string[] = [];
+    for (const [endpointId, change] of streakChanges(outcomes)) {
+      if (!change.reset && change.failures === 0) continue;
+      const [row] = await queryRows(
+        manager,
+        `UPDATE webhook_endpoints
+            SET failing_since = ${change.reset ? ':firstFailureAt' : 'COALESCE(failing_since, :firstFailureAt)'},
+                failed_attempts = ${change.reset ? ':failures' : 'failed_attempts + :failures'}
+          WHERE id = :endpointId ${change.reset && change.failures === 0 ? 'AND failing_since IS NOT NULL' : ''}
+          RETURNING failing_since, failed_attempts, disabled`,
+        { endpointId, failures: change.failures, firstFailureAt: change.firstFailureAt },
+      );
+      if (!row || change.failures === 0 || this.config.disableAfterMs === null) continue;
+      const since = row.failing_since as string | null;
+      const longEnough =
+        since !== null && Date.now() - Date.parse(since) >= this.config.disableAfterMs;
+      if (
+        longEnough &&
+        Number(row.failed_attempts) >= MIN_FAILED_ATTEMPTS_TO_DISABLE &&
+        !Number(row.disabled)
+      ) {
+        await queryRows(
+          manager,
+          `UPDATE webhook_endpoints
+              SET disabled = :disabled, disabled_reason = 'failing', updated_at = :now
+            WHERE id = :endpointId`,
+          { endpointId, disabled: true, now: new Date().toISOString() },
+        );
+        disabled.push(endpointId);
+      }
+    }
+    if (disabled.length > 0) {
+      await manager.query(
+        'UPDATE webhook_endpoint_revision SET revision = revision + 1 WHERE id = 1',
+      );
+    }
+    return disabled;
+  }
+
+  /** After the commit: says which endpoints were disabled and stops sending to them here at once. */
+  async announce(disabled: string[]): Promise<void> {
+    for (const endpointId of disabled) {
+      this.metrics.endpointDisabled('failing');
+      this.logger.warn(
+        `Webhook endpoint ${endpointId} is disabled: its attempts have all failed for ` +
+          `${Math.round(this.config.disableAfterMs! / 1000)} s or more. Its deliveries are held, ` +
+          'not lost; enable it (PATCH {"disabled": false}) to send them',
+        { endpoint_id: endpointId },
+      );
+    }
+    await this.registry.reload().catch(() => undefined); // the revision poll catches up otherwise
+  }
+}
+
+function streakChanges(outcomes: AttemptOutcomeAt[]): Map<string, StreakChange> {
+  const changes = new Map<string, StreakChange>();
+  for (const outcome of outcomes) {
+    if (outcome.endpointId === ENV_ENDPOINT_ID) continue;
+    const change = changes.get(outcome.endpointId) ?? {
+      reset: false,
+      failures: 0,
+      firstFailureAt: null,
+    };
+    if (outcome.succeeded) {
+      change.reset = true;
+      change.failures = 0;
+      change.firstFailureAt = null;
+    } else {
+      change.failures += 1;
+      change.firstFailureAt ??= outcome.at.toISOString();
+    }
+    changes.set(outcome.endpointId, change);
+  }
+  return changes;
+}
