@@ -221,7 +221,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     manual: boolean,
   ): Promise<DeliveryVerdict | null> {
     const fields = { step_id: delivery.stepId, delivery_id: delivery.id };
-    const endpoint = this.endpoints.get(delivery.endpointId);
+    const endpoint = await this.endpoints.find(delivery.endpointId);
     if (!endpoint || endpoint.disabled) {
       // Disabled meanwhile: it waits as held. Deleted: it ends. Either way nothing is sent.
       await this.store

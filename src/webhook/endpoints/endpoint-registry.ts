@@ -79,6 +79,16 @@ export class EndpointRegistry implements OnModuleInit, OnApplicationShutdown {
     return this.byId.get(id);
   }
 
+  /**
+   * The endpoint a delivery names, for an attempt. One this process has not seen yet was created
+   * elsewhere since the last revision check: the endpoints are read again before it is given up as
+   * deleted (undefined).
+   */
+  async find(id: string): Promise<Endpoint | undefined> {
+    if (!this.byId.has(id)) await this.reload();
+    return this.byId.get(id);
+  }
+
   /** The endpoints that hear about this transition, disabled ones included (their deliveries wait). */
   matching(event: StepCompletedEvent): Endpoint[] {
     return this.endpoints.filter((endpoint) => matchesFilter(endpoint.filter, event));
