@@ -237,6 +237,15 @@ describe('Webhook endpoints (e2e)', () => {
     );
     const failedBefore = bed.receiver.requests.length;
     expect(failedBefore).toBeGreaterThanOrEqual(10);
+    const stats = await request(bed.app.server)
+      .get(`/v1/webhook-endpoints/${endpoint.id}/stats`)
+      .expect(200);
+    expect(stats.body).toMatchObject({
+      endpoint_id: endpoint.id,
+      counts: { pending: 0, held: stepIds.length, delivered: 0, failed: 0 },
+      last_24h: { attempts: failedBefore, succeeded: 0, success_rate: 0 },
+      last_failure: { error: 'HTTP 503' },
+    });
 
     bed.receiver.replyWith({ status: 200 });
     await request(bed.app.server)
@@ -255,6 +264,16 @@ describe('Webhook endpoints (e2e)', () => {
     // Every step once: none lost while disabled, none twice.
     expect([...delivered].sort()).toEqual([...stepIds].sort());
     expect(bed.receiver.requests).toHaveLength(failedBefore + stepIds.length);
+    const healthy = await request(bed.app.server)
+      .get(`/v1/webhook-endpoints/${endpoint.id}/stats`)
+      .expect(200);
+    expect(healthy.body.counts).toEqual({
+      pending: 0,
+      held: 0,
+      delivered: stepIds.length,
+      failed: 0,
+    });
+    expect(healthy.body.last_24h.succeeded).toBe(stepIds.length);
   });
 
   it("ends a deleted endpoint's undelivered deliveries as failed (endpoint deleted)", async () => {

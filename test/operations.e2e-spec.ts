@@ -165,6 +165,7 @@ describe('Operating stephook (e2e)', () => {
           'PATCH /v1/webhook-endpoints/{id}',
           'DELETE /v1/webhook-endpoints/{id}',
           'GET /v1/webhook-endpoints/{id}/secret',
+          'GET /v1/webhook-endpoints/{id}/stats',
           'POST /v1/webhook-endpoints/{id}/secret/rotate',
           'GET /health',
           'GET /ready',

@@ -19,6 +19,13 @@ export interface DeliveryTotals {
   attemptsByMinute: Map<string, { attempts: number; succeeded: number }>;
 }
 
+export interface EndpointStats {
+  counts: Record<DeliveryStatus, number>;
+  attempts: number;
+  succeeded: number;
+  lastFailure: { at: string; error: string | null } | null;
+}
+
 /** What operators and the dashboard read about deliveries; nothing here writes. */
 @Injectable()
 export class DeliveryReads {
@@ -75,6 +82,53 @@ export class DeliveryReads {
         ]),
       ),
     };
+  }
+
+  /**
+   * One endpoint at a glance: its deliveries by state, its attempts since `since`, and the last of
+   * them that failed.
+   */
+  async endpointStats(endpointId: string, since: Date): Promise<EndpointStats> {
+    const [byStatus, attempts, lastFailure] = await Promise.all([
+      this.deliveries
+        .createQueryBuilder('d')
+        .select('d.status', 'status')
+        .addSelect('COUNT(*)', 'n')
+        .where('d.endpoint_id = :endpointId', { endpointId })
+        .groupBy('d.status')
+        .getRawMany<{ status: DeliveryStatus; n: string | number }>(),
+      this.attemptsOf(endpointId, since)
+        .select('COUNT(*)', 'attempts')
+        .addSelect("SUM(CASE WHEN a.outcome = 'success' THEN 1 ELSE 0 END)", 'succeeded')
+        .getRawOne<{ attempts: string | number; succeeded: string | number | null }>(),
+      this.attemptsOf(endpointId, since)
+        .select(['a.started_at AS at', 'a.error AS error'])
+        .andWhere("a.outcome <> 'success'")
+        .orderBy('a.started_at', 'DESC')
+        .limit(1)
+        .getRawOne<{ at: string; error: string | null }>(),
+    ]);
+    const counts = Object.fromEntries(DELIVERY_STATUSES.map((status) => [status, 0])) as Record<
+      DeliveryStatus,
+      number
+    >;
+    for (const row of byStatus) counts[row.status] = Number(row.n);
+    return {
+      counts,
+      attempts: Number(attempts?.attempts ?? 0),
+      succeeded: Number(attempts?.succeeded ?? 0),
+      lastFailure: lastFailure ? { at: lastFailure.at, error: lastFailure.error } : null,
+    };
+  }
+
+  private attemptsOf(endpointId: string, since: Date) {
+    return this.attempts
+      .createQueryBuilder('a')
+      .innerJoin(WebhookDelivery, 'd', 'd.id = a.delivery_id')
+      .where('d.endpoint_id = :endpointId AND a.started_at >= :since', {
+        endpointId,
+        since: since.toISOString(),
+      });
   }
 
   async findOne(id: string): Promise<DeliveryWithAttempts | null> {

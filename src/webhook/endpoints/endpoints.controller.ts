@@ -13,12 +13,19 @@ import { IdCursor, ParseIdPipe } from '../../common/id-format.js';
 import { PageQuery } from '../../common/cursor-page.js';
 import { EndpointNotFoundError } from '../webhook.errors.js';
 import { CreateEndpointDto, UpdateEndpointDto } from './dto/endpoint.dto.js';
-import { CreatedEndpointView, EndpointSecretView, EndpointView } from './dto/endpoint.view.js';
+import {
+  CreatedEndpointView,
+  EndpointSecretView,
+  EndpointStatsView,
+  EndpointView,
+} from './dto/endpoint.view.js';
+import { DeliveryReads } from '../deliveries/delivery-reads.js';
 import { ENDPOINT_ID, ENV_ENDPOINT_ID } from './endpoint.js';
 import { EndpointRegistry } from './endpoint-registry.js';
 import { EndpointJson, presentEndpoint, presentEnvironmentEndpoint } from './endpoint.presenter.js';
 import { EndpointsService, newestSecret } from './endpoints.service.js';
 
+const DAY_MS = 86_400_000;
 const ParseEndpointIdPipe = new ParseIdPipe(ENDPOINT_ID, 'id');
 
 const EndpointIdParam = () =>
@@ -41,6 +48,7 @@ export class EndpointsController {
   constructor(
     private readonly endpoints: EndpointsService,
     private readonly registry: EndpointRegistry,
+    private readonly reads: DeliveryReads,
   ) {}
 
   @Post()
@@ -83,6 +91,29 @@ export class EndpointsController {
       return presentEnvironmentEndpoint(environment);
     }
     return presentEndpoint(await this.endpoints.findOne(id));
+  }
+
+  @Get(':id/stats')
+  @ApiOperation({
+    summary:
+      "An endpoint's health: deliveries by state, attempts and success rate over 24 h, last failure",
+  })
+  @EndpointIdParam()
+  @ApiOkResponse({ type: EndpointStatsView })
+  @ApiErrors(400, 404)
+  async getEndpointStats(@Param('id', ParseEndpointIdPipe) id: string) {
+    await this.getEndpoint(id); // 404 for an endpoint that is not there
+    const stats = await this.reads.endpointStats(id, new Date(Date.now() - DAY_MS));
+    return {
+      endpoint_id: id,
+      counts: stats.counts,
+      last_24h: {
+        attempts: stats.attempts,
+        succeeded: stats.succeeded,
+        success_rate: stats.attempts ? stats.succeeded / stats.attempts : null,
+      },
+      last_failure: stats.lastFailure,
+    };
   }
 
   @Patch(':id')

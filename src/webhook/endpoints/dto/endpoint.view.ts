@@ -54,3 +54,47 @@ export class EndpointSecretView {
   })
   secret: string;
 }
+
+class EndpointCountsView {
+  @ApiProperty({ type: 'integer', example: 0 }) pending: number;
+  @ApiProperty({ type: 'integer', example: 12 }) held: number;
+  @ApiProperty({ type: 'integer', example: 1_204 }) delivered: number;
+  @ApiProperty({ type: 'integer', example: 2 }) failed: number;
+}
+
+class EndpointLastDayView {
+  @ApiProperty({ type: 'integer', example: 130 }) attempts: number;
+  @ApiProperty({ type: 'integer', example: 128 }) succeeded: number;
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    example: 0.985,
+    description: 'succeeded / attempts; null when there were no attempts',
+  })
+  success_rate: number | null;
+}
+
+class EndpointFailureView {
+  @ApiProperty({ type: String, format: 'date-time' }) at: string;
+  @ApiProperty({ type: String, nullable: true, example: 'HTTP 503' }) error: string | null;
+}
+
+/** An endpoint's health, as the dashboard shows it. */
+export class EndpointStatsView {
+  @ApiProperty({ pattern: ENDPOINT_ID.pattern.source, example: 'env' }) endpoint_id: string;
+  @ApiProperty({ type: EndpointCountsView, description: 'Its deliveries by state' })
+  counts: EndpointCountsView;
+  @ApiProperty({ type: EndpointLastDayView, description: 'Its attempts over the last 24 hours' })
+  last_24h: EndpointLastDayView;
+  @ApiProperty({
+    type: 'object',
+    nullable: true,
+    description: 'The last failed attempt of the last 24 hours; null when none failed',
+    properties: {
+      at: { type: 'string', format: 'date-time' },
+      error: { type: 'string', nullable: true },
+    },
+    required: ['at', 'error'],
+  })
+  last_failure: EndpointFailureView | null;
+}
