@@ -5,7 +5,15 @@ const PAGE_SIZE = 20;
 const KEY_STORAGE = 'stephook.apiKey';
 
 const $ = (id) => document.getElementById(id);
-const state = { status: '', stepId: '', cursor: {}, page: [], openId: null, timer: null };
+const state = {
+  status: '',
+  stepId: '',
+  endpointId: '',
+  cursor: {},
+  page: [],
+  openId: null,
+  timer: null,
+};
 
 class Unauthorized extends Error {}
 
@@ -43,7 +51,14 @@ function badge(status) {
   const span = document.createElement('span');
   span.className = `badge ${status}`;
   span.textContent =
-    { delivered: '✓ delivered', failed: '✗ failed', pending: '… pending' }[status] ?? status;
+    {
+      delivered: '✓ delivered',
+      failed: '✗ failed',
+      pending: '… pending',
+      held: '‖ held',
+      enabled: '✓ enabled',
+      disabled: '‖ disabled',
+    }[status] ?? status;
   return span;
 }
 function fields(list, entries) {
@@ -65,7 +80,7 @@ function say(text) {
 // ------------------------------------------------------------------ at a glance
 function renderSummary(summary) {
   $('receiver-url').textContent = summary.receiver_url ?? 'none (notifications are off)';
-  for (const status of ['pending', 'delivered', 'failed']) {
+  for (const status of ['pending', 'held', 'delivered', 'failed']) {
     $(`count-${status}`).textContent = summary.counts[status].toLocaleString();
   }
   $('count-failed')
@@ -123,6 +138,7 @@ function listPath() {
   const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
   if (state.status) query.set('status', state.status);
   if (state.stepId) query.set('step_id', state.stepId);
+  if (state.endpointId) query.set('endpoint_id', state.endpointId);
   if (state.cursor.after) query.set('after', state.cursor.after);
   if (state.cursor.before) query.set('before', state.cursor.before);
   return `/v1/webhook-deliveries?${query}`;
@@ -139,6 +155,7 @@ function renderRows(deliveries) {
       cell(row, '').append(badge(delivery.status));
       cell(row, delivery.id, 'mono');
       cell(row, delivery.step_id, 'mono');
+      cell(row, delivery.endpoint_id, 'mono');
       cell(row, String(delivery.attempt_count));
       cell(
         row,
@@ -181,6 +198,7 @@ async function renderDetail() {
   fields($('detail-fields'), [
     ['State', badge(delivery.status)],
     ['Step', delivery.step_id],
+    ['Endpoint', delivery.endpoint_id],
     ['Attempts', String(delivery.attempt_count)],
     ['Next attempt', time(delivery.next_attempt_at)],
     ['Created', time(delivery.created_at)],
@@ -228,13 +246,207 @@ async function retryDelivery(id) {
   }
 }
 
+// ------------------------------------------------------------------ endpoints
+const FILTER_FIELDS = ['agent_ids', 'project_ids', 'run_ids', 'tags'];
+
+/** What an endpoint hears, in words. */
+function describeFilter(filter) {
+  if (!filter) return 'every step';
+  const parts = [];
+  if (filter.statuses) parts.push(`status ${filter.statuses.join(' or ')}`);
+  if (filter.agent_ids) parts.push(`agent ${filter.agent_ids.join(' or ')}`);
+  if (filter.project_ids) parts.push(`project ${filter.project_ids.join(' or ')}`);
+  if (filter.run_ids) parts.push(`run ${filter.run_ids.join(' or ')}`);
+  if (filter.tags) parts.push(`tags ${filter.tags.join(' and ')}`);
+  return parts.length ? parts.join('; ') : 'every step';
+}
+
+function actionButton(text, label, onClick) {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.textContent = text;
+  button.setAttribute('aria-label', label);
+  button.addEventListener('click', onClick);
+  return button;
+}
+
+function renderEndpoints(endpoints, stats) {
+  state.endpoints = endpoints;
+  $('endpoints-empty').hidden = endpoints.length > 0;
+  $('endpoint-rows').replaceChildren(
+    ...endpoints.map((endpoint, index) => {
+      const health = stats[index];
+      const row = document.createElement('tr');
+      row.dataset.id = endpoint.id;
+      const name = cell(row, '');
+      const id = document.createElement('div');
+      id.className = 'mono';
+      id.textContent = endpoint.id;
+      const url = document.createElement('div');
+      url.className = 'mono muted';
+      url.textContent = endpoint.url;
+      name.append(id, url);
+      if (endpoint.description) name.append(endpoint.description);
+      cell(row, describeFilter(endpoint.filter));
+      const stateCell = cell(row, '');
+      stateCell.append(badge(endpoint.disabled ? 'disabled' : 'enabled'));
+      if (endpoint.disabled_reason) stateCell.append(` (${endpoint.disabled_reason})`);
+      const day = health.last_24h;
+      cell(
+        row,
+        day.success_rate === null
+          ? 'no attempts'
+          : `${(day.success_rate * 100).toFixed(1)} % of ${day.attempts}`,
+      );
+      cell(
+        row,
+        health.last_failure
+          ? `${health.last_failure.error ?? 'failed'} (${time(health.last_failure.at)})`
+          : '—',
+      );
+      cell(row, `${health.counts.pending} / ${health.counts.held}`);
+      const actions = cell(row, '', 'actions');
+      if (endpoint.id === 'env') {
+        actions.append('set by the environment');
+      } else {
+        actions.append(
+          actionButton('Edit', `Edit endpoint ${endpoint.id}`, () => editEndpoint(endpoint)),
+          actionButton(
+            endpoint.disabled ? 'Enable' : 'Disable',
+            `${endpoint.disabled ? 'Enable' : 'Disable'} endpoint ${endpoint.id}`,
+            () => changeEndpoint(endpoint.id, { disabled: !endpoint.disabled }),
+          ),
+          actionButton('Rotate secret', `Rotate the secret of endpoint ${endpoint.id}`, () =>
+            rotateSecret(endpoint.id),
+          ),
+          actionButton('Delete', `Delete endpoint ${endpoint.id}`, () =>
+            deleteEndpoint(endpoint.id),
+          ),
+        );
+      }
+      return row;
+    }),
+  );
+  const select = $('filter-endpoint');
+  const chosen = select.value;
+  select.replaceChildren(
+    new Option('all', ''),
+    ...endpoints.map((endpoint) => new Option(endpoint.id, endpoint.id)),
+  );
+  select.value = endpoints.some((endpoint) => endpoint.id === chosen) ? chosen : '';
+}
+
+const list = (text) =>
+  text
+    .split(',')
+    .map((value) => value.trim())
+    .filter(Boolean);
+
+/** The form as the API's body: only the criteria given make the filter. */
+function endpointBody(form) {
+  const data = new FormData(form);
+  const filter = {};
+  const statuses = data.getAll('statuses');
+  if (statuses.length) filter.statuses = statuses;
+  for (const field of FILTER_FIELDS) {
+    const values = list(String(data.get(field) ?? ''));
+    if (values.length) filter[field] = values;
+  }
+  const headers = {};
+  for (const line of String(data.get('headers') ?? '').split('\n')) {
+    const at = line.indexOf(':');
+    if (at > 0) headers[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  }
+  return {
+    url: String(data.get('url')).trim(),
+    description: String(data.get('description') ?? '').trim() || null,
+    filter: Object.keys(filter).length ? filter : null,
+    payload: String(data.get('payload')),
+    headers,
+  };
+}
+
+function editEndpoint(endpoint) {
+  const form = $('endpoint-form');
+  form.reset();
+  $('endpoint-id').value = endpoint.id;
+  $('endpoint-url').value = endpoint.url;
+  $('endpoint-description').value = endpoint.description ?? '';
+  for (const box of form.querySelectorAll('input[name="statuses"]'))
+    box.checked = endpoint.filter?.statuses?.includes(box.value) ?? false;
+  for (const field of FILTER_FIELDS)
+    form.elements[field].value = (endpoint.filter?.[field] ?? []).join(', ');
+  $('endpoint-payload').value = endpoint.payload;
+  $('endpoint-headers').value = Object.entries(endpoint.headers)
+    .map(([name, value]) => `${name}: ${value}`)
+    .join('\n');
+  $('endpoint-form-heading').textContent = `Edit endpoint ${endpoint.id}`;
+  $('endpoint-submit').textContent = 'Save changes';
+  $('endpoint-cancel').hidden = false;
+  $('endpoint-url').focus();
+}
+
+function resetEndpointForm() {
+  $('endpoint-form').reset();
+  $('endpoint-id').value = '';
+  $('endpoint-form-heading').textContent = 'Add an endpoint';
+  $('endpoint-submit').textContent = 'Create endpoint';
+  $('endpoint-cancel').hidden = true;
+  $('endpoint-error').textContent = '';
+}
+
+async function changeEndpoint(id, body) {
+  try {
+    const endpoint = await api(`/v1/webhook-endpoints/${id}`, {
+      method: 'PATCH',
+      body: JSON.stringify(body),
+    });
+    $('endpoint-result').textContent =
+      'disabled' in body
+        ? `Endpoint ${id} is ${endpoint.disabled ? 'disabled: its deliveries are held' : 'enabled: its held deliveries are going out'}.`
+        : `Endpoint ${id} saved.`;
+    await refresh();
+  } catch (error) {
+    handle(error);
+  }
+}
+
+async function rotateSecret(id) {
+  if (
+    !confirm(`Rotate the secret of ${id}? The old one keeps signing beside the new one for 24 h.`)
+  )
+    return;
+  try {
+    const { secret } = await api(`/v1/webhook-endpoints/${id}/secret/rotate`, { method: 'POST' });
+    $('endpoint-result').textContent = `New secret of ${id}: ${secret}`;
+  } catch (error) {
+    handle(error);
+  }
+}
+
+async function deleteEndpoint(id) {
+  if (!confirm(`Delete ${id}? What it has not received yet ends as failed.`)) return;
+  try {
+    await api(`/v1/webhook-endpoints/${id}`, { method: 'DELETE' });
+    $('endpoint-result').textContent = `Endpoint ${id} deleted.`;
+    await refresh();
+  } catch (error) {
+    handle(error);
+  }
+}
+
 // ------------------------------------------------------------------ refresh loop
 async function refresh() {
-  const [summary, deliveries] = await Promise.all([
+  const [summary, deliveries, endpoints] = await Promise.all([
     api('/v1/webhook-deliveries/summary'),
     api(listPath()),
+    api('/v1/webhook-endpoints?limit=100'),
   ]);
+  const stats = await Promise.all(
+    endpoints.map((endpoint) => api(`/v1/webhook-endpoints/${endpoint.id}/stats`)),
+  );
   renderSummary(summary);
+  renderEndpoints(endpoints, stats);
   renderRows(deliveries);
   await renderDetail();
   say(`Updated ${new Date().toLocaleTimeString()}; refreshes every ${REFRESH_MS / 1000} s.`);
@@ -277,9 +489,34 @@ $('filters').addEventListener('submit', (event) => {
   event.preventDefault();
   state.status = $('filter-status').value;
   state.stepId = $('filter-step').value.trim();
+  state.endpointId = $('filter-endpoint').value;
   state.cursor = {};
   void tick();
 });
+$('endpoint-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const id = $('endpoint-id').value;
+  const body = endpointBody(event.target);
+  try {
+    if (id) {
+      await api(`/v1/webhook-endpoints/${id}`, { method: 'PATCH', body: JSON.stringify(body) });
+      $('endpoint-result').textContent = `Endpoint ${id} saved.`;
+    } else {
+      const created = await api('/v1/webhook-endpoints', {
+        method: 'POST',
+        body: JSON.stringify(body),
+      });
+      $('endpoint-result').textContent =
+        `Endpoint ${created.id} created. Its signing secret (give it to the receiver): ${created.secret}`;
+    }
+    resetEndpointForm();
+    await refresh();
+  } catch (error) {
+    if (error instanceof Unauthorized) return handle(error);
+    $('endpoint-error').textContent = error.message;
+  }
+});
+$('endpoint-cancel').addEventListener('click', resetEndpointForm);
 $('older').addEventListener('click', () => {
   state.cursor = { after: state.page.at(-1)?.id };
   void tick();

@@ -136,6 +136,48 @@ describe('Delivery dashboard in Chromium (browser)', () => {
     expect(await row(delivered).count()).toBe(1);
   });
 
+  it('Endpoints: creates one with a filter, disables it (its deliveries are held), enables it (they go out)', async () => {
+    const app = await start({ STEP_COMPLETE_ALLOWED_NETWORKS: '127.0.0.0/8' });
+    await page.goto(`${app.baseUrl}/dashboard`);
+    await page.locator('#endpoint-rows tr[data-id="env"]').waitFor();
+
+    await page.getByLabel('URL').fill(receiver.url('/team'));
+    await page.getByLabel('Description').fill('Team billing');
+    await page.getByLabel('success').check();
+    await page.getByLabel('Agent ids (comma-separated; empty: all)').fill('agent-browser');
+    await page.getByRole('button', { name: 'Create endpoint' }).click();
+    await page.getByText(/Endpoint ep_[0-9a-f]{32} created/).waitFor();
+    const result = (await page.locator('#endpoint-result').textContent())!;
+    const id = /ep_[0-9a-f]{32}/.exec(result)![0];
+    expect(result).toMatch(/whsec_/);
+    const row = page.locator(`#endpoint-rows tr[data-id="${id}"]`);
+    expect(await row.textContent()).toContain('status success; agent agent-browser');
+    expect(await row.textContent()).toContain('✓ enabled');
+
+    await page.getByRole('button', { name: `Disable endpoint ${id}` }).click();
+    await row.getByText('‖ disabled').waitFor();
+    for (let i = 0; i < 2; i++) await settledDelivery(app.baseUrl, 'delivered'); // env delivers
+    // The "Pending / held" column.
+    const heldShown = (text: string) =>
+      row.locator('td:nth-child(6)', { hasText: new RegExp(`^${text}$`) }).waitFor();
+    await heldShown('0 / 2');
+    expect(receiver.requestsTo('/team')).toHaveLength(0);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-endpoints.png'), fullPage: true });
+
+    await page.getByRole('button', { name: `Enable endpoint ${id}` }).click();
+    await row.getByText('✓ enabled').waitFor();
+    await receiver.waitUntil((requests) => requests.filter((r) => r.path === '/team').length === 2);
+    await heldShown('0 / 0');
+    // The deliveries table filtered to the endpoint shows both delivered.
+    await page.getByLabel('Endpoint', { exact: true }).selectOption(id);
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.locator('#rows tr', { hasText: '✓ delivered' }).nth(1).waitFor();
+    await page.locator('#rows tr').nth(2).waitFor({ state: 'detached' });
+    expect(await page.locator('#rows tr').count()).toBe(2);
+    expect(await page.locator('#rows tr', { hasText: id }).count()).toBe(2);
+  });
+
   it('with API_KEY: asks for the key, says so when it is wrong, loads with the right one', async () => {
     const app = await start({ API_KEY: 'the-right-key' });
 
