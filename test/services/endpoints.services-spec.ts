@@ -7,7 +7,7 @@ import { eventually, freshPostgres, freshRedis, inParallel, TestDatabase } from 
  * one API applies to another's transitions within a second, and fan-out to several endpoints
  * delivers each matching step exactly once whichever worker takes it.
  */
-const REDIS_DB = 12;
+const REDIS_DB = 14;
 
 type Api = ServerProcess & { baseUrl: string };
 
