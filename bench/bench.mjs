@@ -28,7 +28,8 @@ import {
 } from './lib.mjs';
 
 const quick = process.argv.includes('--quick');
-// --only=2,3 runs just those sections (1 ceilings, 2 throughput, 3 latency, 4 receiver health, 5 drain).
+// --only=2,3 runs just those sections (1 ceilings, 2 throughput, 3 latency, 4 receiver health,
+// 5 drain, 6 endpoints).
 const only = process.argv
   .find((arg) => arg.startsWith('--only='))
   ?.slice('--only='.length)
@@ -68,8 +69,9 @@ function steadyTerminalCalls(baseUrl, ids) {
   });
 }
 
-async function withServer(env, body, script) {
+async function withServer(env, body, script, prepare) {
   const databasePath = freshDatabase();
+  prepare?.(databasePath);
   const server = await startServer({ databasePath, env, script });
   try {
     return await body(server, databasePath);
@@ -324,6 +326,76 @@ if (want(5)) {
     record('backlog drain', 'deliveries/s', rates, '>= 2000');
     record('backlog drain peak RSS', 'MB', peaks, '<= 300');
   }
+}
+
+// ---------------------------------------------------------------- 6. endpoints (fan-out)
+if (want(6)) {
+  say('6. endpoints: terminal calls/s as endpoints are added');
+  /** API endpoints in the database before the server starts, all posting to the receiver. */
+  const seedEndpoints = (filters) => (databasePath) => {
+    const db = new Database(databasePath);
+    const now = new Date().toISOString();
+    const insert = db.prepare(
+      `INSERT INTO webhook_endpoints (id, url, description, filter, payload, headers, secrets,
+         disabled, disabled_reason, failing_since, failed_attempts, created_at, updated_at)
+       VALUES (?, ?, NULL, ?, 'minimal', '{}', ?, 0, NULL, NULL, 0, ?, ?)`,
+    );
+    db.transaction(() => {
+      filters.forEach((filter, n) => {
+        const secret = JSON.stringify([
+          { secret: `whsec_${btoa('x'.repeat(32))}`, expires_at: null },
+        ]);
+        const id = `ep_${n.toString(16).padStart(32, '0')}`;
+        insert.run(id, receiver.hook, filter ? JSON.stringify(filter) : null, secret, now, now);
+      });
+      db.prepare('UPDATE webhook_endpoint_revision SET revision = revision + 1').run();
+    })();
+    db.close();
+  };
+  async function endpointThroughput(env, prepare) {
+    const runs = [];
+    for (let i = 0; i < RUNS; i++) {
+      await withServer(
+        { STEP_COMPLETE_ALLOWED_NETWORKS: '127.0.0.0/8', ...env },
+        async (server, databasePath) => {
+          const ids = seedPendingSteps(databasePath, quick ? 8_000 : 40_000);
+          const warmup = quick ? 500 : 2_000;
+          await terminalCalls(server.baseUrl, ids.slice(0, warmup), { amount: warmup });
+          const result = await terminalCalls(server.baseUrl, ids.slice(2_000), {
+            duration: DURATION_S,
+          });
+          runs.push(result.requests.average);
+          await receiver.reset();
+        },
+        undefined,
+        prepare,
+      );
+    }
+    return runs;
+  }
+  const one = await endpointThroughput({ STEP_COMPLETE_WEBHOOK: receiver.hook });
+  record('terminal calls/s, 1 endpoint (env)', 'req/s', one);
+  const ten = await endpointThroughput({}, seedEndpoints(Array.from({ length: 10 }, () => null)));
+  record('terminal calls/s, 10 matching endpoints', 'req/s', ten);
+  // The environment endpoint matches every step; 999 API endpoints listen for agents that never come.
+  const thousand = await endpointThroughput(
+    { STEP_COMPLETE_WEBHOOK: receiver.hook },
+    seedEndpoints(Array.from({ length: 999 }, (_, n) => ({ agent_ids: [`nobody-${n}`] }))),
+  );
+  record('terminal calls/s, 1,000 endpoints of which 1 matches', 'req/s', thousand);
+  figures['10 matching endpoints / 1'] = {
+    unit: 'ratio',
+    median: median(ten) / median(one),
+    target: '>= 0.5',
+  };
+  figures['1,000 endpoints (1 matching) / 1'] = {
+    unit: 'ratio',
+    median: median(thousand) / median(one),
+    target: '>= 0.8',
+  };
+  say(
+    `  10 matching / 1: ${format(median(ten) / median(one))} (target ≥ 0.5); 1,000 (1 matching) / 1: ${format(median(thousand) / median(one))} (target ≥ 0.8)`,
+  );
 }
 
 // ---------------------------------------------------------------- report

@@ -32,6 +32,10 @@ export class EndpointRegistry implements OnModuleInit, OnApplicationShutdown {
   private readonly environment: Endpoint | null;
   private endpoints: Endpoint[] = [];
   private byId = new Map<string, Endpoint>();
+  /** Endpoints whose filter names agents, by agent id: a transition looks only at its agent's. */
+  private byAgent = new Map<string, Endpoint[]>();
+  /** Endpoints that may hear any agent, each checked on every transition. */
+  private anyAgent: Endpoint[] = [];
   private revision = -1;
   private timer: NodeJS.Timeout | null = null;
 
@@ -91,7 +95,10 @@ export class EndpointRegistry implements OnModuleInit, OnApplicationShutdown {
 
   /** The endpoints that hear about this transition, disabled ones included (their deliveries wait). */
   matching(event: StepCompletedEvent): Endpoint[] {
-    return this.endpoints.filter((endpoint) => matchesFilter(endpoint.filter, event));
+    const candidates = event.agentId
+      ? [...this.anyAgent, ...(this.byAgent.get(event.agentId) ?? [])]
+      : this.anyAgent;
+    return candidates.filter((endpoint) => matchesFilter(endpoint.filter, event));
   }
 
   /** Reads the endpoints now (after a change made in this process, before it answers). */
@@ -119,6 +126,13 @@ export class EndpointRegistry implements OnModuleInit, OnApplicationShutdown {
   private install(apiEndpoints: Endpoint[]): void {
     this.endpoints = this.environment ? [this.environment, ...apiEndpoints] : apiEndpoints;
     this.byId = new Map(this.endpoints.map((endpoint) => [endpoint.id, endpoint]));
+    this.anyAgent = this.endpoints.filter((endpoint) => !endpoint.filter?.agent_ids);
+    this.byAgent = new Map();
+    for (const endpoint of this.endpoints) {
+      for (const agentId of new Set(endpoint.filter?.agent_ids ?? [])) {
+        this.byAgent.set(agentId, [...(this.byAgent.get(agentId) ?? []), endpoint]);
+      }
+    }
   }
 }
 
