@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { DeliveryAttempt } from '../src/webhook/entities/delivery-attempt.entity.js';
 import { WebhookDelivery } from '../src/webhook/entities/webhook-delivery.entity.js';
+import { WebhookEndpoint } from '../src/webhook/endpoints/entities/webhook-endpoint.entity.js';
 import { StepMetrics } from '../src/steps/entities/step-metrics.entity.js';
 import { Step } from '../src/steps/entities/step.entity.js';
 import { createTestApp, TestApp } from './helpers/test-app.js';
@@ -16,7 +17,7 @@ function prng(seed: number) {
   };
 }
 
-type Method = 'post' | 'put' | 'patch' | 'get';
+type Method = 'post' | 'put' | 'patch' | 'get' | 'delete';
 interface Route {
   method: Method;
   path: (ids: Ids) => string;
@@ -29,6 +30,7 @@ interface Route {
 interface Ids {
   step: string;
   delivery: string;
+  endpoint: string;
 }
 interface BadRequest {
   method: Method;
@@ -42,6 +44,9 @@ const text = [42, true, ['a'], { a: 1 }];
 const count = ['12', 1.5, -1, 2_147_483_648, true, [], {}, '1e3'];
 const nanos = [-1, 1.5, 'abc', '18446744073709551616', true, [], {}, '9223372036854775808'];
 const object = ['x', 1, true, ['a']];
+const endpointUrl = [1, true, 'ftp://example.com/x', 'https://u:p@example.com/x', 'not a url', {}];
+const endpointFilter = ['x', 1, [1], { statuses: 'success' }, { agent_ids: [1] }, { nope: [] }];
+const endpointHeaders = ['x', [1], { 'webhook-id': 'x' }, { 'a b': 'c' }, { x: 1 }, { host: 'h' }];
 
 const ROUTES: Route[] = [
   {
@@ -112,9 +117,43 @@ const ROUTES: Route[] = [
   },
   {
     method: 'post',
+    path: () => '/v1/webhook-endpoints',
+    valid: {
+      url: 'https://example.com/hook',
+      filter: { statuses: ['success'], tags: ['t'] },
+      payload: 'full',
+      headers: { 'x-team': 'a' },
+    },
+    wrongTypes: {
+      url: endpointUrl,
+      description: text,
+      filter: endpointFilter,
+      payload: ['huge', 1, []],
+      headers: endpointHeaders,
+      disabled: ['yes', 1, {}],
+    },
+    required: ['url'],
+  },
+  {
+    method: 'patch',
+    path: (ids) => `/v1/webhook-endpoints/${ids.endpoint}`,
+    valid: { description: 'd', filter: { agent_ids: ['a'] } },
+    wrongTypes: {
+      url: endpointUrl,
+      filter: endpointFilter,
+      headers: endpointHeaders,
+      disabled: ['no', 0, []],
+    },
+    required: [],
+  },
+  {
+    method: 'post',
     path: () => '/v1/webhook-deliveries/recover',
     valid: { since: '2026-01-01T00:00:00Z' },
-    wrongTypes: { since: ['yesterday', 1, true, {}, '2026-13-01'] },
+    wrongTypes: {
+      since: ['yesterday', 1, true, {}, '2026-13-01'],
+      endpoint_id: ['ep_1', 1, 'ENV', []],
+    },
     required: ['since'],
   },
 ];
@@ -127,6 +166,12 @@ const ID_ROUTES: Array<{ method: Method; path: (id: string) => string }> = [
   { method: 'put', path: (id) => `/v1/steps/${id}/metrics` },
   { method: 'get', path: (id) => `/v1/webhook-deliveries/${id}` },
   { method: 'post', path: (id) => `/v1/webhook-deliveries/${id}/retry` },
+  { method: 'get', path: (id) => `/v1/webhook-endpoints/${id}` },
+  { method: 'patch', path: (id) => `/v1/webhook-endpoints/${id}` },
+  { method: 'delete', path: (id) => `/v1/webhook-endpoints/${id}` },
+  { method: 'get', path: (id) => `/v1/webhook-endpoints/${id}/secret` },
+  { method: 'post', path: (id) => `/v1/webhook-endpoints/${id}/secret/rotate` },
+  { method: 'get', path: (id) => `/v1/webhook-endpoints/${id}/stats` },
 ];
 
 const QUERIES = [
@@ -146,6 +191,8 @@ const QUERIES = [
   'before=step-1',
   'unknown=1',
   'agent_id=' + 'a'.repeat(600),
+  'endpoint_id=ep_x',
+  'after=msg_1',
 ];
 
 function generate(random: () => number, ids: Ids, total: number): BadRequest[] {
@@ -229,12 +276,20 @@ function generate(random: () => number, ids: Ids, total: number): BadRequest[] {
         `${ids.step}0`,
         ids.delivery.replace('msg_', 'mgs_'),
         `msg_${'g'.repeat(32)}`,
+        ids.endpoint.toUpperCase(),
+        `${ids.endpoint}0`,
+        'ep_',
         '%00',
         '..%2f..%2fetc%2fpasswd',
         "' OR 1=1 --",
         'step-' + 'f'.repeat(36),
       ]);
-      const body = route.method === 'put' ? JSON.stringify({ step_ns: 1 }) : undefined;
+      const body =
+        route.method === 'put'
+          ? JSON.stringify({ step_ns: 1 })
+          : route.method === 'patch'
+            ? JSON.stringify({ disabled: true })
+            : undefined;
       return {
         method: route.method,
         path: route.path(encodeURIComponent(id).replace(/%25/g, '%')),
@@ -310,7 +365,12 @@ function generate(random: () => number, ids: Ids, total: number): BadRequest[] {
       };
     },
     () => {
-      const base = pick(['/v1/steps', `/v1/runs/r/steps`, '/v1/webhook-deliveries']);
+      const base = pick([
+        '/v1/steps',
+        `/v1/runs/r/steps`,
+        '/v1/webhook-deliveries',
+        '/v1/webhook-endpoints',
+      ]);
       return {
         method: 'get',
         path: `${base}?${pick(QUERIES)}`,
@@ -342,7 +402,7 @@ describe('Bad-input sweep (e2e)', () => {
 
   async function snapshot(): Promise<string> {
     const tables = await Promise.all(
-      [Step, StepMetrics, WebhookDelivery, DeliveryAttempt].map((entity) =>
+      [Step, StepMetrics, WebhookDelivery, DeliveryAttempt, WebhookEndpoint].map((entity) =>
         t.dataSource.getRepository(entity).find(),
       ),
     );
@@ -361,7 +421,13 @@ describe('Bad-input sweep (e2e)', () => {
     );
     const [delivery] = (await request(t.server).get(`/v1/steps/${done}/deliveries`).expect(200))
       .body as Array<{ id: string }>;
-    const ids = { step: pendingStep, delivery: delivery.id };
+    const endpoint = (
+      await request(t.server)
+        .post('/v1/webhook-endpoints')
+        .send({ url: 'https://example.com/hook', filter: { agent_ids: ['nobody'] } })
+        .expect(201)
+    ).body.id as string;
+    const ids = { step: pendingStep, delivery: delivery.id, endpoint };
     const random = prng(20261128);
     const statuses = new Map<number, number>();
 

@@ -276,6 +276,43 @@ describe('Webhook endpoints (e2e)', () => {
     expect(healthy.body.last_24h.succeeded).toBe(stepIds.length);
   });
 
+  it('recovers the failed deliveries of one endpoint only, when asked for one', async () => {
+    await bed.start({
+      ...LOOPBACK_ALLOWED,
+      STEP_COMPLETE_WEBHOOK: '',
+      STEP_COMPLETE_RETRY_SCHEDULE: 'none',
+    });
+    bed.receiver.replyWith({ status: 500 });
+    const first = await createEndpoint({ url: bed.receiver.url('/first') });
+    const second = await createEndpoint({ url: bed.receiver.url('/second') });
+    const since = new Date().toISOString();
+    const step = await bed.steps.create();
+    await bed.steps.complete(step.id, 'success').expect(200);
+    await bed.receiver.waitForRequests(2);
+    await eventually(
+      async () => (await deliveriesOf(first.id, 'failed')).length === 1,
+      "the first endpoint's delivery is failed",
+    );
+    await eventually(
+      async () => (await deliveriesOf(second.id, 'failed')).length === 1,
+      "the second endpoint's delivery is failed",
+    );
+
+    bed.receiver.replyWith({ status: 200 });
+    const recovered = await request(bed.app.server)
+      .post('/v1/webhook-deliveries/recover')
+      .send({ since, endpoint_id: first.id })
+      .expect(202);
+    expect(recovered.body).toEqual({ requeued: 1 });
+    await bed.receiver.waitForRequests(3);
+    expect(bed.receiver.requests.at(-1)?.path).toBe('/first');
+    await eventually(
+      async () => (await deliveriesOf(first.id, 'delivered')).length === 1,
+      "the first endpoint's delivery is delivered",
+    );
+    expect((await deliveriesOf(second.id, 'failed')).length).toBe(1);
+  });
+
   it("ends a deleted endpoint's undelivered deliveries as failed (endpoint deleted)", async () => {
     await bed.start({
       ...LOOPBACK_ALLOWED,
