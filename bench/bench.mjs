@@ -80,6 +80,29 @@ async function withServer(env, body, script, prepare) {
   }
 }
 
+/** Terminal calls/s, closed loop, one fresh server per run (`prepare` fills its database first). */
+async function terminalThroughput(env, prepare) {
+  const runs = [];
+  for (let i = 0; i < RUNS; i++) {
+    await withServer(
+      env,
+      async (server, databasePath) => {
+        const ids = seedPendingSteps(databasePath, quick ? 8_000 : 40_000);
+        const warmup = quick ? 500 : 2_000;
+        await terminalCalls(server.baseUrl, ids.slice(0, warmup), { amount: warmup });
+        const result = await terminalCalls(server.baseUrl, ids.slice(2_000), {
+          duration: DURATION_S,
+        });
+        runs.push(result.requests.average);
+        await receiver.reset();
+      },
+      undefined,
+      prepare,
+    );
+  }
+  return runs;
+}
+
 const figures = {};
 function record(name, unit, runs, target) {
   figures[name] = { unit, median: median(runs), runs, ...(target ? { target } : {}) };
@@ -177,28 +200,9 @@ if (want(1)) {
 // ---------------------------------------------------------------- 2. terminal-call throughput
 if (want(2)) {
   say('2. terminal-call throughput');
-  async function throughput(env) {
-    const runs = [];
-    for (let i = 0; i < RUNS; i++) {
-      await withServer(env, async (server, databasePath) => {
-        const ids = seedPendingSteps(databasePath, quick ? 8_000 : 40_000);
-        const warmup = quick ? 500 : 2_000;
-        await terminalCalls(server.baseUrl, ids.slice(0, warmup), { amount: warmup });
-
-        const result = await terminalCalls(server.baseUrl, ids.slice(2_000), {
-          duration: DURATION_S,
-        });
-        runs.push(result.requests.average);
-        if (env.STEP_COMPLETE_WEBHOOK) {
-          await receiver.reset();
-        }
-      });
-    }
-    return runs;
-  }
-  const off = await throughput({});
+  const off = await terminalThroughput({});
   record('terminal calls/s, webhooks off', 'req/s', off);
-  const on = await throughput({ STEP_COMPLETE_WEBHOOK: receiver.hook });
+  const on = await terminalThroughput({ STEP_COMPLETE_WEBHOOK: receiver.hook });
   record('terminal calls/s, webhooks on (fast receiver)', 'req/s', on);
   figures['on/off ratio'] = { unit: 'ratio', median: median(on) / median(off), target: '>= 0.8' };
   figures['full path / bare endpoint'] = {
@@ -352,27 +356,8 @@ if (want(6)) {
     })();
     db.close();
   };
-  async function endpointThroughput(env, prepare) {
-    const runs = [];
-    for (let i = 0; i < RUNS; i++) {
-      await withServer(
-        { STEP_COMPLETE_ALLOWED_NETWORKS: '127.0.0.0/8', ...env },
-        async (server, databasePath) => {
-          const ids = seedPendingSteps(databasePath, quick ? 8_000 : 40_000);
-          const warmup = quick ? 500 : 2_000;
-          await terminalCalls(server.baseUrl, ids.slice(0, warmup), { amount: warmup });
-          const result = await terminalCalls(server.baseUrl, ids.slice(2_000), {
-            duration: DURATION_S,
-          });
-          runs.push(result.requests.average);
-          await receiver.reset();
-        },
-        undefined,
-        prepare,
-      );
-    }
-    return runs;
-  }
+  const endpointThroughput = (env, prepare) =>
+    terminalThroughput({ STEP_COMPLETE_ALLOWED_NETWORKS: '127.0.0.0/8', ...env }, prepare);
   const one = await endpointThroughput({ STEP_COMPLETE_WEBHOOK: receiver.hook });
   record('terminal calls/s, 1 endpoint (env)', 'req/s', one);
   const ten = await endpointThroughput({}, seedEndpoints(Array.from({ length: 10 }, () => null)));

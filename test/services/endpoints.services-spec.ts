@@ -1,6 +1,5 @@
-import { ensureBuilt, ServerProcess } from '../helpers/server-process.js';
-import { ReceivedRequest, WebhookReceiver } from '../helpers/webhook-receiver.js';
-import { eventually, freshPostgres, freshRedis, inParallel, TestDatabase } from './services.js';
+import type { ReceivedRequest } from '../helpers/webhook-receiver.js';
+import { Api, eventually, inParallel, useProcessBed } from './services.js';
 
 /**
  * Endpoints (SPEC §9) across processes sharing PostgreSQL and a BullMQ queue: a change made through
@@ -8,8 +7,6 @@ import { eventually, freshPostgres, freshRedis, inParallel, TestDatabase } from 
  * delivers each matching step exactly once whichever worker takes it.
  */
 const REDIS_DB = 14;
-
-type Api = ServerProcess & { baseUrl: string };
 
 async function call(
   baseUrl: string,
@@ -35,30 +32,7 @@ const stepIdOf = (request: ReceivedRequest) =>
   (JSON.parse(request.rawBody.toString('utf8')) as { step_id: string }).step_id;
 
 describe('Endpoints across processes: PostgreSQL + BullMQ (services)', () => {
-  let db: TestDatabase;
-  let redisUrl: string;
-  let receiver: WebhookReceiver;
-  const processes: ServerProcess[] = [];
-
-  beforeAll(() => ensureBuilt());
-
-  beforeEach(async () => {
-    db = await freshPostgres();
-    redisUrl = await freshRedis(REDIS_DB);
-    receiver = await WebhookReceiver.start();
-    receiver.replyWith({ status: 204 });
-  });
-
-  afterEach(async () => {
-    for (const process of processes.splice(0)) {
-      if (process.child.exitCode === null && process.signal === null) process.kill('SIGKILL');
-      await process.exited;
-    }
-    await receiver.close();
-    await db.drop();
-  });
-
-  const env = (extra: Record<string, string> = {}) => ({
+  const bed = useProcessBed(REDIS_DB, ({ db, redisUrl }) => ({
     DATABASE_URL: db.url,
     REDIS_URL: redisUrl,
     // Only API endpoints here; the receiver is on loopback, which they may reach only when allowed.
@@ -66,18 +40,8 @@ describe('Endpoints across processes: PostgreSQL + BullMQ (services)', () => {
     STEP_COMPLETE_ALLOWED_NETWORKS: '127.0.0.0/8',
     STEP_COMPLETE_TIMEOUT_MS: '15000',
     STEP_COMPLETE_CONCURRENCY: '16',
-    ...extra,
-  });
-  const startApi = async () => {
-    const api = await ServerProcess.start(env({ DELIVERY_WORKER: 'off' }));
-    processes.push(api);
-    return api;
-  };
-  const startWorker = async () => {
-    const worker = await ServerProcess.startWorker(env());
-    processes.push(worker);
-    return worker;
-  };
+  }));
+  const { startApi, startWorker } = bed;
 
   async function completeStep(
     api: Api,
@@ -93,7 +57,7 @@ describe('Endpoints across processes: PostgreSQL + BullMQ (services)', () => {
   }
 
   async function endpointsOfStep(stepId: string): Promise<string[]> {
-    const rows = await db.query<{ endpoint_id: string }>(
+    const rows = await bed.db.query<{ endpoint_id: string }>(
       'SELECT endpoint_id FROM webhook_deliveries WHERE step_id = $1',
       [stepId],
     );
@@ -103,7 +67,7 @@ describe('Endpoints across processes: PostgreSQL + BullMQ (services)', () => {
   it("an endpoint created through API A is used by API B's transitions within a second", async () => {
     const [apiA, apiB] = await Promise.all([startApi(), startApi(), startWorker()]);
     const created = await json<{ id: string }>(
-      await call(apiA.baseUrl, 'POST', '/v1/webhook-endpoints', { url: receiver.url('/late') }),
+      await call(apiA.baseUrl, 'POST', '/v1/webhook-endpoints', { url: bed.receiver.url('/late') }),
       201,
     );
     const createdAt = Date.now();
@@ -128,7 +92,7 @@ describe('Endpoints across processes: PostgreSQL + BullMQ (services)', () => {
     while (firstHeldAfterMs === null && Date.now() - disabledAt < 5_000) {
       const committedAt = Date.now();
       const stepId = await completeStep(apiB, { agent_id: 'b' }, 'success');
-      const [row] = await db.query<{ status: string }>(
+      const [row] = await bed.db.query<{ status: string }>(
         'SELECT status FROM webhook_deliveries WHERE step_id = $1 AND endpoint_id = $2',
         [stepId, created.id],
       );
@@ -142,10 +106,10 @@ describe('Endpoints across processes: PostgreSQL + BullMQ (services)', () => {
     const [apiA, apiB] = await Promise.all([startApi(), startApi(), startWorker(), startWorker()]);
     const create = async (body: object) =>
       json<{ id: string }>(await call(apiA.baseUrl, 'POST', '/v1/webhook-endpoints', body), 201);
-    await create({ url: receiver.url('/all') });
-    await create({ url: receiver.url('/success'), filter: { statuses: ['success'] } });
+    await create({ url: bed.receiver.url('/all') });
+    await create({ url: bed.receiver.url('/success'), filter: { statuses: ['success'] } });
     await create({
-      url: receiver.url('/agent-b-prod'),
+      url: bed.receiver.url('/agent-b-prod'),
       filter: { agent_ids: ['b'], tags: ['prod'] },
     });
     // SPEC §9: a change applies to transitions committed after it in every process within a
@@ -164,25 +128,27 @@ describe('Endpoints across processes: PostgreSQL + BullMQ (services)', () => {
       if (agent === 'b' && tags.includes('prod')) expected.agentBProd.push(stepId);
     });
     const total = expected.all.length + expected.success.length + expected.agentBProd.length;
-    await receiver.waitUntil(
+    await bed.receiver.waitUntil(
       (requests) => requests.length >= total,
       `${total} webhooks (every matching delivery)`,
       240_000,
     );
     await eventually(async () => {
-      const [row] = await db.query<{ n: string }>(
+      const [row] = await bed.db.query<{ n: string }>(
         "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'delivered'",
       );
       return Number(row.n) === total;
     }, 'every delivery is recorded as delivered');
 
     const sorted = (ids: string[]) => [...ids].sort();
-    const receivedAt = (path: string) => sorted(receiver.requestsTo(path).map(stepIdOf));
+    const receivedAt = (path: string) => sorted(bed.receiver.requestsTo(path).map(stepIdOf));
     expect(receivedAt('/all')).toEqual(sorted(expected.all));
     expect(receivedAt('/success')).toEqual(sorted(expected.success));
     expect(receivedAt('/agent-b-prod')).toEqual(sorted(expected.agentBProd));
-    expect(receiver.requests).toHaveLength(total);
-    const webhookIds = new Set(receiver.requests.map((request) => request.headers['webhook-id']));
+    expect(bed.receiver.requests).toHaveLength(total);
+    const webhookIds = new Set(
+      bed.receiver.requests.map((request) => request.headers['webhook-id']),
+    );
     expect(webhookIds.size).toBe(total);
   }, 300_000);
 });

@@ -1,8 +1,15 @@
 import { Redis } from 'ioredis';
-import { ensureBuilt, ServerProcess } from '../helpers/server-process.js';
-import { ReceivedRequest, WebhookReceiver } from '../helpers/webhook-receiver.js';
+import type { ServerProcess } from '../helpers/server-process.js';
+import type { ReceivedRequest } from '../helpers/webhook-receiver.js';
 import { recordFigures } from './figures.js';
-import { eventually, freshPostgres, freshRedis, inParallel, TestDatabase } from './services.js';
+import {
+  Api,
+  eventually,
+  freshRedis,
+  inParallel,
+  TestDatabase,
+  useProcessBed,
+} from './services.js';
 
 /**
  * Many processes on one PostgreSQL database and one BullMQ queue, as README "Scaling out" runs
@@ -11,8 +18,6 @@ import { eventually, freshPostgres, freshRedis, inParallel, TestDatabase } from 
 const REDIS_DB = 11;
 
 const WORKER_CONCURRENCY = 16;
-
-type Api = ServerProcess & { baseUrl: string };
 
 async function post(baseUrl: string, path: string, body: object = {}): Promise<Response> {
   return fetch(`${baseUrl}${path}`, {
@@ -50,47 +55,14 @@ async function deliveryStates(db: TestDatabase): Promise<Record<string, number>>
 }
 
 describe('Scale-out: PostgreSQL + BullMQ, several processes (services)', () => {
-  let db: TestDatabase;
-  let redisUrl: string;
-  let receiver: WebhookReceiver;
-  const processes: ServerProcess[] = [];
-
-  beforeAll(() => ensureBuilt());
-
-  beforeEach(async () => {
-    db = await freshPostgres();
-    redisUrl = await freshRedis(REDIS_DB);
-    receiver = await WebhookReceiver.start();
-    receiver.replyWith({ status: 204 });
-  });
-
-  afterEach(async () => {
-    for (const process of processes.splice(0)) {
-      if (process.child.exitCode === null && process.signal === null) process.kill('SIGKILL');
-      await process.exited;
-    }
-    await receiver.close();
-    await db.drop();
-  });
-
-  const env = (extra: Record<string, string> = {}) => ({
+  const bed = useProcessBed(REDIS_DB, ({ db, redisUrl, receiver }) => ({
     DATABASE_URL: db.url,
     REDIS_URL: redisUrl,
     STEP_COMPLETE_WEBHOOK: receiver.url(),
     STEP_COMPLETE_TIMEOUT_MS: '2000',
     STEP_COMPLETE_CONCURRENCY: String(WORKER_CONCURRENCY),
-    ...extra,
-  });
-  const startApi = async (extra?: Record<string, string>) => {
-    const api = await ServerProcess.start(env({ DELIVERY_WORKER: 'off', ...extra }));
-    processes.push(api);
-    return api;
-  };
-  const startWorker = async (extra?: Record<string, string>) => {
-    const worker = await ServerProcess.startWorker(env(extra));
-    processes.push(worker);
-    return worker;
-  };
+  }));
+  const { startApi, startWorker } = bed;
   const deliveredBy = (worker: ServerProcess) =>
     worker.lines.filter(
       (line) => line.context === 'DeliveryDispatcher' && line.outcome === 'success',
@@ -116,18 +88,20 @@ describe('Scale-out: PostgreSQL + BullMQ, several processes (services)', () => {
       const response = await post(api.baseUrl, `/v1/steps/${stepId}/success`);
       expect(response.status).toBe(200);
     });
-    await receiver.waitUntil(
+    await bed.receiver.waitUntil(
       (requests) => distinctSteps(requests) >= steps.length,
       'a webhook for every step',
       180_000,
     );
     await eventually(
-      async () => (await deliveryStates(db)).delivered === steps.length,
+      async () => (await deliveryStates(bed.db)).delivered === steps.length,
       'every delivery is recorded as delivered',
     );
 
-    const webhookIds = new Set(receiver.requests.map((request) => request.headers['webhook-id']));
-    expect(distinctSteps(receiver.requests)).toBe(5_000); // 0 lost
+    const webhookIds = new Set(
+      bed.receiver.requests.map((request) => request.headers['webhook-id']),
+    );
+    expect(distinctSteps(bed.receiver.requests)).toBe(5_000); // 0 lost
     // 0 duplicates; an attempt that failed (a timeout under load) would explain one, so say which.
     const failedAttempts = [workerA, workerB].flatMap((worker) =>
       worker.lines
@@ -135,12 +109,12 @@ describe('Scale-out: PostgreSQL + BullMQ, several processes (services)', () => {
         .filter((line) => line.outcome !== 'success')
         .map((line) => `${String(line.outcome)} ${String(line.delivery_id)}: ${line.message}`),
     );
-    expect({ requests: receiver.requests.length, failedAttempts }).toEqual({
+    expect({ requests: bed.receiver.requests.length, failedAttempts }).toEqual({
       requests: 5_000,
       failedAttempts: [],
     });
     expect(webhookIds.size).toBe(5_000);
-    expect(await deliveryStates(db)).toEqual({ delivered: 5_000 });
+    expect(await deliveryStates(bed.db)).toEqual({ delivered: 5_000 });
     // Both workers took their share of the queue.
     expect(deliveredBy(workerA)).toBeGreaterThan(0);
     expect(deliveredBy(workerB)).toBeGreaterThan(0);
@@ -149,7 +123,7 @@ describe('Scale-out: PostgreSQL + BullMQ, several processes (services)', () => {
 
   it('SIGKILL of one worker mid-run: nothing lost; duplicates only from its attempts in flight', async () => {
     // A receiver that takes 25 ms an answer keeps each worker's 16 slots busy.
-    receiver.replyWith({ status: 204, delayMs: 25 });
+    bed.receiver.replyWith({ status: 204, delayMs: 25 });
     const [api, doomed] = await Promise.all([startApi(), startWorker(), startWorker()]);
     const steps = 1_500;
 
@@ -157,26 +131,26 @@ describe('Scale-out: PostgreSQL + BullMQ, several processes (services)', () => {
       const stepId = await createStep(api);
       expect((await post(api.baseUrl, `/v1/steps/${stepId}/success`)).status).toBe(200);
     });
-    await receiver.waitForRequests(300);
+    await bed.receiver.waitForRequests(300);
     doomed.kill('SIGKILL');
     const killedAt = Date.now();
     await doomed.exited;
-    await receiver.waitUntil(
+    await bed.receiver.waitUntil(
       (requests) => distinctSteps(requests) >= steps,
       'a webhook for every step after the SIGKILL',
       120_000,
     );
     const recoveredMs = Date.now() - killedAt;
     await eventually(
-      async () => (await deliveryStates(db)).delivered === steps,
+      async () => (await deliveryStates(bed.db)).delivered === steps,
       'every delivery is recorded as delivered',
       90_000,
     );
 
-    const duplicates = receiver.requests.length - distinctSteps(receiver.requests);
-    expect(distinctSteps(receiver.requests)).toBe(steps); // 0 lost
+    const duplicates = bed.receiver.requests.length - distinctSteps(bed.receiver.requests);
+    expect(distinctSteps(bed.receiver.requests)).toBe(steps); // 0 lost
     expect(duplicates).toBeLessThanOrEqual(WORKER_CONCURRENCY);
-    expect(await deliveryStates(db)).toEqual({ delivered: steps });
+    expect(await deliveryStates(bed.db)).toEqual({ delivered: steps });
     recordFigures('sigkill-worker', { steps, duplicates, recovered_ms: recoveredMs });
   }, 240_000);
 
@@ -187,42 +161,42 @@ describe('Scale-out: PostgreSQL + BullMQ, several processes (services)', () => {
       expect((await post(api.baseUrl, `/v1/steps/${stepId}/success`)).status).toBe(200);
     }
     await eventually(
-      async () => (await queuedJobs(redisUrl)) === stepIds.length,
+      async () => (await queuedJobs(bed.redisUrl)) === stepIds.length,
       'every delivery has its job on the queue',
     );
     // As if the API had died between each commit and its enqueue, or Redis had restarted empty.
     await freshRedis(REDIS_DB);
 
     await startWorker();
-    await receiver.waitUntil(
+    await bed.receiver.waitUntil(
       (requests) => distinctSteps(requests) >= stepIds.length,
       'a webhook for every step',
       60_000,
     );
     await eventually(
-      async () => (await deliveryStates(db)).delivered === stepIds.length,
+      async () => (await deliveryStates(bed.db)).delivered === stepIds.length,
       'every delivery is recorded as delivered',
     );
 
-    expect(receiver.requests).toHaveLength(stepIds.length);
+    expect(bed.receiver.requests).toHaveLength(stepIds.length);
   }, 90_000);
 
   it('SIGTERM: a worker finishes its attempt in flight and exits 0; an API process exits 0', async () => {
-    receiver.replyWith({ hold: true });
+    bed.receiver.replyWith({ hold: true });
     const [api, worker] = await Promise.all([startApi(), startWorker()]);
     const stepId = await createStep(api);
     expect((await post(api.baseUrl, `/v1/steps/${stepId}/success`)).status).toBe(200);
-    await receiver.waitForRequests(1);
+    await bed.receiver.waitForRequests(1);
 
     worker.kill('SIGTERM');
     await worker.waitFor((line) => line.message.startsWith('SIGTERM received'));
-    receiver.release(204);
+    bed.receiver.release(204);
     api.kill('SIGTERM');
 
     expect(await worker.exited).toBe(0);
     expect(await api.exited).toBe(0);
-    expect(await deliveryStates(db)).toEqual({ delivered: 1 });
-    expect(receiver.requests).toHaveLength(1);
+    expect(await deliveryStates(bed.db)).toEqual({ delivered: 1 });
+    expect(bed.receiver.requests).toHaveLength(1);
   });
 
   it('conflicting terminal calls on one step through two APIs: one winner, one webhook', async () => {
@@ -238,25 +212,27 @@ describe('Scale-out: PostgreSQL + BullMQ, several processes (services)', () => {
         return { stepId, statuses: [success.status, cancel.status].sort() };
       }),
     );
-    await receiver.waitUntil(
+    await bed.receiver.waitUntil(
       (requests) => distinctSteps(requests) >= stepIds.length,
       'a webhook for every step',
       60_000,
     );
     await eventually(
-      async () => (await deliveryStates(db)).delivered === stepIds.length,
+      async () => (await deliveryStates(bed.db)).delivered === stepIds.length,
       'every delivery is recorded as delivered',
     );
 
     for (const { statuses } of outcomes) expect(statuses).toEqual([200, 409]);
-    const perStep = await db.query<{ step_id: string; n: string }>(
+    const perStep = await bed.db.query<{ step_id: string; n: string }>(
       'SELECT step_id, COUNT(*) AS n FROM webhook_deliveries GROUP BY step_id',
     );
     expect(perStep).toHaveLength(100);
     expect(perStep.every((row) => Number(row.n) === 1)).toBe(true);
-    expect(receiver.requests).toHaveLength(100);
+    expect(bed.receiver.requests).toHaveLength(100);
     // Each step's final status is the winner's, and its one webhook says so.
-    const winners = await db.query<{ id: string; status: string }>('SELECT id, status FROM steps');
+    const winners = await bed.db.query<{ id: string; status: string }>(
+      'SELECT id, status FROM steps',
+    );
     expect(winners.every((row) => row.status === 'success' || row.status === 'cancelled')).toBe(
       true,
     );

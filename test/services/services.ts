@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { ensureBuilt, ServerProcess } from '../helpers/server-process.js';
+import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 /**
  * The real services the scale-out suites run against: the machine's PostgreSQL and Redis (see
@@ -77,3 +79,59 @@ export async function inParallel<T>(
 }
 
 export { eventually } from '../helpers/deadline.js';
+
+export type Api = ServerProcess & { baseUrl: string };
+
+/** What a suite of several built processes shares: fresh services, a receiver, its processes. */
+export interface ProcessBed {
+  db: TestDatabase;
+  redisUrl: string;
+  receiver: WebhookReceiver;
+  /** An API process that leaves delivery to workers (DELIVERY_WORKER=off). */
+  startApi(extra?: Record<string, string>): Promise<Api>;
+  startWorker(extra?: Record<string, string>): Promise<ServerProcess>;
+}
+
+/**
+ * For each test: a new PostgreSQL database, Redis database `redisDb` emptied, a receiver answering
+ * 204; processes started with `env(bed)` (plus what the test adds) on them, SIGKILLed after the
+ * test if still running.
+ */
+export function useProcessBed(
+  redisDb: number,
+  env: (bed: ProcessBed) => Record<string, string>,
+): ProcessBed {
+  const processes: ServerProcess[] = [];
+  const bed = {
+    async startApi(extra: Record<string, string> = {}) {
+      const api = await ServerProcess.start({ ...env(bed), DELIVERY_WORKER: 'off', ...extra });
+      processes.push(api);
+      return api;
+    },
+    async startWorker(extra: Record<string, string> = {}) {
+      const worker = await ServerProcess.startWorker({ ...env(bed), ...extra });
+      processes.push(worker);
+      return worker;
+    },
+  } as ProcessBed;
+
+  beforeAll(() => ensureBuilt());
+
+  beforeEach(async () => {
+    bed.db = await freshPostgres();
+    bed.redisUrl = await freshRedis(redisDb);
+    bed.receiver = await WebhookReceiver.start();
+    bed.receiver.replyWith({ status: 204 });
+  });
+
+  afterEach(async () => {
+    for (const process of processes.splice(0)) {
+      if (process.child.exitCode === null && process.signal === null) process.kill('SIGKILL');
+      await process.exited;
+    }
+    await bed.receiver.close();
+    await bed.db.drop();
+  });
+
+  return bed;
+}

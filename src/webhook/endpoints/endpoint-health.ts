@@ -5,7 +5,7 @@ import type { WebhookConfig } from '../../config/webhook.config.js';
 import { queryRows } from '../../database/raw-sql.js';
 import { StephookMetrics } from '../../metrics/stephook-metrics.js';
 import { ENV_ENDPOINT_ID } from './endpoint.js';
-import { EndpointRegistry } from './endpoint-registry.js';
+import { bumpEndpointRevision, EndpointRegistry } from './endpoint-registry.js';
 
 /** Failed attempts an endpoint must have had in its streak before it can be disabled. */
 export const MIN_FAILED_ATTEMPTS_TO_DISABLE = 10;
@@ -78,11 +78,7 @@ export class EndpointHealth {
         disabled.push(endpointId);
       }
     }
-    if (disabled.length > 0) {
-      await manager.query(
-        'UPDATE webhook_endpoint_revision SET revision = revision + 1 WHERE id = 1',
-      );
-    }
+    if (disabled.length > 0) await bumpEndpointRevision(manager);
     return disabled;
   }
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import type { Repository } from 'typeorm';
+import type { EntityManager, Repository } from 'typeorm';
 import { webhookConfig } from '../../config/webhook.config.js';
 import type { PayloadMode, WebhookConfig } from '../../config/webhook.config.js';
 import { RepeatedPassLog } from '../../database/database-unavailable.js';
@@ -14,6 +14,14 @@ import {
   secretKey,
 } from './endpoint.js';
 import { WebhookEndpoint } from './entities/webhook-endpoint.entity.js';
+
+/** Inside a change to endpoints: every registry, in every process, reloads after its commit. */
+export async function bumpEndpointRevision(manager: EntityManager): Promise<void> {
+  await manager.query('UPDATE webhook_endpoint_revision SET revision = revision + 1 WHERE id = 1');
+}
+
+/** What every registry reads to notice a change. */
+const READ_REVISION = 'SELECT revision FROM webhook_endpoint_revision WHERE id = 1';
 
 /** How often the endpoints' revision is read: a change made elsewhere applies within this. */
 export const ENDPOINT_REVISION_POLL_MS = 500;
@@ -103,9 +111,7 @@ export class EndpointRegistry implements OnModuleInit, OnApplicationShutdown {
 
   /** Reads the endpoints now (after a change made in this process, before it answers). */
   async reload(): Promise<void> {
-    const [{ revision }] = await this.rows.query<{ revision: number | string }[]>(
-      'SELECT revision FROM webhook_endpoint_revision WHERE id = 1',
-    );
+    const [{ revision }] = await this.rows.query<{ revision: number | string }[]>(READ_REVISION);
     const rows = await this.rows.find({ order: { createdAt: 'ASC', id: 'ASC' } });
     this.install(rows.map(toEndpoint));
     this.revision = Number(revision);
@@ -113,9 +119,7 @@ export class EndpointRegistry implements OnModuleInit, OnApplicationShutdown {
 
   private async follow(): Promise<void> {
     try {
-      const [{ revision }] = await this.rows.query<{ revision: number | string }[]>(
-        'SELECT revision FROM webhook_endpoint_revision WHERE id = 1',
-      );
+      const [{ revision }] = await this.rows.query<{ revision: number | string }[]>(READ_REVISION);
       if (Number(revision) !== this.revision) await this.reload();
       this.passLog.succeeded();
     } catch (error) {

@@ -15,7 +15,7 @@ import {
   newEndpointId,
   newEndpointSecret,
 } from './endpoint.js';
-import { EndpointRegistry } from './endpoint-registry.js';
+import { bumpEndpointRevision, EndpointRegistry } from './endpoint-registry.js';
 import { WebhookEndpoint } from './entities/webhook-endpoint.entity.js';
 
 /**
@@ -140,9 +140,7 @@ export class EndpointsService {
   private async change<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     const result = await this.transactions.run(async (manager) => {
       const value = await work(manager);
-      await manager.query(
-        'UPDATE webhook_endpoint_revision SET revision = revision + 1 WHERE id = 1',
-      );
+      await bumpEndpointRevision(manager);
       return value;
     });
     await this.registry.reload();

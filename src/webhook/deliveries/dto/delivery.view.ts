@@ -56,14 +56,16 @@ export class RecoverResultView {
   @ApiProperty({ type: 'integer', example: 12 }) requeued: number;
 }
 
-class DeliveryCountsView {
+/** Deliveries by state (of all endpoints, or of one). */
+export class DeliveryCountsView {
   @ApiProperty({ type: 'integer', example: 3 }) pending: number;
   @ApiProperty({ type: 'integer', example: 0 }) held: number;
   @ApiProperty({ type: 'integer', example: 1_204 }) delivered: number;
   @ApiProperty({ type: 'integer', example: 2 }) failed: number;
 }
 
-class LastHourView {
+/** Attempts over a span of time and how many succeeded (the last hour, the last 24 h). */
+export class AttemptsSuccessView {
   @ApiProperty({ type: 'integer', example: 130 }) attempts: number;
   @ApiProperty({ type: 'integer', example: 128 }) succeeded: number;
   @ApiProperty({
@@ -96,7 +98,7 @@ export class DeliverySummaryView {
   @time(true) oldest_pending_created_at: string | null;
   @ApiProperty({ type: 'integer', nullable: true, example: 42 }) oldest_pending_age_s:
     number | null;
-  @ApiProperty({ type: LastHourView }) last_hour: LastHourView;
+  @ApiProperty({ type: AttemptsSuccessView }) last_hour: AttemptsSuccessView;
   @ApiProperty({
     type: [MinuteView],
     description:

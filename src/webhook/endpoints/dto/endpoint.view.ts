@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { PAYLOAD_MODES } from '../../../config/webhook.config.js';
+import { AttemptsSuccessView, DeliveryCountsView } from '../../deliveries/dto/delivery.view.js';
 import { ENDPOINT_ID } from '../endpoint.js';
 import { DISABLED_REASONS } from '../entities/webhook-endpoint.entity.js';
 import type { EndpointFilterDto } from './endpoint.dto.js';
@@ -55,37 +56,13 @@ export class EndpointSecretView {
   secret: string;
 }
 
-class EndpointCountsView {
-  @ApiProperty({ type: 'integer', example: 0 }) pending: number;
-  @ApiProperty({ type: 'integer', example: 12 }) held: number;
-  @ApiProperty({ type: 'integer', example: 1_204 }) delivered: number;
-  @ApiProperty({ type: 'integer', example: 2 }) failed: number;
-}
-
-class EndpointLastDayView {
-  @ApiProperty({ type: 'integer', example: 130 }) attempts: number;
-  @ApiProperty({ type: 'integer', example: 128 }) succeeded: number;
-  @ApiProperty({
-    type: Number,
-    nullable: true,
-    example: 0.985,
-    description: 'succeeded / attempts; null when there were no attempts',
-  })
-  success_rate: number | null;
-}
-
-class EndpointFailureView {
-  @ApiProperty({ type: String, format: 'date-time' }) at: string;
-  @ApiProperty({ type: String, nullable: true, example: 'HTTP 503' }) error: string | null;
-}
-
 /** An endpoint's health, as the dashboard shows it. */
 export class EndpointStatsView {
   @ApiProperty({ pattern: ENDPOINT_ID.pattern.source, example: 'env' }) endpoint_id: string;
-  @ApiProperty({ type: EndpointCountsView, description: 'Its deliveries by state' })
-  counts: EndpointCountsView;
-  @ApiProperty({ type: EndpointLastDayView, description: 'Its attempts over the last 24 hours' })
-  last_24h: EndpointLastDayView;
+  @ApiProperty({ type: DeliveryCountsView, description: 'Its deliveries by state' })
+  counts: DeliveryCountsView;
+  @ApiProperty({ type: AttemptsSuccessView, description: 'Its attempts over the last 24 hours' })
+  last_24h: AttemptsSuccessView;
   @ApiProperty({
     type: 'object',
     nullable: true,
@@ -96,5 +73,5 @@ export class EndpointStatsView {
     },
     required: ['at', 'error'],
   })
-  last_failure: EndpointFailureView | null;
+  last_failure: { at: string; error: string | null } | null;
 }
