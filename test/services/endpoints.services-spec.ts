@@ -1,4 +1,5 @@
 import type { ReceivedRequest } from '../helpers/webhook-receiver.js';
+import { recordFigures } from './figures.js';
 import { Api, eventually, inParallel, useProcessBed } from './services.js';
 
 /**
@@ -100,6 +101,10 @@ describe('Endpoints across processes: PostgreSQL + BullMQ (services)', () => {
     }
     expect(firstHeldAfterMs).not.toBeNull();
     expect(firstHeldAfterMs!).toBeLessThanOrEqual(1_000);
+    recordFigures('endpoint-change-across-apis', {
+      created_seen_after_ms: firstMatchAfterMs!,
+      disabled_seen_after_ms: firstHeldAfterMs!,
+    });
   }, 60_000);
 
   it('2 APIs, 2 workers, 3 endpoints, 3,000 transitions: every matching delivery exactly once', async () => {
