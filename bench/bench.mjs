@@ -19,6 +19,7 @@ import {
   root,
   sampleRss,
   seedBacklog,
+  seedEndpoints,
   seedPendingSteps,
   shippedNodeFlags,
   startReceiver,
@@ -335,37 +336,27 @@ if (want(5)) {
 // ---------------------------------------------------------------- 6. endpoints (fan-out)
 if (want(6)) {
   say('6. endpoints: terminal calls/s as endpoints are added');
-  /** API endpoints in the database before the server starts, all posting to the receiver. */
-  const seedEndpoints = (filters) => (databasePath) => {
-    const db = new Database(databasePath);
-    const now = new Date().toISOString();
-    const insert = db.prepare(
-      `INSERT INTO webhook_endpoints (id, url, description, filter, payload, headers, secrets,
-         disabled, disabled_reason, failing_since, failed_attempts, created_at, updated_at)
-       VALUES (?, ?, NULL, ?, 'minimal', '{}', ?, 0, NULL, NULL, 0, ?, ?)`,
-    );
-    db.transaction(() => {
-      filters.forEach((filter, n) => {
-        const secret = JSON.stringify([
-          { secret: `whsec_${btoa('x'.repeat(32))}`, expires_at: null },
-        ]);
-        const id = `ep_${n.toString(16).padStart(32, '0')}`;
-        insert.run(id, receiver.hook, filter ? JSON.stringify(filter) : null, secret, now, now);
-      });
-      db.prepare('UPDATE webhook_endpoint_revision SET revision = revision + 1').run();
-    })();
-    db.close();
-  };
   const endpointThroughput = (env, prepare) =>
     terminalThroughput({ STEP_COMPLETE_ALLOWED_NETWORKS: '127.0.0.0/8', ...env }, prepare);
   const one = await endpointThroughput({ STEP_COMPLETE_WEBHOOK: receiver.hook });
   record('terminal calls/s, 1 endpoint (env)', 'req/s', one);
-  const ten = await endpointThroughput({}, seedEndpoints(Array.from({ length: 10 }, () => null)));
+  const ten = await endpointThroughput({}, (databasePath) =>
+    seedEndpoints(
+      databasePath,
+      receiver.hook,
+      Array.from({ length: 10 }, () => null),
+    ),
+  );
   record('terminal calls/s, 10 matching endpoints', 'req/s', ten);
   // The environment endpoint matches every step; 999 API endpoints listen for agents that never come.
   const thousand = await endpointThroughput(
     { STEP_COMPLETE_WEBHOOK: receiver.hook },
-    seedEndpoints(Array.from({ length: 999 }, (_, n) => ({ agent_ids: [`nobody-${n}`] }))),
+    (databasePath) =>
+      seedEndpoints(
+        databasePath,
+        receiver.hook,
+        Array.from({ length: 999 }, (_, n) => ({ agent_ids: [`nobody-${n}`] })),
+      ),
   );
   record('terminal calls/s, 1,000 endpoints of which 1 matches', 'req/s', thousand);
   figures['10 matching endpoints / 1'] = {

@@ -407,3 +407,26 @@ export function cpuTimeMs(pid) {
   // utime and stime are fields 14 and 15 of the line: 12 and 13 after the command; 100 ticks/s.
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
+
+/**
+ * API endpoints written into a migrated SQLite database before its server starts, all posting to
+ * `url`, one per filter (null: every step); the revision moves so the server reads them.
+ */
+export function seedEndpoints(databasePath, url, filters) {
+  const db = new Database(databasePath);
+  const now = new Date().toISOString();
+  const insert = db.prepare(
+    `INSERT INTO webhook_endpoints (id, url, description, filter, payload, headers, secrets,
+       disabled, disabled_reason, failing_since, failed_attempts, created_at, updated_at)
+     VALUES (?, ?, NULL, ?, 'minimal', '{}', ?, 0, NULL, NULL, 0, ?, ?)`,
+  );
+  const secrets = JSON.stringify([{ secret: `whsec_${btoa('x'.repeat(32))}`, expires_at: null }]);
+  db.transaction(() => {
+    filters.forEach((filter, n) => {
+      const id = `ep_${n.toString(16).padStart(32, '0')}`;
+      insert.run(id, url, filter ? JSON.stringify(filter) : null, secrets, now, now);
+    });
+    db.prepare('UPDATE webhook_endpoint_revision SET revision = revision + 1').run();
+  })();
+  db.close();
+}

@@ -1,4 +1,4 @@
-// npm run bench:profile [-- off] [-- postgres]
+// npm run bench:profile [-- off] [-- postgres] [-- --endpoints=10]
 // Runs terminal calls (webhooks on, or off with `off`; on SQLite, or on PostgreSQL + Redis with
 // `postgres`) against the built server under
 // `node --cpu-prof` for 6 s and prints where the server's CPU went: self time by package and the top
@@ -10,6 +10,7 @@ import {
   freshPostgres,
   migrate,
   root,
+  seedEndpoints,
   seedPendingSteps,
   seedPostgresSteps,
   startReceiver,
@@ -18,6 +19,10 @@ import {
 } from './lib.mjs';
 
 const webhooks = !process.argv.includes('off');
+// --endpoints=N: N API endpoints hearing every step instead of STEP_COMPLETE_WEBHOOK (SQLite only).
+const endpoints = Number(
+  process.argv.find((arg) => arg.startsWith('--endpoints='))?.slice('--endpoints='.length) ?? 0,
+);
 const say = (text) => process.stdout.write(`${text}\n`);
 const work = mkdtempSync(join(tmpdir(), 'stephook-profile-'));
 const postgres = process.argv.includes('postgres');
@@ -29,13 +34,20 @@ const ids = postgres
   : seedPendingSteps(databasePath, 30_000);
 
 const receiver = await startReceiver();
+if (endpoints > 0)
+  seedEndpoints(
+    databasePath,
+    receiver.hook,
+    Array.from({ length: endpoints }, () => null),
+  );
 
-process.env.SERVER_NODE_FLAGS = `--cpu-prof --cpu-prof-dir=${work}`;
+process.env.SERVER_NODE_FLAGS = `${process.env.SERVER_NODE_FLAGS ?? ''} --cpu-prof --cpu-prof-dir=${work}`;
 const redisUrl = `${process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'}/13`;
 const server = await startServer({
   ...(postgres ? { databaseUrl: db.url } : { databasePath }),
   env: {
-    ...(webhooks ? { STEP_COMPLETE_WEBHOOK: receiver.hook } : {}),
+    ...(webhooks && endpoints === 0 ? { STEP_COMPLETE_WEBHOOK: receiver.hook } : {}),
+    ...(endpoints > 0 ? { STEP_COMPLETE_ALLOWED_NETWORKS: '127.0.0.0/8' } : {}),
     ...(postgres ? { REDIS_URL: redisUrl } : {}),
   },
 });
