@@ -4,6 +4,7 @@ import type { WebhookConfig } from '../../config/webhook.config.js';
 import { StephookMetrics } from '../../metrics/stephook-metrics.js';
 import { DeliveryStore } from '../delivery-store.js';
 import { signingKeys } from '../endpoints/endpoint.js';
+import type { Endpoint } from '../endpoints/endpoint.js';
 import { EndpointRegistry } from '../endpoints/endpoint-registry.js';
 import type { WebhookDelivery } from '../entities/webhook-delivery.entity.js';
 import { buildWebhookHeaders } from '../sender/webhook-request.js';
@@ -221,7 +222,17 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     manual: boolean,
   ): Promise<DeliveryVerdict | null> {
     const fields = { step_id: delivery.stepId, delivery_id: delivery.id };
-    const endpoint = await this.endpoints.find(delivery.endpointId);
+    let endpoint: Endpoint | undefined;
+    try {
+      endpoint = await this.endpoints.find(delivery.endpointId);
+    } catch (error) {
+      this.logger.warn(
+        `Webhook delivery ${delivery.id} names an endpoint this process has not seen, and the ` +
+          `endpoints cannot be read now (${String(error)}); its lease runs out and it is attempted again`,
+        fields,
+      );
+      return null;
+    }
     if (!endpoint || endpoint.disabled) {
       // Disabled meanwhile: it waits as held. Deleted: it ends. Either way nothing is sent.
       await this.store

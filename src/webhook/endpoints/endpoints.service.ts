@@ -143,7 +143,8 @@ export class EndpointsService {
       await bumpEndpointRevision(manager);
       return value;
     });
-    await this.registry.reload();
+    // Committed: if the endpoints cannot be read back right now, the revision poll catches up.
+    await this.registry.reload().catch(() => undefined);
     return result;
   }
 }
