@@ -61,8 +61,10 @@ describe('Webhook endpoints (e2e)', () => {
     });
     const tenant = await createEndpoint({
       url: bed.receiver.url('/tenant'),
-      filter: { project_ids: ['tenant-1'], tags: ['prod', 'eu'] },
+      // null, as the OpenAPI document allows for every optional field: the same as left out.
+      filter: { project_ids: ['tenant-1'], tags: ['prod', 'eu'], agent_ids: null },
     });
+    expect(tenant.filter).toEqual({ project_ids: ['tenant-1'], tags: ['prod', 'eu'] });
     expect(new Set([billing.secret, alerts.secret, tenant.secret]).size).toBe(3);
 
     const statuses = ['success', 'failed', 'cancelled'] as const;

@@ -8,7 +8,6 @@ import {
   IsOptional,
   IsString,
   MaxLength,
-  ValidateIf,
   ValidateNested,
   registerDecorator,
 } from 'class-validator';
@@ -31,7 +30,7 @@ const IdList = (field: string, example: string) =>
       description: `Steps whose ${field} is any of these`,
       example: [example],
     })(target, property);
-    ValidateIf((_object, value) => value !== undefined)(target, property);
+    IsOptional()(target, property);
     IsArray()(target, property);
     ArrayMaxSize(MAX_FILTER_VALUES)(target, property);
     IsString({ each: true })(target, property);
@@ -46,7 +45,7 @@ export class EndpointFilterDto {
     description: 'Steps that ended in any of these',
     example: ['failed'],
   })
-  @ValidateIf((_object, value) => value !== undefined)
+  @IsOptional()
   @IsArray()
   @IsIn(TERMINAL_STATUSES, {
     each: true,
@@ -65,7 +64,7 @@ export class EndpointFilterDto {
     description: 'Steps carrying every one of these tags',
     example: ['billing'],
   })
-  @ValidateIf((_object, value) => value !== undefined)
+  @IsOptional()
   @IsArray()
   @ArrayMaxSize(MAX_FILTER_VALUES)
   @IsString({ each: true })
