@@ -17,6 +17,8 @@ import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { StepsModule } from './steps/steps.module.js';
+import { HttpTracingMiddleware } from './tracing/http-tracing.middleware.js';
+import { tracingEnabled } from './tracing/tracing.js';
 import { WebhookModule } from './webhook/webhook.module.js';
 
 /** The API process. `register` takes the delivery setup, which decides how WebhookModule is built. */
@@ -42,6 +44,8 @@ export class AppModule implements NestModule {
   }
 
   configure(consumer: MiddlewareConsumer): void {
+    // First, so a refused key or a bad body is traced too (registered only while tracing is on).
+    if (tracingEnabled()) consumer.apply(HttpTracingMiddleware).forRoutes('{*path}');
     consumer.apply(RequestLogMiddleware).forRoutes('{*path}');
     // Probes stay open so orchestrators need no key, and the dashboard page so it can ask for
     // it; everything else is authenticated first.

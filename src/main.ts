@@ -8,14 +8,17 @@ import { APP_OPTIONS, setUpApp } from './app.setup.js';
 import { parseAppConfig } from './config/app.config.js';
 import { parseDeliveryConfig } from './config/delivery.config.js';
 import { loadValidConfig } from './config/load-valid-config.js';
+import { parseTracingConfig } from './config/tracing.config.js';
 import { limitConnections } from './http-server-limits.js';
 import { StephookLogger } from './logging/stephook-logger.js';
-import { stopGracefullyOn } from './stop-gracefully.js';
+import { closeListener, stopGracefullyOn } from './stop-gracefully.js';
+import { startTracing } from './tracing/tracing.js';
 
 const logger = new Logger('Bootstrap');
 
 async function bootstrap(): Promise<void> {
   loadValidConfig();
+  await startTracing(parseTracingConfig(process.env));
   const config = parseAppConfig(process.env);
   const app = setUpApp(
     await NestFactory.create(AppModule.register(parseDeliveryConfig(process.env)), {
@@ -27,11 +30,7 @@ async function bootstrap(): Promise<void> {
   );
   limitConnections(app.getHttpServer() as Server, config.http);
   await app.listen(config.port, config.host);
-  stopGracefullyOn(['SIGTERM', 'SIGINT'], app, () => {
-    const server = app.getHttpServer() as Server;
-    server.close();
-    server.closeIdleConnections();
-  });
+  stopGracefullyOn(['SIGTERM', 'SIGINT'], app, closeListener(app));
   if (!config.apiKey)
     logger.warn('API_KEY is empty: the API accepts requests without authentication');
   const { port } = (app.getHttpServer() as Server).address() as AddressInfo;

@@ -1,4 +1,6 @@
-import { INestApplicationContext, Logger } from '@nestjs/common';
+import type { Server } from 'node:http';
+import { INestApplication, INestApplicationContext, Logger } from '@nestjs/common';
+import { stopTracing } from './tracing/tracing.js';
 
 const logger = new Logger('Shutdown');
 
@@ -18,6 +20,7 @@ export function stopGracefullyOn(
     stopAccepting();
     try {
       await app.close();
+      await stopTracing();
       process.exit(0);
     } catch (error) {
       logger.error('Shutdown failed', error);
@@ -25,4 +28,13 @@ export function stopGracefullyOn(
     }
   };
   for (const signal of signals) process.once(signal, (received) => void stop(received));
+}
+
+/** `stopAccepting` for a process that listens: no new connections, idle keep-alive ones closed. */
+export function closeListener(app: INestApplication): () => void {
+  return () => {
+    const server = app.getHttpServer() as Server;
+    server.close();
+    server.closeIdleConnections();
+  };
 }

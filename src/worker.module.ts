@@ -1,26 +1,42 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import {
+  DynamicModule,
+  MiddlewareConsumer,
+  Module,
+  NestModule,
+  RequestMethod,
+} from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
+import { ApiKeyMiddleware } from './auth/api-key.middleware.js';
 import type { DeliveryConfig } from './config/delivery.config.js';
 import { configBlocks } from './config/index.js';
 import { DatabaseModule } from './database/database.module.js';
+import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { DeliveryEngineModule } from './webhook/delivery-engine.module.js';
 
 /**
- * A process that only delivers (`npm run start:worker`): no HTTP API, no steps; the database and
- * the delivery engine, which takes its work from BullMQ (REDIS_URL) or polls the database.
+ * A process that only delivers (`npm run start:worker`): no API, no steps; the database and the
+ * delivery engine, which takes its work from BullMQ (REDIS_URL) or polls the database. On
+ * METRICS_PORT it serves what operators scrape and probe — /metrics (behind API_KEY, as on the API),
+ * /health and /ready — with the API's own controllers.
  */
 @Module({})
-export class WorkerModule {
+export class WorkerModule implements NestModule {
   static register(delivery: DeliveryConfig): DynamicModule {
+    const engine = DeliveryEngineModule.register(delivery, true);
     return {
       module: WorkerModule,
       imports: [
         ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: configBlocks }),
         DatabaseModule,
         MetricsModule,
-        DeliveryEngineModule.register(delivery, true),
+        engine,
+        HealthModule.register(engine),
       ],
     };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(ApiKeyMiddleware).forRoutes({ path: 'metrics', method: RequestMethod.GET });
   }
 }

@@ -11,6 +11,8 @@ export function parseAppConfig(env: Env) {
   if (/\s/.test(host)) throw new ConfigValidationError('HOST', 'must be a host name or address');
   return {
     port: readInteger(env, 'PORT', 3000, { min: 0, max: 65_535 }),
+    /** A worker's /metrics, /health and /ready listener (0: none). API processes serve them on PORT. */
+    metricsPort: readInteger(env, 'METRICS_PORT', 9464, { min: 0, max: 65_535 }),
     host,
     apiKey: readApiKey(env),
     logLevel: readChoice(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),

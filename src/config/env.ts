@@ -97,3 +97,20 @@ export function parseDuration(text: string): number | undefined {
   if (!match) return undefined;
   return Number(match[1]) * DURATION_UNITS_MS[match[2]];
 }
+
+/**
+ * A duration ("30d", "12h"), or `never` → null; `fallback` when unset. Zero is refused: it would
+ * mean "at once", which no setting of this kind intends.
+ */
+export function readDurationOrNever(env: Env, name: string, fallback: string): number | null {
+  const text = readVar(env, name) ?? fallback;
+  if (text.toLowerCase() === 'never') return null;
+  const duration = parseDuration(text);
+  if (duration === undefined || duration === 0) {
+    throw new ConfigValidationError(
+      name,
+      `must be a duration such as 5d or 12h (units ms, s, m, h, d) or "never"; "${text}" is not one`,
+    );
+  }
+  return duration;
+}

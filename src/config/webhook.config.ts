@@ -5,6 +5,7 @@ import {
   Env,
   parseDuration,
   readChoice,
+  readDurationOrNever,
   readHttpUrl,
   readInteger,
   readVar,
@@ -44,20 +45,6 @@ export function parseSigningSecrets(raw: string | undefined): Buffer[] {
   });
 }
 
-/** STEP_COMPLETE_DISABLE_AFTER: a duration, or `never` → null (endpoints are never disabled). */
-export function parseDisableAfter(raw: string | undefined): number | null {
-  const text = raw?.trim() || '5d';
-  if (text.toLowerCase() === 'never') return null;
-  const duration = parseDuration(text);
-  if (duration === undefined || duration === 0) {
-    throw new ConfigValidationError(
-      'STEP_COMPLETE_DISABLE_AFTER',
-      `must be a duration such as 5d or 12h (units ms, s, m, h, d) or "never"; "${text}" is not one`,
-    );
-  }
-  return duration;
-}
-
 /** STEP_COMPLETE_ALLOWED_NETWORKS: comma-separated CIDRs (`127.0.0.0/8, fd00::/8`) as a BlockList. */
 export function parseAllowedNetworks(raw: string | undefined): BlockList {
   const list = new BlockList();
@@ -91,7 +78,7 @@ export function parseWebhookConfig(env: Env) {
     concurrency: readInteger(env, 'STEP_COMPLETE_CONCURRENCY', 64, { min: 1, max: 10_000 }),
     payload: readChoice(env, 'STEP_COMPLETE_PAYLOAD', PAYLOAD_MODES, 'minimal'),
     /** How long an API endpoint may fail without a break before it is disabled; null: never. */
-    disableAfterMs: parseDisableAfter(readVar(env, 'STEP_COMPLETE_DISABLE_AFTER')),
+    disableAfterMs: readDurationOrNever(env, 'STEP_COMPLETE_DISABLE_AFTER', '5d'),
     /** Private or loopback ranges that API endpoints may reach all the same. */
     allowedNetworks: parseAllowedNetworks(readVar(env, 'STEP_COMPLETE_ALLOWED_NETWORKS')),
   };

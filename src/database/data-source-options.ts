@@ -7,12 +7,14 @@ import { CreateSteps1764316800000 } from './migrations/1764316800000-CreateSteps
 import { CreateWebhookDeliveries1764403200000 } from './migrations/1764403200000-CreateWebhookDeliveries.js';
 import { IndexAttemptsStartedAt1764489600000 } from './migrations/1764489600000-IndexAttemptsStartedAt.js';
 import { CreateWebhookEndpoints1764576000000 } from './migrations/1764576000000-CreateWebhookEndpoints.js';
+import { AddDeliveryTraceParent1764662400000 } from './migrations/1764662400000-AddDeliveryTraceParent.js';
 
 export const MIGRATIONS = [
   CreateSteps1764316800000,
   CreateWebhookDeliveries1764403200000,
   IndexAttemptsStartedAt1764489600000,
   CreateWebhookEndpoints1764576000000,
+  AddDeliveryTraceParent1764662400000,
 ];
 
 /**

@@ -4,6 +4,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { databaseConfig, DatabaseConfigType } from '../config/database.config.js';
 import { buildDataSourceOptions } from './data-source-options.js';
 import { openMigrated } from './migrate.js';
+import { RetentionSweeper } from './retention.js';
 import { TransactionRunner } from './transaction-runner.js';
 import { TransactionalEvents } from './transactional-events.js';
 
@@ -26,7 +27,7 @@ import { TransactionalEvents } from './transactional-events.js';
       dataSourceFactory: (options) => openMigrated(options!),
     }),
   ],
-  providers: [TransactionRunner, TransactionalEvents],
-  exports: [TransactionRunner, TransactionalEvents],
+  providers: [TransactionRunner, TransactionalEvents, RetentionSweeper],
+  exports: [TransactionRunner, TransactionalEvents, RetentionSweeper],
 })
 export class DatabaseModule {}

@@ -61,6 +61,13 @@ export class StephookMetrics {
     registers: [this.registry],
   });
 
+  private readonly purged = new Counter({
+    name: 'stephook_retention_deleted_total',
+    help: 'Rows deleted because they outlived their retention setting, by rule (deliveries_delivered, deliveries_failed, steps).',
+    labelNames: ['rule'] as const,
+    registers: [this.registry],
+  });
+
   private backlog: { at: number; counts: Promise<Record<'pending' | 'failed', number>> } | null =
     null;
 
@@ -80,6 +87,9 @@ export class StephookMetrics {
       this.attemptDuration.zero({ outcome });
     }
     this.endpointsDisabled.labels({ reason: 'failing' }).inc(0);
+    for (const rule of ['deliveries_delivered', 'deliveries_failed', 'steps']) {
+      this.purged.labels({ rule }).inc(0);
+    }
     for (const status of ['pending', 'failed'] as const) {
       const gauge: Gauge = new Gauge({
         name: `stephook_deliveries_${status}`,
@@ -112,6 +122,10 @@ export class StephookMetrics {
 
   endpointDisabled(reason: 'failing'): void {
     this.endpointsDisabled.inc({ reason });
+  }
+
+  recordPurged(rule: string, rows: number): void {
+    this.purged.inc({ rule }, rows);
   }
 
   recordAttempt(endpoint: string, outcome: AttemptOutcome, durationMs: number): void {

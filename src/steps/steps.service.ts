@@ -7,6 +7,7 @@ import { hydrate, queryRows, setClause } from '../database/raw-sql.js';
 import { TransactionRunner } from '../database/transaction-runner.js';
 import { TransactionalEvents } from '../database/transactional-events.js';
 import { isUniqueViolation } from '../database/unique-violation.js';
+import { inSpan } from '../tracing/tracing.js';
 import type { StepErrorDto, StepSuccessDto, CancelStepDto } from './dto/complete-step.dto.js';
 import type { CreateStepDto } from './dto/create-step.dto.js';
 import type { StepFeedbackDto } from './dto/feedback.dto.js';
@@ -177,7 +178,23 @@ export class StepsService {
     changes: StepChanges,
     metrics?: StepMetricsDto,
   ): Promise<Step> {
-    const { step, event } = await this.transactions.run(async (manager) => {
+    const { step, event } = await inSpan(
+      'step.complete',
+      { 'stephook.step.id': stepId, 'stephook.step.status': status },
+      () => this.transition(stepId, status, changes, metrics),
+    );
+    if (event) this.events.emit(STEP_COMPLETED, event);
+    return step;
+  }
+
+  /** The guarded UPDATE and what commits with it; the event when this call made the transition. */
+  private transition(
+    stepId: string,
+    status: TerminalStepStatus,
+    changes: StepChanges,
+    metrics?: StepMetricsDto,
+  ): Promise<{ step: Step; event: StepCompletedEvent | null }> {
+    return this.transactions.run(async (manager) => {
       const now = new Date().toISOString();
       const set = setClause(manager, Step, {
         ...changes,
@@ -204,8 +221,6 @@ export class StepsService {
       await this.transactionalEvents.publish(STEP_COMPLETED, completed, manager);
       return { step: current, event: completed };
     });
-    if (event) this.events.emit(STEP_COMPLETED, event);
-    return step;
   }
 
   private whereHasTag(builder: SelectQueryBuilder<Step>, tag: string, parameter: string): void {

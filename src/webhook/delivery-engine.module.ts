@@ -4,6 +4,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { deliveryConfig } from '../config/delivery.config.js';
 import type { DeliveryConfig, DeliveryConfigType } from '../config/delivery.config.js';
+import { DeliveryRetention } from './delivery-retention.js';
 import { DeliveryStore } from './delivery-store.js';
 import { DeliveryDispatcher } from './dispatch/delivery-dispatcher.js';
 import { DeliveryScheduler } from './dispatch/delivery-scheduler.js';
@@ -41,6 +42,7 @@ export class DeliveryEngineModule {
         EndpointRegistry,
         EndpointHealth,
         DeliveryStore,
+        DeliveryRetention,
         DeliveryDispatcher,
         WebhookSender,
       ],

@@ -58,28 +58,30 @@ export class DeliveryStore {
 
   /**
    * Called inside the transaction that completes the step: its deliveries, one per endpoint, commit
-   * with it — `pending`, or `held` for an endpoint that is disabled.
+   * with it — `pending`, or `held` for an endpoint that is disabled. `traceParent`: the W3C trace
+   * context their attempts' spans continue (null while tracing is off).
    */
   async create(
     manager: EntityManager,
     stepId: string,
     deliveries: NewDelivery[],
     now: Date,
+    traceParent: string | null = null,
   ): Promise<void> {
     const at = now.toISOString();
-    const parameters: Record<string, unknown> = { stepId, at };
+    const parameters: Record<string, unknown> = { stepId, at, traceParent };
     const rows = deliveries.map((delivery, index) => {
       parameters[`id${index}`] = newDeliveryId();
       parameters[`endpoint${index}`] = delivery.endpointId;
       parameters[`status${index}`] = delivery.held ? 'held' : 'pending';
       parameters[`payload${index}`] = delivery.payload;
-      return `(:id${index}, :stepId, :endpoint${index}, :status${index}, :payload${index}, 0, 0, :at, :at, :at)`;
+      return `(:id${index}, :stepId, :endpoint${index}, :status${index}, :payload${index}, 0, 0, :at, :at, :at, :traceParent)`;
     });
     await queryRows(
       manager,
       `INSERT INTO webhook_deliveries
          (id, step_id, endpoint_id, status, payload, attempt_count, schedule_position,
-          next_attempt_at, created_at, updated_at)
+          next_attempt_at, created_at, updated_at, trace_parent)
        VALUES ${rows.join(', ')}`,
       parameters,
     );

@@ -2,6 +2,7 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, statSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { DEFAULT_WAIT_MS, Waiters } from './deadline.js';
 
@@ -93,7 +94,15 @@ export class ServerProcess {
   static spawn(env: Record<string, string>, script = MAIN): ServerProcess {
     const child = spawn(process.execPath, [script], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_FORMAT: 'json', ...env },
+      // METRICS_PORT=0: a worker opens no operator listener unless the test asks for one.
+      env: {
+        PATH: process.env.PATH,
+        HOST: '127.0.0.1',
+        PORT: '0',
+        METRICS_PORT: '0',
+        LOG_FORMAT: 'json',
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return new ServerProcess(child);
@@ -130,4 +139,15 @@ export class ServerProcess {
       this.waiters.observe(line);
     }
   }
+}
+
+/** A TCP port nothing listens on now (for a variable where 0 means "off", such as METRICS_PORT). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
 }

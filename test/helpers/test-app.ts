@@ -9,6 +9,7 @@ import { appConfig, parseAppConfig } from '../../src/config/app.config.js';
 import { databaseConfig, parseDatabaseConfig } from '../../src/config/database.config.js';
 import { deliveryConfig, parseDeliveryConfig } from '../../src/config/delivery.config.js';
 import type { Env } from '../../src/config/env.js';
+import { parseRetentionConfig, retentionConfig } from '../../src/config/retention.config.js';
 import { parseWebhookConfig, webhookConfig } from '../../src/config/webhook.config.js';
 import { ApiContract } from './api-contract.js';
 import { RecordingLogger } from './recording-logger.js';
@@ -37,6 +38,8 @@ export async function createTestApp(env: Env = {}): Promise<TestApp> {
     .useValue(parseWebhookConfig(env))
     .overrideProvider(deliveryConfig.KEY)
     .useValue(parseDeliveryConfig(env))
+    .overrideProvider(retentionConfig.KEY)
+    .useValue(parseRetentionConfig(env))
     .compile();
   const logs = new RecordingLogger();
   const app = moduleRef.createNestApplication<INestApplication<App>>({

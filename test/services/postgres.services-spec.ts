@@ -1,9 +1,11 @@
+import pg from 'pg';
 import request from 'supertest';
 import { queryRows } from '../../src/database/raw-sql.js';
+import { lockKey, RETENTION_LOCK_CLASS, RetentionSweeper } from '../../src/database/retention.js';
 import { createTestApp, TestApp } from '../helpers/test-app.js';
 import { StepsApi } from '../helpers/steps-api.js';
 import { WebhookReceiver } from '../helpers/webhook-receiver.js';
-import { freshPostgres, TestDatabase } from './services.js';
+import { eventually, freshPostgres, TestDatabase } from './services.js';
 
 /**
  * The app in this process on a real PostgreSQL database (migrated by the same migrations as
@@ -135,5 +137,64 @@ describe('The API on PostgreSQL (services)', () => {
     const metrics = await request(t.server).get('/metrics').expect(200);
     expect(metrics.text).toMatch(/^stephook_deliveries_pending 0$/m);
     expect(metrics.text).toMatch(/^stephook_deliveries_failed 0$/m);
+  });
+
+  it('purges expired deliveries on PostgreSQL, one process at a time per rule (advisory lock)', async () => {
+    for (let i = 0; i < 3; i++) {
+      const step = await api.create({ agent_id: 'aged' });
+      await api.complete(step.id, 'success').expect(200);
+    }
+    await receiver.waitUntil((requests) => requests.length >= 3, 'the three webhooks');
+    const delivered = async () =>
+      Number(
+        (
+          await db.query<{ n: string }>(
+            "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'delivered'",
+          )
+        )[0].n,
+      );
+    const pending = async () =>
+      Number(
+        (
+          await db.query<{ n: string }>(
+            "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending'",
+          )
+        )[0].n,
+      );
+    await eventually(
+      async () => (await pending()) === 0 && (await delivered()) >= 3,
+      'every delivery to be recorded as delivered',
+    );
+    const before = await delivered();
+    await db.query("UPDATE webhook_deliveries SET created_at = '2020-01-01T00:00:00.000Z'");
+    const sweeper = t.app.get(RetentionSweeper);
+    const keys = (swept: Map<{ key: string }, number>) =>
+      Object.fromEntries([...swept].map(([rule, count]) => [rule.key, count]));
+
+    // Another process (a session here) holds the delivered rule's lock: this one leaves it.
+    const other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+    try {
+      await other.query('SELECT pg_advisory_lock($1, $2)', [
+        RETENTION_LOCK_CLASS,
+        lockKey('deliveries_delivered'),
+      ]);
+      expect(keys(await sweeper.sweep())).toEqual({
+        deliveries_delivered: 0,
+        deliveries_failed: 0,
+      });
+      expect(await delivered()).toBe(before);
+    } finally {
+      await other.end(); // its session ends, and the lock with it
+    }
+    expect(keys(await sweeper.sweep())).toEqual({
+      deliveries_delivered: before,
+      deliveries_failed: 0,
+    });
+    expect(await delivered()).toBe(0);
+    const [{ n: orphans }] = await db.query<{ n: string }>(
+      'SELECT COUNT(*) AS n FROM webhook_delivery_attempts',
+    );
+    expect(Number(orphans)).toBe(0);
   });
 });

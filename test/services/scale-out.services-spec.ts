@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { freePort } from '../helpers/server-process.js';
 import type { ServerProcess } from '../helpers/server-process.js';
 import type { ReceivedRequest } from '../helpers/webhook-receiver.js';
 import { recordFigures } from './figures.js';
@@ -197,6 +198,54 @@ describe('Scale-out: PostgreSQL + BullMQ, several processes (services)', () => {
     expect(await api.exited).toBe(0);
     expect(await deliveryStates(bed.db)).toEqual({ delivered: 1 });
     expect(bed.receiver.requests).toHaveLength(1);
+  });
+
+  it('a worker serves /metrics on METRICS_PORT behind API_KEY, counting its own attempts; /health and /ready answer', async () => {
+    const key = 'worker-scrape-key';
+    const metricsPort = await freePort();
+    const [api, worker] = await Promise.all([
+      startApi({ API_KEY: key }),
+      startWorker({ API_KEY: key, METRICS_PORT: String(metricsPort) }),
+    ]);
+    await worker.waitFor((line) => line.message.startsWith('stephook worker metrics on http://'));
+    const workerUrl = `http://127.0.0.1:${metricsPort}`;
+    const auth = { authorization: `Bearer ${key}` };
+    const stepIds = await Promise.all(
+      Array.from({ length: 5 }, async () => {
+        const response = await fetch(`${api.baseUrl}/v1/steps`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json' },
+          body: JSON.stringify({ agent_id: 'scraped' }),
+        });
+        return ((await response.json()) as { id: string }).id;
+      }),
+    );
+    for (const stepId of stepIds) {
+      const done = await fetch(`${api.baseUrl}/v1/steps/${stepId}/success`, {
+        method: 'POST',
+        headers: auth,
+      });
+      expect(done.status).toBe(200);
+    }
+    await bed.receiver.waitForRequests(5);
+
+    expect((await fetch(`${workerUrl}/metrics`)).status).toBe(401);
+    const success = /^stephook_delivery_attempts_total\{endpoint="env",outcome="success"\} (\d+)$/m;
+    await eventually(async () => {
+      const text = await (await fetch(`${workerUrl}/metrics`, { headers: auth })).text();
+      return Number(success.exec(text)?.[1]) === 5;
+    }, "the worker's /metrics to count its 5 successful attempts");
+    // The API made none of them: its own counter stays at 0.
+    const apiText = await (await fetch(`${api.baseUrl}/metrics`, { headers: auth })).text();
+    expect(Number(success.exec(apiText)?.[1])).toBe(0);
+    expect(await (await fetch(`${workerUrl}/health`)).json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${workerUrl}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({
+      status: 'ok',
+      details: { database: { status: 'up' }, deliveries: { status: 'up' } },
+    });
+    expect((await fetch(`${workerUrl}/v1/steps`, { headers: auth })).status).toBe(404);
   });
 
   it('conflicting terminal calls on one step through two APIs: one winner, one webhook', async () => {

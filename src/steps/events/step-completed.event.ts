@@ -22,6 +22,8 @@ export class StepCompletedEvent {
     readonly tags: readonly string[],
     readonly stopReason: StopReason | null,
     readonly completedAt: string,
+    /** The step's `trace_id`, as the agent gave it. */
+    readonly traceId: string | null = null,
   ) {
     Object.freeze(this);
   }
@@ -39,6 +41,7 @@ export class StepCompletedEvent {
       Object.freeze([...step.tags]),
       step.stopReason,
       step.completedAt,
+      step.traceId,
     );
   }
 }

@@ -9,6 +9,8 @@ import { EndpointRegistry } from '../endpoints/endpoint-registry.js';
 import type { WebhookDelivery } from '../entities/webhook-delivery.entity.js';
 import { buildWebhookHeaders } from '../sender/webhook-request.js';
 import { AttemptResult, WebhookSender } from '../sender/webhook-sender.js';
+import { traceparentOf } from '../../tracing/tracing.js';
+import { endAttemptSpan, startAttemptSpan } from './attempt-span.js';
 import { DeliveryVerdict, RetryPolicy } from './retry-policy.js';
 import { Slots } from './slots.js';
 
@@ -247,6 +249,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
       return null;
     }
     const startedAt = new Date();
+    const span = startAttemptSpan(delivery, endpoint);
     let result: AttemptResult;
     try {
       result = await this.sender.send({
@@ -260,12 +263,15 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
           key: endpoint.key,
           signingSecrets: signingKeys(endpoint, startedAt.getTime()),
           extra: endpoint.headers,
+          traceparent: span ? traceparentOf(span) : undefined,
         }),
       });
     } catch (error) {
+      if (span) endAttemptSpan(span, null, error);
       this.logger.error(`Webhook delivery ${delivery.id} could not be attempted`, error, fields);
       return null;
     }
+    if (span) endAttemptSpan(span, result);
     this.metrics.recordAttempt(endpoint.id, result.outcome, result.durationMs);
     const verdict = this.policy.verdict(delivery, result, manual);
     try {

@@ -60,4 +60,11 @@ export class WebhookDelivery {
 
   @Column({ name: 'delivered_at', type: 'varchar', length: 24, nullable: true })
   deliveredAt: string | null;
+
+  /**
+   * The W3C `traceparent` of the span that created it (with tracing on): each attempt's span is
+   * its child, in the step's own trace when the step's `trace_id` is a W3C trace id.
+   */
+  @Column({ name: 'trace_parent', type: 'varchar', length: 55, nullable: true })
+  traceParent: string | null;
 }

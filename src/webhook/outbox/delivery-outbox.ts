@@ -6,6 +6,7 @@ import { STEP_COMPLETED, StepCompletedEvent } from '../../steps/events/step-comp
 import { DeliveryStore } from '../delivery-store.js';
 import { DeliveryTrigger } from '../dispatch/delivery-trigger.js';
 import { EndpointRegistry } from '../endpoints/endpoint-registry.js';
+import { startMessageSpan, traceparentOf, w3cTraceId } from '../../tracing/tracing.js';
 import { buildWebhookBody } from './webhook-payload.js';
 
 /**
@@ -30,16 +31,27 @@ export class DeliveryOutbox {
     const endpoints = this.endpoints.matching(event);
     if (endpoints.length === 0) return;
     const now = new Date();
-    await this.store.create(
-      manager,
-      event.stepId,
-      endpoints.map((endpoint) => ({
-        endpointId: endpoint.id,
-        payload: buildWebhookBody(event, endpoint.payload, now),
-        held: endpoint.disabled,
-      })),
-      now,
-    );
+    // With tracing on: the span the attempts continue, in the agent's trace when the step names one.
+    const span = startMessageSpan('create step.completed', w3cTraceId(event.traceId), {
+      'stephook.step.id': event.stepId,
+      'stephook.step.status': event.status,
+      'stephook.endpoint.count': endpoints.length,
+    });
+    try {
+      await this.store.create(
+        manager,
+        event.stepId,
+        endpoints.map((endpoint) => ({
+          endpointId: endpoint.id,
+          payload: buildWebhookBody(event, endpoint.payload, now),
+          held: endpoint.disabled,
+        })),
+        now,
+        span ? traceparentOf(span) : null,
+      );
+    } finally {
+      span?.end();
+    }
   }
 
   /** `async`: runs after the emitting call returns, so the step never waits for its webhook. */

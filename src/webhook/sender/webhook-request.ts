@@ -13,6 +13,8 @@ export interface WebhookHeaderInput {
   signingSecrets: readonly Buffer[];
   /** An endpoint's own headers; never one of the contract's (the API refuses those). */
   extra?: Readonly<Record<string, string>>;
+  /** The attempt's W3C trace context, while tracing is on: the receiver's trace continues it. */
+  traceparent?: string;
 }
 
 /**
@@ -30,6 +32,7 @@ export function buildWebhookHeaders(input: WebhookHeaderInput): Record<string, s
     'webhook-timestamp': timestamp,
   };
   if (input.key) headers.authorization = `Bearer ${input.key}`;
+  if (input.traceparent) headers.traceparent = input.traceparent;
   if (input.signingSecrets.length > 0) {
     headers['webhook-signature'] = signWebhook(
       input.signingSecrets,
