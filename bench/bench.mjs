@@ -4,7 +4,15 @@
 // receiver health leaks into the agent (against the original inline design), and backlog drain.
 // Prints a table and writes bench/results/latest.json. Each figure is the median of 3 runs (1 with
 // --quick). Not a test: it asserts nothing, it reports against the targets.
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { Agent } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +28,7 @@ import {
   sampleRss,
   seedBacklog,
   seedEndpoints,
+  seedExpiredDeliveries,
   seedPendingSteps,
   shippedNodeFlags,
   startReceiver,
@@ -30,14 +39,17 @@ import {
 
 const quick = process.argv.includes('--quick');
 // --only=2,3 runs just those sections (1 ceilings, 2 throughput, 3 latency, 4 receiver health,
-// 5 drain, 6 endpoints).
+// 5 drain, 6 endpoints, 7 retention).
 const only = process.argv
   .find((arg) => arg.startsWith('--only='))
   ?.slice('--only='.length)
   .split(',')
   .map(Number);
 const want = (section) => !only || only.includes(section);
-const RUNS = quick ? 1 : 3;
+// --runs=N overrides the number of runs per figure (full-size work, fewer repeats).
+const RUNS =
+  Number(process.argv.find((arg) => arg.startsWith('--runs='))?.slice('--runs='.length)) ||
+  (quick ? 1 : 3);
 const DURATION_S = quick ? 1 : 5;
 const WARMUP_S = quick ? 0.5 : 2;
 const MODERATE_RATE = 200; // terminal calls per second for the latency figures
@@ -371,6 +383,104 @@ if (want(6)) {
   };
   say(
     `  10 matching / 1: ${format(median(ten) / median(one))} (target ≥ 0.5); 1,000 (1 matching) / 1: ${format(median(thousand) / median(one))} (target ≥ 0.8)`,
+  );
+}
+
+// ---------------------------------------------------------------- 7. retention
+if (want(7)) {
+  const EXPIRED = quick ? 100_000 : 1_000_000;
+  say(
+    `7. retention: ${EXPIRED.toLocaleString('en')} expired deliveries (with attempts) purged while terminal calls run at ${MODERATE_RATE}/s`,
+  );
+  const seeded = join(work, 'expired.sqlite');
+  copyFileSync(template, seeded);
+  seedExpiredDeliveries(seeded, EXPIRED, 40);
+  // The steps the load completes are in the file from the start, so the sizes compare like with like.
+  const loadSteps = seedPendingSteps(seeded, MODERATE_RATE * (quick ? 120 : 400));
+  const fileBytes = (path) =>
+    [path, `${path}-wal`].reduce(
+      (sum, file) => sum + (existsSync(file) ? statSync(file).size : 0),
+      0,
+    );
+  {
+    const db = new Database(seeded);
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    db.close();
+  }
+  const webhook = { STEP_COMPLETE_WEBHOOK: receiver.hook };
+  const withSeeded = (env, body) =>
+    withServer(env, body, undefined, (databasePath) => {
+      copyFileSync(seeded, databasePath);
+    });
+  const baseP99s = [];
+  const purgeP99s = [];
+  const rates = [];
+  const sizes = [];
+  for (let i = 0; i < RUNS; i++) {
+    // Without: the same table, retention off, the same rate for as long as a purge takes.
+    await withSeeded({ ...webhook, STEP_COMPLETE_RETENTION: 'never' }, async (server) => {
+      const ids = loadSteps.slice(0, MODERATE_RATE * (2 + (quick ? 5 : 20)));
+      await steadyTerminalCalls(server.baseUrl, ids.slice(0, MODERATE_RATE * 2));
+      const latencies = await steadyTerminalCalls(server.baseUrl, ids.slice(MODERATE_RATE * 2));
+      baseP99s.push(percentile(latencies, 99));
+    });
+    // With: STEP_COMPLETE_RETENTION=30d, so the start's pass finds all of them expired. Load runs
+    // in one-second slices until every row is deleted and the file's free pages are given back.
+    const sizeBefore = fileBytes(seeded);
+    let purgeMs = NaN;
+    await withSeeded({ ...webhook, STEP_COMPLETE_RETENTION: '30d' }, async (server, path) => {
+      const ids = loadSteps;
+      const started = performance.now();
+      const latencies = [];
+      const reader = new Database(path, { readonly: true });
+      const deletedSoFar = async () => {
+        const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
+        return Number(
+          /^stephook_retention_deleted_total\{rule="deliveries_delivered"\} (\d+)/m.exec(text)?.[1],
+        );
+      };
+      let offset = 0;
+      for (;;) {
+        latencies.push(
+          ...(await steadyTerminalCalls(
+            server.baseUrl,
+            ids.slice(offset, (offset += MODERATE_RATE)),
+          )),
+        );
+        const deleted = await deletedSoFar();
+        if (deleted >= EXPIRED && Number.isNaN(purgeMs)) purgeMs = performance.now() - started;
+        if (deleted >= EXPIRED && reader.pragma('freelist_count', { simple: true }) === 0) break;
+        if (offset >= ids.length) throw new Error(`purge unfinished: ${deleted} deleted`);
+      }
+      reader.close();
+      purgeP99s.push(percentile(latencies, 99));
+      rates.push(EXPIRED / (purgeMs / 1000));
+    });
+    // The server is stopped: its last connection checkpointed the WAL into the file.
+    sizes.push({
+      before: sizeBefore,
+      after: fileBytes(join(work, `db-${databaseCounter}.sqlite`)),
+    });
+  }
+  record(
+    'retention: expired deliveries purged per second (each with its attempt)',
+    'rows/s',
+    rates,
+  );
+  record(`terminal-call p99 at ${MODERATE_RATE}/s, no purge`, 'ms', baseP99s);
+  record(`terminal-call p99 at ${MODERATE_RATE}/s, during the purge`, 'ms', purgeP99s);
+  figures['p99 during purge / without'] = {
+    unit: 'ratio',
+    median: median(purgeP99s) / median(baseP99s),
+    target: '<= 1.5',
+  };
+  const mb = (bytes) => Math.round(bytes / 1e5) / 10;
+  figures['SQLite file before / after the purge'] = {
+    unit: 'MB',
+    median: `${mb(sizes[0].before)} / ${mb(median(sizes.map((size) => size.after)))}`,
+  };
+  say(
+    `  p99 during / without: ${format(median(purgeP99s) / median(baseP99s))} (target ≤ 1.5); file ${figures['SQLite file before / after the purge'].median} MB`,
   );
 }
 

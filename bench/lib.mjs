@@ -90,7 +90,7 @@ export function startWorker({ env }) {
   ];
   const child = spawn(process.execPath, [...flags, join(root, 'dist/worker.js')], {
     cwd: root,
-    env: { PATH: process.env.PATH, ...env },
+    env: { PATH: process.env.PATH, METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   return {
@@ -161,6 +161,38 @@ export function seedPendingSteps(databasePath, count) {
     for (const id of ids) insert.run(id, now, now);
   });
   return ids;
+}
+
+/**
+ * `count` steps completed `ageDays` ago, each with a delivered delivery and its one attempt, as a
+ * busy year leaves them; ids time-ordered like the server's. Written in transactions of 50,000.
+ */
+export function seedExpiredDeliveries(databasePath, count, ageDays) {
+  const at = new Date(Date.now() - ageDays * 86_400_000);
+  for (let done = 0; done < count; done += 50_000) {
+    writeInOneTransaction(databasePath, (db) => {
+      const insertStep = db.prepare(
+        `INSERT INTO steps (id, status, agent_id, tags, prompt_tokens, completion_tokens, total_tokens, created_at, updated_at, completed_at)
+         VALUES (?, 'success', 'bench', '[]', 0, 0, 0, ?, ?, ?)`,
+      );
+      const insertDelivery = db.prepare(
+        `INSERT INTO webhook_deliveries (id, step_id, endpoint_id, status, payload, attempt_count, schedule_position, created_at, updated_at, delivered_at)
+         VALUES (?, ?, 'env', 'delivered', ?, 1, 1, ?, ?, ?)`,
+      );
+      const insertAttempt = db.prepare(
+        `INSERT INTO webhook_delivery_attempts (delivery_id, number, started_at, duration_ms, status_code, outcome, response_body)
+         VALUES (?, 1, ?, 3, 204, 'success', '')`,
+      );
+      for (let i = done; i < Math.min(count, done + 50_000); i++) {
+        const time = new Date(at.getTime() + i).toISOString();
+        const stepId = `step-${randomUUID()}`;
+        const id = `msg_${(at.getTime() + i).toString(16).padStart(12, '0')}${randomUUID().replaceAll('-', '').slice(0, 20)}`;
+        insertStep.run(stepId, time, time, time);
+        insertDelivery.run(id, stepId, JSON.stringify({ step_id: stepId }), time, time, time);
+        insertAttempt.run(id, time);
+      }
+    });
+  }
 }
 
 /** `count` completed steps with pending deliveries, as a long receiver outage leaves them. */
