@@ -73,12 +73,13 @@ await migrate(template);
 
 // ---------------------------------------------------------------- load helpers
 /** Terminal calls at a steady MODERATE_RATE (open loop); resolves to their latencies in ms. */
-function steadyTerminalCalls(baseUrl, ids) {
+function steadyTerminalCalls(baseUrl, ids, options = {}) {
   return steadyLoad({
     baseUrl,
     rate: MODERATE_RATE,
     paths: ids.map((id) => `/v1/steps/${id}/success`),
     body: '{"stop_reason":"end_turn"}',
+    ...options,
   });
 }
 
@@ -396,7 +397,7 @@ if (want(7)) {
   copyFileSync(template, seeded);
   seedExpiredDeliveries(seeded, EXPIRED, 40);
   // The steps the load completes are in the file from the start, so the sizes compare like with like.
-  const loadSteps = seedPendingSteps(seeded, MODERATE_RATE * (quick ? 120 : 400));
+  const loadSteps = seedPendingSteps(seeded, MODERATE_RATE * (quick ? 120 : 600));
   const fileBytes = (path) =>
     [path, `${path}-wal`].reduce(
       (sum, file) => sum + (existsSync(file) ? statSync(file).size : 0),
@@ -414,47 +415,84 @@ if (want(7)) {
     });
   const baseP99s = [];
   const purgeP99s = [];
+  const deleteP99s = [];
+  const vacuumP99s = [];
   const rates = [];
   const sizes = [];
-  for (let i = 0; i < RUNS; i++) {
-    // Without: the same table, retention off, the same rate for as long as a purge takes.
-    await withSeeded({ ...webhook, STEP_COMPLETE_RETENTION: 'never' }, async (server) => {
-      const ids = loadSteps.slice(0, MODERATE_RATE * (2 + (quick ? 5 : 20)));
-      await steadyTerminalCalls(server.baseUrl, ids.slice(0, MODERATE_RATE * 2));
-      const latencies = await steadyTerminalCalls(server.baseUrl, ids.slice(MODERATE_RATE * 2));
-      baseP99s.push(percentile(latencies, 99));
-    });
-    // With: STEP_COMPLETE_RETENTION=30d, so the start's pass finds all of them expired. Load runs
-    // in one-second slices until every row is deleted and the file's free pages are given back.
-    const sizeBefore = fileBytes(seeded);
-    let purgeMs = NaN;
-    await withSeeded({ ...webhook, STEP_COMPLETE_RETENTION: '30d' }, async (server, path) => {
-      const ids = loadSteps;
-      const started = performance.now();
-      const latencies = [];
-      const reader = new Database(path, { readonly: true });
-      const deletedSoFar = async () => {
-        const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
-        return Number(
-          /^stephook_retention_deleted_total\{rule="deliveries_delivered"\} (\d+)/m.exec(text)?.[1],
-        );
-      };
-      let offset = 0;
+  /**
+   * One continuous open-loop load (its latencies, with each call's due time) while `watch` polls the
+   * server once a second, until `watch` returns true. Both runs are measured the same way, watcher
+   * included, so they differ only in the purge.
+   */
+  async function loadWhile(server, ids, watch) {
+    const stop = new AbortController();
+    const dueTimes = [];
+    const load = steadyTerminalCalls(server.baseUrl, ids, { signal: stop.signal, dueTimes });
+    const watching = (async () => {
       for (;;) {
-        latencies.push(
-          ...(await steadyTerminalCalls(
-            server.baseUrl,
-            ids.slice(offset, (offset += MODERATE_RATE)),
-          )),
-        );
-        const deleted = await deletedSoFar();
-        if (deleted >= EXPIRED && Number.isNaN(purgeMs)) purgeMs = performance.now() - started;
-        if (deleted >= EXPIRED && reader.pragma('freelist_count', { simple: true }) === 0) break;
-        if (offset >= ids.length) throw new Error(`purge unfinished: ${deleted} deleted`);
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        if (await watch()) return stop.abort();
       }
+    })();
+    const latencies = await load;
+    if (!stop.signal.aborted) throw new Error('the load ran out of steps before the watch ended');
+    await watching;
+    return latencies.map((ms, i) => ({ ms, dueAt: dueTimes[i] }));
+  }
+  const deletedSoFar = async (server) => {
+    const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
+    return Number(
+      /^stephook_retention_deleted_total\{rule="deliveries_delivered"\} (\d+)/m.exec(text)?.[1],
+    );
+  };
+  for (let i = 0; i < RUNS; i++) {
+    // Without: the same table, retention off, the same rate and the same watcher, for 60 s after a
+    // 2 s warm-up.
+    await withSeeded({ ...webhook, STEP_COMPLETE_RETENTION: 'never' }, async (server) => {
+      await steadyTerminalCalls(server.baseUrl, loadSteps.slice(0, MODERATE_RATE * 2));
+      const until = Date.now() + (quick ? 5_000 : 60_000);
+      const calls = await loadWhile(server, loadSteps.slice(MODERATE_RATE * 2), async () => {
+        await deletedSoFar(server);
+        return Date.now() >= until;
+      });
+      baseP99s.push(
+        percentile(
+          calls.map((call) => call.ms),
+          99,
+        ),
+      );
+    });
+    // With: STEP_COMPLETE_RETENTION=30d, so the start's pass finds all of them expired. The same
+    // warm-up, then the load runs until every row is deleted and the file's free pages are given back.
+    const sizeBefore = fileBytes(seeded);
+    await withSeeded({ ...webhook, STEP_COMPLETE_RETENTION: '30d' }, async (server, path) => {
+      const started = Date.now();
+      await steadyTerminalCalls(server.baseUrl, loadSteps.slice(0, MODERATE_RATE * 2));
+      const reader = new Database(path, { readonly: true });
+      let deletedAt = NaN;
+      const calls = await loadWhile(server, loadSteps.slice(MODERATE_RATE * 2), async () => {
+        const deleted = await deletedSoFar(server);
+        if (deleted < EXPIRED) return false;
+        if (Number.isNaN(deletedAt)) deletedAt = Date.now();
+        return reader.pragma('freelist_count', { simple: true }) === 0;
+      });
       reader.close();
-      purgeP99s.push(percentile(latencies, 99));
-      rates.push(EXPIRED / (purgeMs / 1000));
+      purgeP99s.push(
+        percentile(
+          calls.map((call) => call.ms),
+          99,
+        ),
+      );
+      // Which part of the purge each call was due in: deleting rows, or handing pages back.
+      deleteP99s.push(
+        percentile(
+          calls.filter((c) => c.dueAt < deletedAt).map((c) => c.ms),
+          99,
+        ),
+      );
+      const vacuuming = calls.filter((c) => c.dueAt >= deletedAt).map((c) => c.ms);
+      if (vacuuming.length > 0) vacuumP99s.push(percentile(vacuuming, 99));
+      rates.push(EXPIRED / ((deletedAt - started) / 1000));
     });
     // The server is stopped: its last connection checkpointed the WAL into the file.
     sizes.push({
@@ -469,6 +507,13 @@ if (want(7)) {
   );
   record(`terminal-call p99 at ${MODERATE_RATE}/s, no purge`, 'ms', baseP99s);
   record(`terminal-call p99 at ${MODERATE_RATE}/s, during the purge`, 'ms', purgeP99s);
+  record(`terminal-call p99 at ${MODERATE_RATE}/s, while rows were deleted`, 'ms', deleteP99s);
+  if (vacuumP99s.length > 0)
+    record(
+      `terminal-call p99 at ${MODERATE_RATE}/s, while SQLite gave pages back`,
+      'ms',
+      vacuumP99s,
+    );
   figures['p99 during purge / without'] = {
     unit: 'ratio',
     median: median(purgeP99s) / median(baseP99s),

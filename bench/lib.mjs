@@ -267,7 +267,8 @@ export function percentile(values, p) {
  * connection's quota for the second back-to-back at the start of every second: that measures a
  * burst, not a steady rate, so the latency figures use this instead. Resolves to the latencies in ms.
  * `requests` ({path, body, headers}) replaces `paths` with one `body`; `dueTimes` receives each
- * call's due time (epoch ms), for latencies measured elsewhere (e.g. at the receiver).
+ * call's due time (epoch ms), for latencies measured elsewhere (e.g. at the receiver). An aborted
+ * `signal` ends the load early: no call is sent after it, the calls under way are awaited.
  */
 export async function steadyLoad({
   baseUrl,
@@ -277,6 +278,7 @@ export async function steadyLoad({
   requests = paths.map((path) => ({ path, body })),
   timeoutMs = 30_000,
   dueTimes = [],
+  signal,
 }) {
   const agent = new Agent({ keepAlive: true, maxSockets: 512 });
   const { hostname, port } = new URL(baseUrl);
@@ -302,28 +304,33 @@ export async function steadyLoad({
         },
       );
       request.on('timeout', () => request.destroy(new Error('timeout')));
-      request.on('error', () => resolve(0));
+      request.on('error', (error) => resolve(error.code ?? error.message));
       request.end(payload);
     });
   const latencies = [];
-  let failures = 0;
+  const failures = new Map(); // status code or error code → how many
   const started = performance.now();
   const calls = [];
   for (let i = 0; i < requests.length; i++) {
+    if (signal?.aborted) break;
     const due = started + (i * 1000) / rate;
     dueTimes[i] = performance.timeOrigin + due;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     calls.push(
       call(requests[i]).then((status) => {
-        if (status < 200 || status >= 300) failures += 1;
+        if (!(status >= 200 && status < 300)) failures.set(status, (failures.get(status) ?? 0) + 1);
         latencies.push(performance.now() - due);
       }),
     );
   }
   await Promise.all(calls);
   agent.destroy();
-  if (failures > 0) throw new Error(`${failures} of ${requests.length} calls failed`);
+  if (failures.size > 0) {
+    const sent = calls.length;
+    const why = [...failures].map(([status, count]) => `${count} × ${status}`).join(', ');
+    throw new Error(`calls failed (${why}) of ${sent} sent`);
+  }
   return latencies;
 }
 
