@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { TransactionRunner } from './transaction-runner.js';
+import { MAX_RUNS_ON_CONFLICT, TransactionRunner } from './transaction-runner.js';
 
 /** On a real SQLite database in memory: the one connection every TypeORM query shares there. */
 describe(TransactionRunner.name, () => {
@@ -55,5 +55,44 @@ describe(TransactionRunner.name, () => {
     await statement;
     expect(order).toEqual(['transaction ends', 'statement']);
     expect(await dataSource.query('SELECT n FROM t')).toEqual([{ n: 2 }]);
+  });
+
+  const conflict = (code: string) => Object.assign(new Error(`conflict ${code}`), { code });
+
+  it('runs a unit again after a deadlock or serialization failure, rolled back each time', async () => {
+    const codes = ['40P01', '40001'];
+    let runs = 0;
+    await expect(
+      sut.run(async (manager) => {
+        await manager.query('INSERT INTO t (n) VALUES (?)', [runs]);
+        const code = codes[runs++];
+        if (code) throw conflict(code);
+        return 'done';
+      }),
+    ).resolves.toBe('done');
+    expect(runs).toBe(3);
+    expect(await dataSource.query('SELECT n FROM t')).toEqual([{ n: 2 }]);
+  });
+
+  it(`gives a conflict up after ${MAX_RUNS_ON_CONFLICT} runs, and never runs again for other errors`, async () => {
+    let runs = 0;
+    await expect(
+      sut.run(() => {
+        runs++;
+        return Promise.reject(conflict('40P01'));
+      }),
+    ).rejects.toThrow('conflict 40P01');
+    expect(runs).toBe(MAX_RUNS_ON_CONFLICT);
+
+    for (const code of ['23505', 'SQLITE_BUSY']) {
+      runs = 0;
+      await expect(
+        sut.runStatement(() => {
+          runs++;
+          return Promise.reject(conflict(code));
+        }),
+      ).rejects.toThrow(`conflict ${code}`);
+      expect(runs).toBe(1);
+    }
   });
 });

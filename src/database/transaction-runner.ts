@@ -1,12 +1,21 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { isTransientConflict } from './transient-conflict.js';
+
+/** How many times a unit of work runs before a deadlock or serialization failure is given up. */
+export const MAX_RUNS_ON_CONFLICT = 5;
 
 /**
  * Runs units of work in a transaction. On SQLite every TypeORM query shares one connection, so two
  * transactions that overlap in time would interleave their statements (typeorm#8668); there the
  * units are queued and run one after another. PostgreSQL gets a pooled connection per transaction.
  * Every write goes through here, so no lone statement can slip into someone else's transaction.
+ *
+ * A unit that a deadlock or serialization failure rolled back (PostgreSQL 40P01/40001) is run
+ * again, up to MAX_RUNS_ON_CONFLICT times, after a short random pause: such a failure is about what
+ * ran beside the unit, not the unit, and must not reach a caller as a 500.
+ * Units must therefore be safe to run again: database work only, side effects after the commit.
  */
 @Injectable()
 export class TransactionRunner {
@@ -18,7 +27,7 @@ export class TransactionRunner {
   }
 
   run<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    const transaction = () => this.dataSource.transaction(work);
+    const transaction = () => againOnConflict(() => this.dataSource.transaction(work));
     return this.serialise ? this.queued(transaction) : transaction();
   }
 
@@ -28,7 +37,8 @@ export class TransactionRunner {
    * transaction, so it cannot land inside someone else's.
    */
   runStatement<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    return this.serialise ? this.queued(() => this.statement(work)) : this.statement(work);
+    const statement = () => againOnConflict(() => this.statement(work));
+    return this.serialise ? this.queued(statement) : statement();
   }
 
   /** Runs `unit` after every unit queued before it has settled. */
@@ -44,6 +54,18 @@ export class TransactionRunner {
       return await work(runner.manager);
     } finally {
       await runner.release();
+    }
+  }
+}
+
+async function againOnConflict<T>(unit: () => Promise<T>): Promise<T> {
+  for (let run = 1; ; run++) {
+    try {
+      return await unit();
+    } catch (error) {
+      if (run >= MAX_RUNS_ON_CONFLICT || !isTransientConflict(error)) throw error;
+      // Random, growing pauses, so the transactions that collided do not collide again in step.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * run));
     }
   }
 }
