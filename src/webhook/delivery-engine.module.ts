@@ -10,6 +10,7 @@ import { DeliveryDispatcher } from './dispatch/delivery-dispatcher.js';
 import { DeliveryScheduler } from './dispatch/delivery-scheduler.js';
 import { DeliveryTrigger, THIS_PROCESS_DELIVERS } from './dispatch/delivery-trigger.js';
 import { InProcessTrigger } from './dispatch/in-process-trigger.js';
+import { EndpointReconciler } from './endpoints/endpoint-reconciler.js';
 import { EndpointHealth } from './endpoints/endpoint-health.js';
 import { EndpointRegistry } from './endpoints/endpoint-registry.js';
 import { WebhookEndpoint } from './endpoints/entities/webhook-endpoint.entity.js';
@@ -41,6 +42,7 @@ export class DeliveryEngineModule {
         { provide: THIS_PROCESS_DELIVERS, useValue: delivers },
         EndpointRegistry,
         EndpointHealth,
+        EndpointReconciler,
         DeliveryStore,
         DeliveryRetention,
         DeliveryDispatcher,

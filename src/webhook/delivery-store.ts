@@ -14,6 +14,7 @@ import { WebhookDelivery } from './entities/webhook-delivery.entity.js';
 import type { DeliveryStatus } from './entities/webhook-delivery.entity.js';
 import { ENV_ENDPOINT_ID } from './endpoints/endpoint.js';
 import { EndpointHealth } from './endpoints/endpoint-health.js';
+import { isPostgres, readEndpointStates } from './endpoints/endpoint-locks.js';
 import type { AttemptResult } from './sender/webhook-sender.js';
 
 /** Pauses between writes of results kept through an outage: from this, doubling up to the max. */
@@ -36,8 +37,10 @@ export class DeliveryStore {
   /** How many of the kept results the write under way holds. */
   private recording = 0;
   private recordingScheduled = false;
-  /** The pause before writing kept results again; 0 while the database answers. */
+  /** The pause before writing kept results again; 0 while writes go through. */
   private recordRetryMs = 0;
+  /** Kept results are written one per transaction (see recordBatch). */
+  private oneAtATime = false;
   private readonly dialect: string;
   /**
    * Part of "pending and due" (`due()`): the environment endpoint's deliveries wait while
@@ -89,21 +92,37 @@ export class DeliveryStore {
   }
 
   /**
-   * A claimed delivery that is not attempted: `held` (its endpoint was disabled meanwhile; it keeps
-   * its place) or `failed` with `reason` (its endpoint is gone). Gives up the lease.
+   * A claimed delivery whose endpoint, as this process last read it, is disabled or gone: settled
+   * from the endpoint's committed row, under its lock (`endpoint-locks.ts`) — `held` while it is
+   * disabled, `failed` with `deletedReason` once it is gone, or left `pending` and due when it was
+   * enabled meanwhile (this process is behind). Gives up the lease. The state it was left in.
    */
-  async setAside(delivery: WebhookDelivery, status: 'held' | 'failed', reason: string | null) {
-    await this.transactions.runStatement((manager) =>
-      queryRows(
+  async setAside(delivery: WebhookDelivery, deletedReason: string): Promise<DeliveryStatus> {
+    const status = await this.transactions.run(async (manager) => {
+      const state = (await readEndpointStates(manager, [delivery.endpointId])).get(
+        delivery.endpointId,
+      );
+      const status: DeliveryStatus = !state ? 'failed' : state.disabled ? 'held' : 'pending';
+      await queryRows(
         manager,
+        // Only a pending delivery changes state (an operator's retry may have claimed any).
         `UPDATE webhook_deliveries
-            SET status = :status, lease_until = NULL, updated_at = :now,
-                last_error = COALESCE(:reason, last_error)
-          WHERE id = :id AND status = 'pending'`,
-        { id: delivery.id, status, reason, now: new Date().toISOString() },
-      ),
-    );
+            SET status = CASE WHEN status = 'pending' THEN :status ELSE status END,
+                last_error = CASE WHEN status = 'pending' THEN COALESCE(:reason, last_error)
+                                  ELSE last_error END,
+                lease_until = NULL, updated_at = :now
+          WHERE id = :id`,
+        {
+          id: delivery.id,
+          status,
+          reason: status === 'failed' ? deletedReason : null,
+          now: new Date().toISOString(),
+        },
+      );
+      return status;
+    });
     this.metrics.backlogChanged();
+    return status;
   }
 
   /** An endpoint was disabled: its pending deliveries wait as `held`. How many. */
@@ -165,6 +184,57 @@ export class DeliveryStore {
   }
 
   /**
+   * Repairs what a fault may have left (SPEC §9 "Nothing is stranded"), whatever wrote it: held
+   * deliveries of enabled endpoints are released, pending ones of disabled endpoints held, and those
+   * of deleted endpoints end as `failed` with `deletedReason`. Endpoint rows are read under their
+   * shared lock, so an endpoint change in progress is waited for, not undone. What was released.
+   */
+  async reconcile(
+    deletedReason: string,
+    now: Date,
+  ): Promise<{ released: DeliveryRef[]; held: number; failed: number }> {
+    return this.transactions.run(async (manager) => {
+      const lock = isPostgres(manager) ? 'FOR KEY SHARE' : '';
+      const move = (from: string, to: string, endpoints: string, reason: string | null) =>
+        queryRows(
+          manager,
+          `UPDATE webhook_deliveries
+              SET status = '${to}', updated_at = :now, last_error = COALESCE(:reason, last_error),
+                  next_attempt_at = ${to === 'failed' ? 'NULL' : 'next_attempt_at'}
+            WHERE status = '${from}' AND ${endpoints}
+            RETURNING id, attempt_count`,
+          { now: now.toISOString(), reason },
+        );
+      const released = await move(
+        'held',
+        'pending',
+        `endpoint_id IN (SELECT id FROM webhook_endpoints WHERE NOT disabled ${lock})`,
+        null,
+      );
+      const held = await move(
+        'pending',
+        'held',
+        `endpoint_id IN (SELECT id FROM webhook_endpoints WHERE disabled ${lock})`,
+        null,
+      );
+      const gone = `endpoint_id <> '${ENV_ENDPOINT_ID}'
+        AND NOT EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = endpoint_id)`;
+      const failed =
+        (await move('pending', 'failed', gone, deletedReason)).length +
+        (await move('held', 'failed', gone, deletedReason)).length;
+      if (released.length + held.length + failed > 0) this.metrics.backlogChanged();
+      return {
+        released: released.map((row) => ({
+          id: row.id as string,
+          attemptCount: Number(row.attempt_count),
+        })),
+        held: held.length,
+        failed,
+      };
+    });
+  }
+
+  /**
    * Takes one delivery for a manual attempt, whatever its state, until `leaseUntil`. Null when an
    * attempt holds it already or it does not exist.
    */
@@ -222,8 +292,10 @@ export class DeliveryStore {
    * Records each attempt with its delivery's next state and gives up the lease. Results that come in
    * while a write is under way are committed together in the next transaction (group commit), so a
    * busy dispatcher pays one commit per batch, not one per attempt. An attempt was already sent when
-   * it gets here, so while the database does not answer its result is kept and written again, with
-   * growing pauses, until it is recorded: the promise settles only then (or on any other failure).
+   * it gets here, so a result whose write fails, for whatever reason (the database does not answer,
+   * a conflict the transaction runner gave up on, anything else), is kept and written again, with
+   * growing pauses, until it is recorded: the promise settles only then, and never rejects. Until
+   * it settles the attempt counts as in flight, so this process does not send it again.
    */
   recordAttempt(
     delivery: WebhookDelivery,
@@ -231,8 +303,8 @@ export class DeliveryStore {
     result: AttemptResult,
     verdict: DeliveryVerdict,
   ): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.unrecorded.push({ delivery, startedAt, result, verdict, resolve, reject });
+    return new Promise((resolve) => {
+      this.unrecorded.push({ delivery, startedAt, result, verdict, resolve });
       this.scheduleRecording(0);
     });
   }
@@ -251,51 +323,62 @@ export class DeliveryStore {
   }
 
   private async recordBatch(): Promise<void> {
-    const batch = this.unrecorded.splice(0);
+    // After a failure that is not an outage, one attempt per transaction, the one that failed going
+    // to the back: an attempt that cannot be written then holds back no other.
+    const batch = this.unrecorded.splice(0, this.oneAtATime ? 1 : this.unrecorded.length);
     this.recording = batch.length;
     let retryInMs = 0;
     try {
-      const disabled = await this.transactions.run(async (manager) => {
-        for (const attempt of batch) await writeAttempt(manager, attempt);
-        const outcomes = batch.map(({ delivery, result, startedAt }) => ({
-          endpointId: delivery.endpointId,
-          succeeded: result.outcome === 'success',
-          at: startedAt,
-        }));
-        const ids = await this.health.record(manager, outcomes);
-        for (const id of ids) await this.holdPending(manager, id, new Date());
-        return ids;
-      });
+      const disabled = await this.transactions.run((manager) => this.writeBatch(manager, batch));
       this.metrics.backlogChanged();
       if (disabled.length > 0) await this.health.announce(disabled);
       for (const attempt of batch) attempt.resolve();
       if (this.recordRetryMs > 0) {
         this.recordRetryMs = 0;
-        this.logger.log(`The database answers again: ${batch.length} sent attempt(s) recorded`);
+        this.logger.log(`Sent webhook attempts are recorded again (${batch.length} just now)`);
       }
+      if (this.unrecorded.length === 0) this.oneAtATime = false;
     } catch (error) {
-      if (isDatabaseUnavailable(error)) {
-        if (this.recordRetryMs === 0) {
-          this.logger.warn(
-            `${batch.length} webhook attempt(s) were sent but cannot be recorded: the database does ` +
-              `not answer (${errorMessage(error)}). Their results are kept and recorded when it does; ` +
-              'they are not sent again meanwhile',
-          );
-        }
-        this.recordRetryMs = Math.min(
-          RECORD_RETRY_MAX_MS,
-          Math.max(RECORD_RETRY_MIN_MS, this.recordRetryMs * 2),
+      const outage = isDatabaseUnavailable(error);
+      if (this.recordRetryMs === 0) {
+        const why = outage ? 'the database does not answer' : 'the write failed';
+        this.logger.warn(
+          `${batch.length} webhook attempt(s) were sent but cannot be recorded yet: ${why} ` +
+            `(${errorMessage(error)}). Their results are kept and written again until they are ` +
+            'recorded; they are not sent again meanwhile',
         );
-        retryInMs = this.recordRetryMs;
-        this.unrecorded.unshift(...batch);
-      } else {
-        for (const attempt of batch) attempt.reject(error);
       }
+      this.recordRetryMs = Math.min(
+        RECORD_RETRY_MAX_MS,
+        Math.max(RECORD_RETRY_MIN_MS, this.recordRetryMs * 2),
+      );
+      retryInMs = this.recordRetryMs;
+      if (this.oneAtATime) this.unrecorded.push(...batch);
+      else this.unrecorded.unshift(...batch);
+      if (!outage && batch.length > 1) this.oneAtATime = true;
     } finally {
       this.recording = 0;
       this.recordingScheduled = false;
       if (this.unrecorded.length > 0) this.scheduleRecording(retryInMs);
     }
+  }
+
+  /**
+   * One transaction of attempt records, in the lock order (`endpoint-locks.ts`): the endpoints'
+   * health streaks first, then the delivery and attempt rows in id order, then the deliveries of
+   * endpoints this batch disabled. Which endpoints it disabled.
+   */
+  private async writeBatch(manager: EntityManager, batch: UnrecordedAttempt[]): Promise<string[]> {
+    const outcomes = batch.map(({ delivery, result, startedAt }) => ({
+      endpointId: delivery.endpointId,
+      succeeded: result.outcome === 'success',
+      at: startedAt,
+    }));
+    const disabled = await this.health.record(manager, outcomes);
+    const inIdOrder = [...batch].sort((a, b) => compare(a.delivery.id, b.delivery.id));
+    for (const attempt of inIdOrder) await writeAttempt(manager, attempt);
+    for (const id of disabled) await this.holdPending(manager, id, new Date());
+    return disabled;
   }
 
   /**
@@ -411,7 +494,10 @@ interface UnrecordedAttempt {
   result: AttemptResult;
   verdict: DeliveryVerdict;
   resolve: () => void;
-  reject: (error: unknown) => void;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function errorMessage(error: unknown): string {
@@ -420,11 +506,41 @@ function errorMessage(error: unknown): string {
 
 /**
  * Idempotent, since a batch whose commit went through unseen (the connection broke before the
- * answer) is written again: the attempt row is inserted once, the delivery set to the same state.
+ * answer) is written again: the delivery is set to the same state, the attempt row inserted once.
+ * A delivery that no longer exists (retention removed it while an operator's retry was on the
+ * wire) has nothing to record, rather than an attempt that could never be written.
  */
 async function writeAttempt(manager: EntityManager, attempt: UnrecordedAttempt): Promise<void> {
   const { delivery, result, verdict } = attempt;
   const number = delivery.attemptCount + 1;
+  const now = new Date().toISOString();
+  const updated = await queryRows(
+    manager,
+    `UPDATE webhook_deliveries
+        SET status = CASE WHEN status = 'held' AND :retry = 1 THEN 'held' ELSE :status END,
+            attempt_count = :number, schedule_position = :schedulePosition,
+            next_attempt_at = :nextAttemptAt, lease_until = NULL, last_outcome = :outcome,
+            last_status_code = :statusCode, last_error = :error, updated_at = :now,
+            delivered_at = :deliveredAt
+      WHERE id = :id
+      RETURNING id`,
+    {
+      id: delivery.id,
+      // Held meanwhile (its endpoint was disabled): a retry waits with the rest.
+      retry: verdict.status === 'pending' ? 1 : 0,
+      status: verdict.status,
+      number,
+      schedulePosition:
+        verdict.status === 'delivered' ? delivery.schedulePosition : verdict.schedulePosition,
+      nextAttemptAt: verdict.status === 'pending' ? verdict.nextAttemptAt.toISOString() : null,
+      outcome: result.outcome,
+      statusCode: result.statusCode,
+      error: result.error,
+      now,
+      deliveredAt: verdict.status === 'delivered' ? now : delivery.deliveredAt,
+    },
+  );
+  if (updated.length === 0) return;
   await queryRows(
     manager,
     `INSERT INTO webhook_delivery_attempts
@@ -440,32 +556,6 @@ async function writeAttempt(manager: EntityManager, attempt: UnrecordedAttempt):
       outcome: result.outcome,
       error: result.error,
       responseBody: result.responseSnippet,
-    },
-  );
-  const now = new Date().toISOString();
-  await queryRows(
-    manager,
-    `UPDATE webhook_deliveries
-        SET status = CASE WHEN status = 'held' AND :retry = 1 THEN 'held' ELSE :status END,
-            attempt_count = :number, schedule_position = :schedulePosition,
-            next_attempt_at = :nextAttemptAt, lease_until = NULL, last_outcome = :outcome,
-            last_status_code = :statusCode, last_error = :error, updated_at = :now,
-            delivered_at = :deliveredAt
-      WHERE id = :id`,
-    {
-      id: delivery.id,
-      // Held meanwhile (its endpoint was disabled): a retry waits with the rest.
-      retry: verdict.status === 'pending' ? 1 : 0,
-      status: verdict.status,
-      number,
-      schedulePosition:
-        verdict.status === 'delivered' ? delivery.schedulePosition : verdict.schedulePosition,
-      nextAttemptAt: verdict.status === 'pending' ? verdict.nextAttemptAt.toISOString() : null,
-      outcome: result.outcome,
-      statusCode: result.statusCode,
-      error: result.error,
-      now,
-      deliveredAt: verdict.status === 'delivered' ? now : delivery.deliveredAt,
     },
   );
 }

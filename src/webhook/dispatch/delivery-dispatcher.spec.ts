@@ -129,4 +129,36 @@ describe(DeliveryDispatcher.name, () => {
     ]);
     expect(sut.slots.inUse).toBe(0);
   });
+
+  it('keeps a sent attempt whose record fails for any reason, writes it again, and never sends it twice', async () => {
+    // Not an outage: the database answers, and refuses the write (as a deadlock or a constraint
+    // would) until the test drops the trigger.
+    await booted.dataSource.query(
+      `CREATE TRIGGER refuse_record BEFORE UPDATE OF attempt_count ON webhook_deliveries
+       BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`,
+    );
+    const [stepId] = await writeDeliveries(1);
+    const firstAttempt = sut.launchForStep(stepId);
+    await receiver.waitForRequests(1);
+    await booted.logs.waitFor(
+      (entry) => entry.message.includes('were sent but cannot be recorded yet: the write failed'),
+      'the warning that the sent attempt waits to be recorded',
+    );
+    await booted.dataSource
+      .getRepository(WebhookDelivery)
+      .update({ stepId }, { leaseUntil: '2000-01-01T00:00:00.000Z' });
+    await booted.dataSource.query('DROP TRIGGER refuse_record');
+    expect(await sut.launchDue(10)).toBeLessThanOrEqual(1); // claimed again, perhaps...
+    await firstAttempt;
+    await booted.logs.waitFor(
+      (entry) => entry.message.includes(stepId) && entry.message.includes(' delivered: '),
+      'the attempt to be recorded as delivered',
+    );
+    // ...but never sent again.
+    await expect(receiver.waitForRequests(2, 1_000)).rejects.toThrow('timed out');
+    expect(await deliveries()).toEqual([
+      expect.objectContaining({ status: 'delivered', attemptCount: 1 }),
+    ]);
+    expect(booted.logs.text()).not.toContain('could not be recorded');
+  });
 });

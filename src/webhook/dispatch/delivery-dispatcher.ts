@@ -236,16 +236,19 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
       return null;
     }
     if (!endpoint || endpoint.disabled) {
-      // Disabled meanwhile: it waits as held. Deleted: it ends. Either way nothing is sent.
-      await this.store
-        .setAside(delivery, endpoint ? 'held' : 'failed', endpoint ? null : ENDPOINT_DELETED)
-        .catch((error: unknown) =>
+      // Disabled or deleted, as this process last read it: the endpoint's committed row decides
+      // (held, failed, or still pending when this process is behind). Nothing is sent now.
+      const leftAs = await this.store
+        .setAside(delivery, ENDPOINT_DELETED)
+        .catch((error: unknown) => {
           this.logger.error(
             `Webhook delivery ${delivery.id} could not be set aside`,
             error,
             fields,
-          ),
-        );
+          );
+          return null;
+        });
+      if (leftAs === 'pending') await this.endpoints.reload().catch(() => undefined);
       return null;
     }
     const startedAt = new Date();
@@ -274,17 +277,8 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     if (span) endAttemptSpan(span, result);
     this.metrics.recordAttempt(endpoint.id, result.outcome, result.durationMs);
     const verdict = this.policy.verdict(delivery, result, manual);
-    try {
-      await this.store.recordAttempt(delivery, startedAt, result, verdict);
-    } catch (error) {
-      this.logger.error(
-        `Webhook delivery ${delivery.id} was sent (${result.outcome}) but its attempt could not be ` +
-          'recorded; its lease runs out and it will be attempted again',
-        error,
-        fields,
-      );
-      return null;
-    }
+    // Settles once recorded, however long that takes; until then the attempt stays in flight here.
+    await this.store.recordAttempt(delivery, startedAt, result, verdict);
     this.report(delivery, result, verdict);
     return verdict;
   }

@@ -5,6 +5,7 @@ import type { WebhookConfig } from '../../config/webhook.config.js';
 import { queryRows } from '../../database/raw-sql.js';
 import { StephookMetrics } from '../../metrics/stephook-metrics.js';
 import { ENV_ENDPOINT_ID } from './endpoint.js';
+import { lockEndpointForChange } from './endpoint-locks.js';
 import { bumpEndpointRevision, EndpointRegistry } from './endpoint-registry.js';
 
 /** Failed attempts an endpoint must have had in its streak before it can be disabled. */
@@ -44,7 +45,8 @@ export class EndpointHealth {
   /**
    * Inside the transaction that records these attempts: updates each endpoint's streak and
    * disables those that have failed for too long. The ids disabled, whose deliveries the caller
-   * holds in the same transaction.
+   * holds in the same transaction. Endpoint rows come first in the lock order, in id order, so the
+   * caller writes the attempts after this.
    */
   async record(manager: EntityManager, outcomes: AttemptOutcomeAt[]): Promise<string[]> {
     const disabled: string[] = [];
@@ -68,6 +70,8 @@ export class EndpointHealth {
         Number(row.failed_attempts) >= MIN_FAILED_ATTEMPTS_TO_DISABLE &&
         !Number(row.disabled)
       ) {
+        // A change like PATCH {disabled: true}: no transition may be writing a delivery meanwhile.
+        await lockEndpointForChange(manager, endpointId);
         await queryRows(
           manager,
           `UPDATE webhook_endpoints
@@ -97,7 +101,8 @@ export class EndpointHealth {
   }
 }
 
-function streakChanges(outcomes: AttemptOutcomeAt[]): Map<string, StreakChange> {
+/** Each endpoint's change, in id order (the lock order). */
+function streakChanges(outcomes: AttemptOutcomeAt[]): [string, StreakChange][] {
   const changes = new Map<string, StreakChange>();
   for (const outcome of outcomes) {
     if (outcome.endpointId === ENV_ENDPOINT_ID) continue;
@@ -116,5 +121,5 @@ function streakChanges(outcomes: AttemptOutcomeAt[]): Map<string, StreakChange> 
     }
     changes.set(outcome.endpointId, change);
   }
-  return changes;
+  return [...changes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }

@@ -15,6 +15,7 @@ import {
   newEndpointId,
   newEndpointSecret,
 } from './endpoint.js';
+import { lockEndpointForChange } from './endpoint-locks.js';
 import { bumpEndpointRevision, EndpointRegistry } from './endpoint-registry.js';
 import { WebhookEndpoint } from './entities/webhook-endpoint.entity.js';
 
@@ -22,7 +23,9 @@ import { WebhookEndpoint } from './entities/webhook-endpoint.entity.js';
  * Endpoints created through the API (SPEC §9). Every change commits with a bump of the endpoints'
  * revision, so every process's `EndpointRegistry` picks it up within a second; this process's
  * picks it up before the change is answered. Disabling holds the endpoint's pending deliveries,
- * enabling releases them, deleting ends them as failed: each in the transaction of the change.
+ * enabling releases them, deleting ends them as failed: each in the transaction of the change, which
+ * first takes the endpoint's row lock so that no transition writes a delivery of it meanwhile
+ * (`endpoint-locks.ts`).
  */
 @Injectable()
 export class EndpointsService {
@@ -78,8 +81,9 @@ export class EndpointsService {
     refuseEnvironment(id);
     let released: { id: string; attemptCount: number }[] = [];
     const updated = await this.change(async (manager) => {
-      const endpoint = await manager.findOneBy(WebhookEndpoint, { id });
-      if (!endpoint) throw new EndpointNotFoundError(id);
+      released = []; // the unit runs again after a deadlock
+      if (!(await lockEndpointForChange(manager, id))) throw new EndpointNotFoundError(id);
+      const endpoint = (await manager.findOneBy(WebhookEndpoint, { id }))!;
       const now = new Date();
       if (dto.url != null) endpoint.url = dto.url;
       if (dto.description !== undefined) endpoint.description = dto.description;
@@ -88,15 +92,21 @@ export class EndpointsService {
       if (dto.payload != null) endpoint.payload = dto.payload;
       if (dto.headers !== undefined)
         endpoint.headers = JSON.stringify(lowerCaseNames(dto.headers ?? {}));
-      if (dto.disabled === true && !endpoint.disabled) {
-        endpoint.disabled = true;
-        endpoint.disabledReason = 'manual';
+      // Holding and releasing run even when the state does not change: saying it again repairs
+      // whatever an earlier fault left behind.
+      if (dto.disabled === true) {
+        if (!endpoint.disabled) {
+          endpoint.disabled = true;
+          endpoint.disabledReason = 'manual';
+        }
         await this.store.holdPending(manager, id, now);
-      } else if (dto.disabled === false && endpoint.disabled) {
-        endpoint.disabled = false;
-        endpoint.disabledReason = null;
-        endpoint.failingSince = null;
-        endpoint.failedAttempts = 0;
+      } else if (dto.disabled === false) {
+        if (endpoint.disabled) {
+          endpoint.disabled = false;
+          endpoint.disabledReason = null;
+          endpoint.failingSince = null;
+          endpoint.failedAttempts = 0;
+        }
         released = await this.store.releaseHeld(manager, id, now);
       }
       endpoint.updatedAt = now.toISOString();
@@ -130,8 +140,8 @@ export class EndpointsService {
   async remove(id: string): Promise<void> {
     refuseEnvironment(id);
     await this.change(async (manager) => {
-      const { affected } = await manager.delete(WebhookEndpoint, { id });
-      if (!affected) throw new EndpointNotFoundError(id);
+      if (!(await lockEndpointForChange(manager, id))) throw new EndpointNotFoundError(id);
+      await manager.delete(WebhookEndpoint, { id });
       await this.store.failUndelivered(manager, id, ENDPOINT_DELETED, new Date());
     });
   }

@@ -5,6 +5,8 @@ import { OnEventInTransaction } from '../../database/transactional-events.js';
 import { STEP_COMPLETED, StepCompletedEvent } from '../../steps/events/step-completed.event.js';
 import { DeliveryStore } from '../delivery-store.js';
 import { DeliveryTrigger } from '../dispatch/delivery-trigger.js';
+import { ENV_ENDPOINT_ID } from '../endpoints/endpoint.js';
+import { readEndpointStates } from '../endpoints/endpoint-locks.js';
 import { EndpointRegistry } from '../endpoints/endpoint-registry.js';
 import { startMessageSpan, traceparentOf, w3cTraceId } from '../../tracing/tracing.js';
 import { buildWebhookBody } from './webhook-payload.js';
@@ -12,7 +14,10 @@ import { buildWebhookBody } from './webhook-payload.js';
 /**
  * The transactional outbox, where `step.completed` becomes webhook deliveries. Inside the
  * transition's transaction it writes one delivery per endpoint whose filter matches (matched in
- * memory, `EndpointRegistry`) with the status, so a crash after the commit cannot lose one; after the commit it hands the step to the `DeliveryTrigger`, which starts
+ * memory, `EndpointRegistry`) with the status, so a crash after the commit cannot lose one. Whether
+ * each is `pending` or `held`, and whether its endpoint still exists, is read from the endpoint's
+ * committed row under a lock (`endpoint-locks.ts`), never from memory, so no change to an endpoint
+ * can strand a delivery. After the commit it hands the step to the `DeliveryTrigger`, which starts
  * the first attempt (here or through the queue). If that start is lost, the delivery still waits in
  * the database for the scheduler or the queue's sweep.
  */
@@ -28,7 +33,15 @@ export class DeliveryOutbox {
 
   @OnEventInTransaction(STEP_COMPLETED)
   async writeDeliveries(event: StepCompletedEvent, manager: EntityManager): Promise<void> {
-    const endpoints = this.endpoints.matching(event);
+    const matching = this.endpoints.matching(event);
+    if (matching.length === 0) return;
+    const states = await readEndpointStates(
+      manager,
+      matching.filter((endpoint) => endpoint.id !== ENV_ENDPOINT_ID).map((endpoint) => endpoint.id),
+    );
+    const endpoints = matching.filter(
+      (endpoint) => endpoint.id === ENV_ENDPOINT_ID || states.has(endpoint.id),
+    );
     if (endpoints.length === 0) return;
     const now = new Date();
     // With tracing on: the span the attempts continue, in the agent's trace when the step names one.
@@ -44,7 +57,7 @@ export class DeliveryOutbox {
         endpoints.map((endpoint) => ({
           endpointId: endpoint.id,
           payload: buildWebhookBody(event, endpoint.payload, now),
-          held: endpoint.disabled,
+          held: states.get(endpoint.id)?.disabled ?? false,
         })),
         now,
         span ? traceparentOf(span) : null,
