@@ -7,7 +7,7 @@ import { Inject, Injectable, OnApplicationShutdown, Optional } from '@nestjs/com
 import { isAxiosError } from 'axios';
 import { webhookConfig } from '../../config/webhook.config.js';
 import type { WebhookConfig } from '../../config/webhook.config.js';
-import { forbiddenRule, guardedLookup, PrivateNetworkError } from './private-networks.js';
+import { guardedLookup, PrivateNetworkError, verdict } from './private-networks.js';
 import type { Lookup } from './private-networks.js';
 
 export const RESPONSE_SNIPPET_BYTES = 2048;
@@ -72,16 +72,14 @@ export class WebhookSender implements OnApplicationShutdown {
     const agents = request.restricted ? this.restricted : this.open;
     // An address in the URL is connected to without a lookup: it is checked here instead.
     const literal = request.url.hostname.replace(/^\[|\]$/g, '');
-    const rule =
-      request.restricted && isIP(literal)
-        ? forbiddenRule(literal, this.config.allowedNetworks)
-        : null;
-    if (rule) {
+    const refused =
+      request.restricted && isIP(literal) ? verdict(literal, this.config.allowedNetworks) : null;
+    if (refused) {
       return {
         outcome: 'network_error',
         statusCode: null,
         durationMs: elapsed(),
-        error: new PrivateNetworkError(literal, rule).message,
+        error: new PrivateNetworkError(literal, refused).message,
         responseSnippet: null,
         retryAfterMs: null,
       };
