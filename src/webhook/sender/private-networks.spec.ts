@@ -2,6 +2,7 @@ import { HttpModule } from '@nestjs/axios';
 import { Test } from '@nestjs/testing';
 import type { LookupAddress } from 'node:dns';
 import { BlockList } from 'node:net';
+import { CountingProxy } from '../../../test/helpers/counting-proxy.js';
 import { WebhookReceiver } from '../../../test/helpers/webhook-receiver.js';
 import { parseWebhookConfig, webhookConfig } from '../../config/webhook.config.js';
 import { parseAllowedNetworks } from '../../config/webhook.config.js';
@@ -239,6 +240,25 @@ describe('WebhookSender and private networks', () => {
     expect(receiver.requests).toHaveLength(0);
   });
 
+  it.each([
+    'http://[::1]:PORT/hook',
+    'http://[::ffff:127.0.0.1]:PORT/hook',
+    'http://[::ffff:7f00:1]:PORT/hook',
+    'http://2130706433:PORT/hook',
+    'http://0x7f.1:PORT/hook',
+    'http://0177.0.0.1:PORT/hook',
+    'http://127.1:PORT/hook',
+  ])('refuses the loopback spelling %s without connecting', async (spelling) => {
+    const result = await post(
+      await sender(),
+      spelling.replace('PORT', String(receiver.port)),
+      true,
+    );
+    expect(result).toMatchObject({ outcome: 'network_error', statusCode: null });
+    expect(result.error).toContain('a loopback address');
+    expect(receiver.requests).toHaveLength(0);
+  });
+
   it('refuses a host name that resolves to loopback, at connect time', async () => {
     const url = `http://rebind.example:${receiver.port}/hook`;
     const result = await post(await sender(), url, true);
@@ -253,6 +273,44 @@ describe('WebhookSender and private networks', () => {
     await expect(post(sut, url, true)).resolves.toMatchObject({ outcome: 'success' });
     await expect(post(sut, receiver.url(), true)).resolves.toMatchObject({ outcome: 'success' });
     expect(receiver.requests).toHaveLength(2);
+  });
+
+  describe('with a proxy in the environment', () => {
+    const VARIABLES = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'ALL_PROXY'];
+    let proxy: CountingProxy;
+    let saved: Record<string, string | undefined>;
+
+    beforeEach(async () => {
+      proxy = await CountingProxy.start();
+      saved = Object.fromEntries(VARIABLES.map((name) => [name, process.env[name]]));
+      for (const name of VARIABLES) process.env[name] = proxy.url;
+    });
+    afterEach(async () => {
+      for (const name of VARIABLES) {
+        if (saved[name] === undefined) delete process.env[name];
+        else process.env[name] = saved[name];
+      }
+      await proxy.close();
+    });
+
+    it('never lets it carry an API endpoint around the guard', async () => {
+      const sut = await sender();
+      const url = `http://rebind.example:${receiver.port}/hook`;
+      const result = await post(sut, url, true);
+      expect(result).toMatchObject({ outcome: 'network_error' });
+      expect(result.error).toContain('a loopback address');
+      const https = await post(sut, `https://rebind.example:${receiver.port}/hook`, true);
+      expect(https.error).toContain('a loopback address');
+      expect(proxy.requests).toEqual([]);
+      expect(receiver.requests).toHaveLength(0);
+    });
+
+    it('still carries the environment endpoint, as it did before', async () => {
+      const url = `http://rebind.example:${receiver.port}/hook`;
+      await expect(post(await sender(), url, false)).resolves.toMatchObject({ outcome: 'success' });
+      expect(proxy.requests).toEqual([`POST ${url}`]);
+      expect(receiver.requests).toHaveLength(0);
+    });
   });
 
   it('leaves the environment endpoint, set by the operator, unrestricted', async () => {

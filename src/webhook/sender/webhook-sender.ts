@@ -58,10 +58,15 @@ export class WebhookSender implements OnApplicationShutdown {
     const agentOptions = { keepAlive: true, maxSockets: config.concurrency };
     const openOptions = resolve ? { ...agentOptions, lookup: resolve } : agentOptions;
     this.open = { http: new HttpAgent(openOptions), https: new HttpsAgent(openOptions) };
-    const lookup = guardedLookup(config.allowedNetworks, resolve);
+    // proxyEnv: null keeps Node's own environment proxy (NODE_USE_ENV_PROXY) off these agents.
+    const restrictedOptions = {
+      ...agentOptions,
+      lookup: guardedLookup(config.allowedNetworks, resolve),
+      proxyEnv: null,
+    };
     this.restricted = {
-      http: new HttpAgent({ ...agentOptions, lookup }),
-      https: new HttpsAgent({ ...agentOptions, lookup }),
+      http: new HttpAgent(restrictedOptions),
+      https: new HttpsAgent(restrictedOptions),
     };
   }
 
@@ -93,6 +98,10 @@ export class WebhookSender implements OnApplicationShutdown {
         validateStatus: () => true,
         httpAgent: agents.http,
         httpsAgent: agents.https,
+        // A proxy from the environment (HTTP_PROXY, ALL_PROXY …) would make the connection to
+        // the proxy, not the endpoint, and the guard would judge the wrong address: an API
+        // endpoint never uses one. The environment endpoint, set by the operator, still does.
+        ...(request.restricted ? { proxy: false as const } : {}),
       });
       const snippet = await readSnippet(response.data, deadline);
       const ok = response.status >= 200 && response.status < 300;
