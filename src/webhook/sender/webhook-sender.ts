@@ -7,7 +7,7 @@ import { Inject, Injectable, OnApplicationShutdown, Optional } from '@nestjs/com
 import { isAxiosError } from 'axios';
 import { webhookConfig } from '../../config/webhook.config.js';
 import type { WebhookConfig } from '../../config/webhook.config.js';
-import { forbiddenRule, guardedLookup, PrivateNetworkError } from './private-networks.js';
+import { guardedLookup, PrivateNetworkError, verdict } from './private-networks.js';
 import type { Lookup } from './private-networks.js';
 
 export const RESPONSE_SNIPPET_BYTES = 2048;
@@ -58,10 +58,15 @@ export class WebhookSender implements OnApplicationShutdown {
     const agentOptions = { keepAlive: true, maxSockets: config.concurrency };
     const openOptions = resolve ? { ...agentOptions, lookup: resolve } : agentOptions;
     this.open = { http: new HttpAgent(openOptions), https: new HttpsAgent(openOptions) };
-    const lookup = guardedLookup(config.allowedNetworks, resolve);
+    // proxyEnv: null keeps Node's own environment proxy (NODE_USE_ENV_PROXY) off these agents.
+    const restrictedOptions = {
+      ...agentOptions,
+      lookup: guardedLookup(config.allowedNetworks, resolve),
+      proxyEnv: null,
+    };
     this.restricted = {
-      http: new HttpAgent({ ...agentOptions, lookup }),
-      https: new HttpsAgent({ ...agentOptions, lookup }),
+      http: new HttpAgent(restrictedOptions),
+      https: new HttpsAgent(restrictedOptions),
     };
   }
 
@@ -72,16 +77,14 @@ export class WebhookSender implements OnApplicationShutdown {
     const agents = request.restricted ? this.restricted : this.open;
     // An address in the URL is connected to without a lookup: it is checked here instead.
     const literal = request.url.hostname.replace(/^\[|\]$/g, '');
-    const rule =
-      request.restricted && isIP(literal)
-        ? forbiddenRule(literal, this.config.allowedNetworks)
-        : null;
-    if (rule) {
+    const refused =
+      request.restricted && isIP(literal) ? verdict(literal, this.config.allowedNetworks) : null;
+    if (refused) {
       return {
         outcome: 'network_error',
         statusCode: null,
         durationMs: elapsed(),
-        error: new PrivateNetworkError(literal, rule).message,
+        error: new PrivateNetworkError(literal, refused).message,
         responseSnippet: null,
         retryAfterMs: null,
       };
@@ -95,6 +98,10 @@ export class WebhookSender implements OnApplicationShutdown {
         validateStatus: () => true,
         httpAgent: agents.http,
         httpsAgent: agents.https,
+        // A proxy from the environment (HTTP_PROXY, ALL_PROXY …) would make the connection to
+        // the proxy, not the endpoint, and the guard would judge the wrong address: an API
+        // endpoint never uses one. The environment endpoint, set by the operator, still does.
+        ...(request.restricted ? { proxy: false as const } : {}),
       });
       const snippet = await readSnippet(response.data, deadline);
       const ok = response.status >= 200 && response.status < 300;
