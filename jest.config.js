@@ -20,4 +20,7 @@ export default {
   transform: { '^.+\\.ts$': ['@swc/jest', swcOptions] },
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testTimeout: 30_000,
+  // Every run proves it left the user's data/stephook.sqlite (or its absence) as it found it.
+  globalSetup: '<rootDir>/test/user-files-guard.ts',
+  globalTeardown: '<rootDir>/test/user-files-guard.ts',
 };

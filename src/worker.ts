@@ -1,6 +1,5 @@
 import 'reflect-metadata';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { INestApplication, Logger } from '@nestjs/common';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import { ErrorResponseFilter } from './common/error-response.filter.js';
@@ -11,6 +10,7 @@ import { loadValidConfig } from './config/load-valid-config.js';
 import { parseTracingConfig } from './config/tracing.config.js';
 import { limitConnections } from './http-server-limits.js';
 import { StephookLogger } from './logging/stephook-logger.js';
+import { MetricsListener, MetricsListenError } from './metrics/metrics-listener.js';
 import { closeListener, stopGracefullyOn } from './stop-gracefully.js';
 import { startTracing } from './tracing/tracing.js';
 import { WorkerModule } from './worker.module.js';
@@ -36,21 +36,44 @@ async function bootstrap(): Promise<void> {
       bodyParser: false,
       forceCloseConnections: true,
     });
-    await listenForOperators(app, config);
-    stopGracefullyOn(SIGNALS, app, closeListener(app));
+    const listener = await listenForOperators(app, config);
+    const closeOperatorListener = closeListener(app);
+    stopGracefullyOn(SIGNALS, app, () => {
+      listener.stop();
+      closeOperatorListener();
+    });
   }
   logger.log(
     `stephook worker delivering from ${delivery.redisUrl ? 'the BullMQ queue on REDIS_URL' : 'the database (polling)'}`,
   );
 }
 
-async function listenForOperators(app: INestApplication, config: AppConfig): Promise<void> {
+/**
+ * /metrics, /health and /ready on METRICS_PORT, once the delivery engine runs. A port another
+ * worker holds is warned about and retried (see MetricsListener); any other listen error stops the
+ * start with one line, after the attempts already started have finished.
+ */
+async function listenForOperators(
+  app: INestApplication,
+  config: AppConfig,
+): Promise<MetricsListener> {
   app.useGlobalFilters(new ErrorResponseFilter(app.get(HttpAdapterHost).httpAdapter));
-  limitConnections(app.getHttpServer() as Server, config.http);
-  await app.listen(config.metricsPort, config.host);
-  const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
-  logger.log(`stephook worker metrics on http://${config.host}:${port}/metrics`);
-  if (!config.apiKey) logger.warn('API_KEY is empty: /metrics answers without authentication');
+  const server = app.getHttpServer() as Server;
+  limitConnections(server, config.http);
+  await app.init();
+  const listener = new MetricsListener(server, config.metricsPort, config.host, logger);
+  try {
+    const state = await listener.start();
+    if (state === 'listening' && !config.apiKey) {
+      logger.warn('API_KEY is empty: /metrics answers without authentication');
+    }
+  } catch (error) {
+    if (!(error instanceof MetricsListenError)) throw error;
+    process.stderr.write(`stephook: ${error.message}\n`);
+    await app.close();
+    process.exit(1);
+  }
+  return listener;
 }
 
 void bootstrap();

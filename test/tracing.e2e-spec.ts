@@ -48,6 +48,8 @@ function attribute(span: OtlpSpan, key: string): unknown {
 }
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
+// Each server gets a database of its own, never the user's data/stephook.sqlite.
+const IN_MEMORY = { DATABASE_URL: 'sqlite::memory:' };
 
 /** Traces: the official SDK's real exporter, to an OTLP/HTTP receiver in this process. */
 describe('OpenTelemetry traces (e2e, built server)', () => {
@@ -83,6 +85,7 @@ describe('OpenTelemetry traces (e2e, built server)', () => {
 
   it('exports request, transition, creation and attempt spans; the webhook carries traceparent in the step’s trace', async () => {
     server = await ServerProcess.start({
+      ...IN_MEMORY,
       STEP_COMPLETE_WEBHOOK: receiver.url(),
       OTEL_EXPORTER_OTLP_ENDPOINT: collector.url(''),
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
@@ -184,6 +187,7 @@ describe('OpenTelemetry traces (e2e, built server)', () => {
   it('marks a failed attempt as an error with its status code; service.name defaults to stephook', async () => {
     receiver.replyWith({ status: 503 });
     server = await ServerProcess.start({
+      ...IN_MEMORY,
       STEP_COMPLETE_WEBHOOK: receiver.url(),
       STEP_COMPLETE_RETRY_SCHEDULE: 'none',
       OTEL_EXPORTER_OTLP_ENDPOINT: collector.url(''),
@@ -257,6 +261,7 @@ describe('OpenTelemetry traces (e2e, built server)', () => {
 
   it('exports OTLP/HTTP protobuf by default', async () => {
     server = await ServerProcess.start({
+      ...IN_MEMORY,
       STEP_COMPLETE_WEBHOOK: receiver.url(),
       OTEL_EXPORTER_OTLP_ENDPOINT: collector.url(''),
       OTEL_BSP_SCHEDULE_DELAY: '50',
@@ -276,7 +281,7 @@ describe('OpenTelemetry traces (e2e, built server)', () => {
   });
 
   it('without an OTLP endpoint sends no traceparent and exports nothing', async () => {
-    server = await ServerProcess.start({ STEP_COMPLETE_WEBHOOK: receiver.url() });
+    server = await ServerProcess.start({ ...IN_MEMORY, STEP_COMPLETE_WEBHOOK: receiver.url() });
     const step = await post('/v1/steps', { agent_id: 'agent-t', trace_id: hex(16) });
     await post(
       `/v1/steps/${step.body.id}/success`,

@@ -1,14 +1,15 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, statSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_WAIT_MS, Waiters } from './deadline.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const MAIN = join(ROOT, 'dist', 'main.js');
-const WORKER = join(ROOT, 'dist', 'worker.js');
+export const WORKER = join(ROOT, 'dist', 'worker.js');
 
 function newestSourceTime(dir: string): number {
   return readdirSync(dir, { withFileTypes: true }).reduce((newest, entry) => {
@@ -27,6 +28,9 @@ export function ensureBuilt(): void {
     stdio: 'inherit',
   });
 }
+
+/** What a test gives a server: a variable set to `undefined` is left unset (its default applies). */
+export type ServerEnv = Record<string, string | undefined>;
 
 export interface LogLine {
   level: string;
@@ -56,8 +60,11 @@ export class ServerProcess {
   }
 
   /** Starts the server and resolves once it listens; `baseUrl` is where. */
-  static async start(env: Record<string, string>): Promise<ServerProcess & { baseUrl: string }> {
-    const server = ServerProcess.spawn(env);
+  static async start(
+    env: ServerEnv,
+    { cwd }: { cwd?: string } = {},
+  ): Promise<ServerProcess & { baseUrl: string }> {
+    const server = ServerProcess.spawn(env, MAIN, cwd);
     const listening = await Promise.race([
       server.waitFor(
         (line) => line.message.startsWith('stephook listening on '),
@@ -76,7 +83,7 @@ export class ServerProcess {
   }
 
   /** A delivery worker (`dist/worker.js`); resolves once it has started. */
-  static async startWorker(env: Record<string, string>): Promise<ServerProcess> {
+  static async startWorker(env: ServerEnv): Promise<ServerProcess> {
     const worker = ServerProcess.spawn(env, WORKER);
     await Promise.race([
       worker.waitFor(
@@ -91,20 +98,35 @@ export class ServerProcess {
     return worker;
   }
 
-  static spawn(env: Record<string, string>, script = MAIN): ServerProcess {
-    const child = spawn(process.execPath, [script], {
-      cwd: ROOT,
+  /**
+   * Never on the user's files: the test must name its database (without DATABASE_URL the server
+   * would open data/stephook.sqlite, the user's own, and deliver to the endpoints stored there),
+   * and the server runs in an empty directory of its own, so the repository's .env (which may hold
+   * the user's webhook URL or keys) is never read: the server gets exactly what the test gives.
+   * `cwd` is for the test that proves this with a .env and a database of its own making.
+   */
+  static spawn(env: ServerEnv, script = MAIN, cwd?: string): ServerProcess {
+    if (!env.DATABASE_URL) {
+      throw new Error(
+        'ServerProcess: give DATABASE_URL (a sqlite: file in a temp folder, sqlite::memory: or a test PostgreSQL); without it the server would use the user’s data/stephook.sqlite',
+      );
+    }
+    const ownCwd = cwd ? undefined : mkdtempSync(join(tmpdir(), 'stephook-cwd-'));
+    const variables = Object.entries({
+      PATH: process.env.PATH,
+      HOST: '127.0.0.1',
+      PORT: '0',
       // METRICS_PORT=0: a worker opens no operator listener unless the test asks for one.
-      env: {
-        PATH: process.env.PATH,
-        HOST: '127.0.0.1',
-        PORT: '0',
-        METRICS_PORT: '0',
-        LOG_FORMAT: 'json',
-        ...env,
-      },
+      METRICS_PORT: '0',
+      LOG_FORMAT: 'json',
+      ...env,
+    }).filter((entry): entry is [string, string] => entry[1] !== undefined);
+    const child = spawn(process.execPath, [script], {
+      cwd: cwd ?? ownCwd,
+      env: Object.fromEntries(variables),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    if (ownCwd) child.once('exit', () => rmSync(ownCwd, { recursive: true, force: true }));
     return new ServerProcess(child);
   }
 
