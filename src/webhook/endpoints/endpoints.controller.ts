@@ -156,7 +156,13 @@ export class EndpointsController {
 
   @Post(':id/secret/rotate')
   @HttpCode(200)
-  @ApiOperation({ summary: 'A new secret; the old one keeps signing beside it for 24 h' })
+  @ApiOperation({
+    summary: 'A new secret; the old one keeps signing beside it for 24 h',
+    description:
+      'A request carries at most 3 signatures: the newest secret and the 2 rotated out most ' +
+      'recently, each for 24 h after its own rotation. Rotating a third time within 24 h drops ' +
+      'the oldest of them at once.',
+  })
   @EndpointIdParam()
   @ApiOkResponse({ type: EndpointSecretView })
   @ApiErrors(400, 404, 409)
