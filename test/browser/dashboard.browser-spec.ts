@@ -195,6 +195,46 @@ describe('Delivery dashboard in Chromium (browser)', () => {
     expect(await page.evaluate('sessionStorage.getItem("stephook.apiKey")')).toBe('the-right-key');
   });
 
+  it('with API_KEY: /docs asks for the key, shows nothing of the document before it, then the document', async () => {
+    const app = await start({ API_KEY: 'the-right-key' });
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(message.text());
+    });
+
+    await page.goto(`${app.baseUrl}/docs`);
+    const keyInput = page.getByLabel('API key');
+    await keyInput.waitFor();
+    expect(await page.locator('body').textContent()).not.toMatch(/listSteps|\/v1\//);
+    await keyInput.fill('a-wrong-key');
+    await page.getByRole('button', { name: 'Use key' }).click();
+    await page.getByText('That key was refused (401)').waitFor();
+    expect(await page.locator('body').textContent()).not.toMatch(/listSteps|\/v1\//);
+
+    await keyInput.fill('the-right-key');
+    await page.getByRole('button', { name: 'Use key' }).click();
+    await page.locator('.opblock-summary-path', { hasText: '/v1/steps' }).first().waitFor();
+    expect(await page.locator('#key-form').isHidden()).toBe(true);
+    // The key is authorised for "Try it out": a call from the page is answered, not refused.
+    const listSteps = page
+      .locator('.opblock-get', { has: page.locator('[data-path="/v1/steps"]') })
+      .first();
+    await listSteps.locator('.opblock-summary').click();
+    await listSteps.getByRole('button', { name: 'Try it out' }).click();
+    await listSteps.getByRole('button', { name: 'Execute' }).click();
+    await listSteps
+      .locator('.live-responses-table .response-col_status', { hasText: '200' })
+      .waitFor();
+    // The 401 of the wrong key is the only error the page met.
+    expect(problems.filter((problem) => !problem.includes('401'))).toEqual([]);
+
+    // The dashboard, in the same tab, takes the key already given.
+    await page.goto(`${app.baseUrl}/dashboard`);
+    await page.getByText('No deliveries match.').waitFor();
+    expect(await page.locator('#key-form').isHidden()).toBe(true);
+  });
+
   it('works in a narrow window', async () => {
     const app = await start();
     await settledDelivery(app.baseUrl, 'delivered');
