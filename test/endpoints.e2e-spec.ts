@@ -217,6 +217,65 @@ describe('Webhook endpoints (e2e)', () => {
     expect(verifiedStepId(stored[2].secret, received)).toBe(step.id);
   });
 
+  it('shows header values only in the answer that set them, masks them everywhere else, never stores the mask, and never logs them', async () => {
+    await bed.start({ ...LOOPBACK_ALLOWED, STEP_COMPLETE_WEBHOOK: '' });
+    const token = 'Bearer receiver-token-3f9a1c';
+    const MASK = '********';
+    const created = await request(bed.app.server)
+      .post('/v1/webhook-endpoints')
+      .send({
+        url: bed.receiver.url('/masked'),
+        headers: { Authorization: token, 'X-Team': 'ops' },
+      })
+      .expect(201);
+    const id = (created.body as CreatedEndpoint).id;
+    expect(created.body.headers).toEqual({ authorization: token, 'x-team': 'ops' });
+
+    const masked = { authorization: MASK, 'x-team': MASK };
+    const one = await request(bed.app.server).get(`/v1/webhook-endpoints/${id}`).expect(200);
+    expect(one.body.headers).toEqual(masked);
+    const list = await request(bed.app.server).get('/v1/webhook-endpoints').expect(200);
+    expect(
+      (list.body as { id: string; headers: object }[]).find((e) => e.id === id)?.headers,
+    ).toEqual(masked);
+    const renamed = await request(bed.app.server)
+      .patch(`/v1/webhook-endpoints/${id}`)
+      .send({ description: 'renamed' })
+      .expect(200);
+    expect(renamed.body.headers).toEqual(masked);
+
+    // Sending back what a view showed is refused, naming the header; the stored value stays.
+    const sentBack = await request(bed.app.server)
+      .patch(`/v1/webhook-endpoints/${id}`)
+      .send({ headers: { authorization: MASK, 'x-team': 'billing' } })
+      .expect(400);
+    expect(([] as string[]).concat(sentBack.body.message).join('; ')).toContain(
+      'headers "authorization" is "********"',
+    );
+    await request(bed.app.server)
+      .post('/v1/webhook-endpoints')
+      .send({ url: bed.receiver.url('/other'), headers: { authorization: MASK } })
+      .expect(400);
+    const step = await bed.steps.create();
+    await bed.steps.complete(step.id, 'success').expect(200);
+    await bed.receiver.waitForRequests(1);
+    expect(bed.receiver.requests[0].headers.authorization).toBe(token);
+    expect(bed.receiver.requests[0].headers['x-team']).toBe('ops');
+
+    // A PATCH that sets headers shows what it set, once.
+    const changed = await request(bed.app.server)
+      .patch(`/v1/webhook-endpoints/${id}`)
+      .send({ headers: { authorization: 'Bearer next-token-77e2' } })
+      .expect(200);
+    expect(changed.body.headers).toEqual({ authorization: 'Bearer next-token-77e2' });
+    const after = await request(bed.app.server).get(`/v1/webhook-endpoints/${id}`).expect(200);
+    expect(after.body.headers).toEqual({ authorization: MASK });
+
+    const logged = bed.app.logs.text();
+    expect(logged).not.toContain('receiver-token-3f9a1c');
+    expect(logged).not.toContain('next-token-77e2');
+  });
+
   it('holds deliveries while an endpoint is disabled and sends each once when it is enabled', async () => {
     await bed.start({ ...LOOPBACK_ALLOWED, STEP_COMPLETE_WEBHOOK: '' });
     const endpoint = await createEndpoint({ url: bed.receiver.url('/held'), disabled: true });
