@@ -377,9 +377,12 @@ function editEndpoint(endpoint) {
   for (const field of FILTER_FIELDS)
     form.elements[field].value = (endpoint.filter?.[field] ?? []).join(', ');
   $('endpoint-payload').value = endpoint.payload;
+  // The API shows header values masked; the text is kept so an unchanged one is not sent back.
   $('endpoint-headers').value = Object.entries(endpoint.headers)
     .map(([name, value]) => `${name}: ${value}`)
     .join('\n');
+  $('endpoint-headers').dataset.shown = $('endpoint-headers').value;
+  $('endpoint-headers-hint').hidden = Object.keys(endpoint.headers).length === 0;
   $('endpoint-form-heading').textContent = `Edit endpoint ${endpoint.id}`;
   $('endpoint-submit').textContent = 'Save changes';
   $('endpoint-cancel').hidden = false;
@@ -388,6 +391,8 @@ function editEndpoint(endpoint) {
 
 function resetEndpointForm() {
   $('endpoint-form').reset();
+  delete $('endpoint-headers').dataset.shown;
+  $('endpoint-headers-hint').hidden = true;
   $('endpoint-id').value = '';
   $('endpoint-form-heading').textContent = 'Add an endpoint';
   $('endpoint-submit').textContent = 'Create endpoint';
@@ -497,6 +502,9 @@ $('endpoint-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const id = $('endpoint-id').value;
   const body = endpointBody(event.target);
+  // Headers left as the edit form showed them (masked) are left out, so the stored values stay.
+  if (id && $('endpoint-headers').value === $('endpoint-headers').dataset.shown)
+    delete body.headers;
   try {
     if (id) {
       await api(`/v1/webhook-endpoints/${id}`, { method: 'PATCH', body: JSON.stringify(body) });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { INestApplication, NestApplicationOptions, ValidationPipe } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
@@ -28,22 +29,69 @@ export function setUpApp(app: INestApplication): INestApplication {
 }
 
 /**
- * OpenAPI at /docs (UI) and /docs-json. Swagger mounts these straight on Express, ahead of Nest's
- * middleware, so they get their own API_KEY check here.
+ * OpenAPI at /docs (UI), /docs-json and /docs-yaml. Swagger mounts these straight on Express, ahead
+ * of Nest's middleware, so with API_KEY set they get their own gate here (`apiDocsBehindKey`).
  */
 function serveApiDocs(app: INestApplication): void {
   const { apiKey } = app.get<AppConfig>(appConfig.KEY);
-  if (apiKey) {
-    const expected = digest(apiKey);
-    app.use(['/docs', '/docs-json'], (request: Request, response: Response, next: NextFunction) => {
-      if (bearerMatches(request.headers.authorization, expected)) return next();
-      response
-        .status(401)
-        .json({ statusCode: 401, message: API_KEY_REFUSAL, error: 'Unauthorized' });
-    });
-  }
+  if (apiKey) app.use(['/docs', '/docs-json', '/docs-yaml'], apiDocsBehindKey(digest(apiKey)));
   const document = createApiDocument(app);
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  SwaggerModule.setup('docs', app, document, {
+    jsonDocumentUrl: 'docs-json',
+    yamlDocumentUrl: 'docs-yaml',
+  });
+}
+
+/** The page (`dashboard/api-docs.*`) that asks for the key, then shows the document fetched with it. */
+const KEY_PAGE_DIR = new URL('../dashboard/', import.meta.url);
+const KEY_PAGE = new Set(['/docs', '/docs/', '/docs/index.html']);
+const KEY_PAGE_SCRIPT = '/docs/stephook-docs.js';
+/** Swagger UI's own files under /docs: library code and icons, nothing of this API's document. */
+const SWAGGER_UI_FILES = new Set([
+  '/docs/swagger-ui-bundle.js',
+  '/docs/swagger-ui.css',
+  '/docs/favicon-32x32.png',
+  '/docs/favicon-16x16.png',
+]);
+/** The key page's own script and styles, and Swagger UI's (which sets styles on its elements). */
+const KEY_PAGE_POLICY =
+  "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+  "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/**
+ * With API_KEY set: the document (/docs-json, /docs-yaml, and Swagger's /docs/swagger-ui-init.js,
+ * which embeds it) needs the key; /docs opens without it on a page that holds nothing of the
+ * document, asks for the key as the dashboard does, and fetches /docs-json with it.
+ */
+function apiDocsBehindKey(expected: Buffer) {
+  let page: string | undefined;
+  let script: string | undefined;
+  return (request: Request, response: Response, next: NextFunction): void => {
+    const path = request.baseUrl + request.path;
+    if (request.method === 'GET' || request.method === 'HEAD') {
+      if (KEY_PAGE.has(path)) {
+        page ??= readFileSync(new URL('api-docs.html', KEY_PAGE_DIR), 'utf8');
+        keyPageHeaders(response).type('html').send(page);
+        return;
+      }
+      if (path === KEY_PAGE_SCRIPT) {
+        script ??= readFileSync(new URL('api-docs.js', KEY_PAGE_DIR), 'utf8');
+        keyPageHeaders(response).type('text/javascript').send(script);
+        return;
+      }
+      if (SWAGGER_UI_FILES.has(path)) return next();
+    }
+    if (bearerMatches(request.headers.authorization, expected)) return next();
+    response.status(401).json({ statusCode: 401, message: API_KEY_REFUSAL, error: 'Unauthorized' });
+  };
+}
+
+function keyPageHeaders(response: Response): Response {
+  return response
+    .set('content-security-policy', KEY_PAGE_POLICY)
+    .set('cache-control', 'no-cache')
+    .set('referrer-policy', 'no-referrer')
+    .set('x-content-type-options', 'nosniff');
 }
 
 /** The OpenAPI document of every route; a contract test holds the server's answers to it. */

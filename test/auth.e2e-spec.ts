@@ -114,6 +114,61 @@ describe('API authentication (e2e)', () => {
     }
   });
 
+  it('with API_KEY set, the API document needs the key in every form; /docs opens on a page that asks for it and holds nothing of it', async () => {
+    t = await createTestApp({ API_KEY });
+    const key = `Bearer ${API_KEY}`;
+    // Every form of the document, and Swagger's init script, which embeds it.
+    for (const path of [
+      '/docs-json',
+      '/docs-yaml',
+      '/docs/swagger-ui-init.js',
+      '/docs/docs/swagger-ui-init.js',
+    ]) {
+      for (const wrong of [undefined, `Bearer ${API_KEY}x`]) {
+        const refused = await call('get', path, undefined, wrong);
+        expect([path, refused.status]).toEqual([path, 401]);
+        expect(refused.text).not.toContain('listSteps');
+      }
+      const answered = await call('get', path, undefined, key).buffer(true);
+      expect([path, answered.status]).toEqual([path, 200]);
+      expect(answered.text).toContain('listSteps');
+    }
+    expect(
+      (await call('get', '/docs-yaml', undefined, key)).text.startsWith('openapi: 3.0.0'),
+    ).toBe(true);
+
+    // The page and its script open without the key, and carry nothing of the document.
+    for (const path of ['/docs', '/docs/', '/docs/index.html']) {
+      const page = await call('get', path, undefined);
+      expect([path, page.status]).toEqual([path, 200]);
+      expect(page.headers['content-type']).toMatch(/^text\/html/);
+      expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+      expect(page.text).toContain('<script type="module" src="/docs/stephook-docs.js">');
+      expect(page.text).not.toMatch(/listSteps|\/v1\/|swagger-ui-init/);
+    }
+    const script = await call('get', '/docs/stephook-docs.js', undefined).expect(200);
+    expect(script.headers['content-type']).toMatch(/^text\/javascript/);
+    expect(script.text).toContain("fetch('/docs-json'");
+    expect(script.text).not.toMatch(/listSteps|\/v1\//);
+    // Swagger UI's library files too (they hold no document), and nothing else under /docs.
+    const bundle = await call('get', '/docs/swagger-ui-bundle.js', undefined).buffer(true);
+    expect(bundle.status).toBe(200);
+    expect(bundle.text).not.toContain('listSteps');
+    await call('get', '/docs/swagger-ui.css', undefined).expect(200);
+    await call('get', '/docs/swagger-initializer.js', undefined).expect(401);
+  });
+
+  it('without API_KEY, serves /docs with the document as Swagger builds it, and both raw forms', async () => {
+    t = await createTestApp({});
+    const page = await call('get', '/docs', undefined).expect(200);
+    expect(page.text).toContain('swagger-ui-init.js');
+    expect((await call('get', '/docs/swagger-ui-init.js', undefined).buffer(true)).text).toContain(
+      'listSteps',
+    );
+    expect((await call('get', '/docs-json', undefined).expect(200)).text).toContain('listSteps');
+    expect((await call('get', '/docs-yaml', undefined).expect(200)).text).toContain('listSteps');
+  });
+
   it('leaves /health and /ready open even with API_KEY set', async () => {
     t = await createTestApp({ API_KEY });
     await request(t.server).get('/health').expect(200, { status: 'ok' });

@@ -167,6 +167,115 @@ describe('Webhook endpoints (e2e)', () => {
     expect(() => verifiedStepId(endpoint.secret, after)).toThrow();
   });
 
+  it('carries at most 3 signatures however often it is rotated: the newest and the 2 rotated out last', async () => {
+    await bed.start({ ...LOOPBACK_ALLOWED, STEP_COMPLETE_WEBHOOK: '' });
+    const endpoint = await createEndpoint({ url: bed.receiver.url('/rotated') });
+    const secrets = [endpoint.secret];
+    for (let i = 0; i < 400; i++) {
+      const rotated = await request(bed.app.server)
+        .post(`/v1/webhook-endpoints/${endpoint.id}/secret/rotate`)
+        .expect(200);
+      secrets.push((rotated.body as { secret: string }).secret);
+    }
+    const step = await bed.steps.create();
+    await bed.steps.complete(step.id, 'success').expect(200);
+    await bed.receiver.waitForRequests(1);
+    const [received] = bed.receiver.requests;
+    expect(String(received.headers['webhook-signature']).split(' ')).toHaveLength(3);
+    for (const secret of secrets.slice(-3)) expect(verifiedStepId(secret, received)).toBe(step.id);
+    expect(() => verifiedStepId(secrets.at(-4)!, received)).toThrow();
+    expect(() => verifiedStepId(secrets[0], received)).toThrow();
+    // A Node receiver took the request (with 402 signatures it answered 431 before the cap).
+    await eventually(
+      async () => (await deliveriesOf(endpoint.id, 'delivered')).length === 1,
+      'the delivery to be recorded as delivered',
+    );
+  });
+
+  it('signs an endpoint that was rotated often before the cap with at most 3 secrets', async () => {
+    await bed.start({ ...LOOPBACK_ALLOWED, STEP_COMPLETE_WEBHOOK: '' });
+    const endpoint = await createEndpoint({ url: bed.receiver.url('/legacy') });
+    // As an earlier version stored it after 401 rotations within a day: the newest and 401 others.
+    const now = Date.now();
+    const stored = [{ secret: endpoint.secret, expires_at: null as string | null }];
+    for (let i = 0; i < 401; i++) {
+      const secret = `whsec_${Buffer.alloc(32, i % 256).toString('base64')}`;
+      stored.push({ secret, expires_at: new Date(now + 86_000_000 - i * 1_000).toISOString() });
+    }
+    await bed.app.dataSource.query('UPDATE webhook_endpoints SET secrets = ? WHERE id = ?', [
+      JSON.stringify(stored),
+      endpoint.id,
+    ]);
+    await bed.app.app.get(EndpointRegistry).reload();
+    const step = await bed.steps.create();
+    await bed.steps.complete(step.id, 'success').expect(200);
+    await bed.receiver.waitForRequests(1);
+    const [received] = bed.receiver.requests;
+    expect(String(received.headers['webhook-signature']).split(' ')).toHaveLength(3);
+    expect(verifiedStepId(endpoint.secret, received)).toBe(step.id);
+    expect(verifiedStepId(stored[1].secret, received)).toBe(step.id);
+    expect(verifiedStepId(stored[2].secret, received)).toBe(step.id);
+  });
+
+  it('shows header values only in the answer that set them, masks them everywhere else, never stores the mask, and never logs them', async () => {
+    await bed.start({ ...LOOPBACK_ALLOWED, STEP_COMPLETE_WEBHOOK: '' });
+    const token = 'Bearer receiver-token-3f9a1c';
+    const MASK = '********';
+    const created = await request(bed.app.server)
+      .post('/v1/webhook-endpoints')
+      .send({
+        url: bed.receiver.url('/masked'),
+        headers: { Authorization: token, 'X-Team': 'ops' },
+      })
+      .expect(201);
+    const id = (created.body as CreatedEndpoint).id;
+    expect(created.body.headers).toEqual({ authorization: token, 'x-team': 'ops' });
+
+    const masked = { authorization: MASK, 'x-team': MASK };
+    const one = await request(bed.app.server).get(`/v1/webhook-endpoints/${id}`).expect(200);
+    expect(one.body.headers).toEqual(masked);
+    const list = await request(bed.app.server).get('/v1/webhook-endpoints').expect(200);
+    expect(
+      (list.body as { id: string; headers: object }[]).find((e) => e.id === id)?.headers,
+    ).toEqual(masked);
+    const renamed = await request(bed.app.server)
+      .patch(`/v1/webhook-endpoints/${id}`)
+      .send({ description: 'renamed' })
+      .expect(200);
+    expect(renamed.body.headers).toEqual(masked);
+
+    // Sending back what a view showed is refused, naming the header; the stored value stays.
+    const sentBack = await request(bed.app.server)
+      .patch(`/v1/webhook-endpoints/${id}`)
+      .send({ headers: { authorization: MASK, 'x-team': 'billing' } })
+      .expect(400);
+    expect(([] as string[]).concat(sentBack.body.message).join('; ')).toContain(
+      'headers "authorization" is "********"',
+    );
+    await request(bed.app.server)
+      .post('/v1/webhook-endpoints')
+      .send({ url: bed.receiver.url('/other'), headers: { authorization: MASK } })
+      .expect(400);
+    const step = await bed.steps.create();
+    await bed.steps.complete(step.id, 'success').expect(200);
+    await bed.receiver.waitForRequests(1);
+    expect(bed.receiver.requests[0].headers.authorization).toBe(token);
+    expect(bed.receiver.requests[0].headers['x-team']).toBe('ops');
+
+    // A PATCH that sets headers shows what it set, once.
+    const changed = await request(bed.app.server)
+      .patch(`/v1/webhook-endpoints/${id}`)
+      .send({ headers: { authorization: 'Bearer next-token-77e2' } })
+      .expect(200);
+    expect(changed.body.headers).toEqual({ authorization: 'Bearer next-token-77e2' });
+    const after = await request(bed.app.server).get(`/v1/webhook-endpoints/${id}`).expect(200);
+    expect(after.body.headers).toEqual({ authorization: MASK });
+
+    const logged = bed.app.logs.text();
+    expect(logged).not.toContain('receiver-token-3f9a1c');
+    expect(logged).not.toContain('next-token-77e2');
+  });
+
   it('holds deliveries while an endpoint is disabled and sends each once when it is enabled', async () => {
     await bed.start({ ...LOOPBACK_ALLOWED, STEP_COMPLETE_WEBHOOK: '' });
     const endpoint = await createEndpoint({ url: bed.receiver.url('/held'), disabled: true });

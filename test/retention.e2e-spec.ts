@@ -142,6 +142,96 @@ describe('Retention (e2e)', () => {
     expect(metrics).toMatch(/^stephook_retention_deleted_total\{rule="steps"\} 2$/m);
   });
 
+  it('STEP_RETENTION deletes only terminal steps whose deliveries are all finished; a kept pending step completes and is delivered', async () => {
+    await bed.start({
+      STEP_RETENTION: '1h',
+      // Deliveries never age out on their own here: each step is judged with all its deliveries.
+      STEP_COMPLETE_RETENTION: 'never',
+      STEP_COMPLETE_FAILED_RETENTION: 'never',
+      STEP_COMPLETE_RETRY_SCHEDULE: 'none',
+      STEP_COMPLETE_ALLOWED_NETWORKS: '127.0.0.0/8',
+    });
+    await request(bed.app.server)
+      .post('/v1/webhook-endpoints')
+      .send({ url: bed.receiver.url('/held'), disabled: true, filter: { agent_ids: ['held'] } })
+      .expect(201);
+    const pending = [
+      (await bed.steps.create({ agent_id: 'agent-r' })).id,
+      (await bed.steps.create({ agent_id: 'agent-r' })).id,
+      (await bed.steps.create({ agent_id: 'held' })).id,
+    ];
+    bed.receiver.replyWith({ status: 204 });
+    const delivered = await completedStep();
+    const heldStep = await completedStep('held'); // env: delivered; the disabled endpoint: held
+    await bed.receiver.waitForRequests(2);
+    bed.receiver.replyWith({ status: 500 });
+    const failed = await completedStep();
+    await bed.deliveries.settled(failed, 'failed');
+    bed.receiver.replyWith({ hold: true });
+    const inFlight = await completedStep();
+    await bed.receiver.waitForRequests(4);
+    await eventually(
+      async () => (await listDeliveries('&status=delivered')).length === 2,
+      'the two answered deliveries to be recorded as delivered',
+    );
+    const all = [...pending, delivered, heldStep, failed, inFlight];
+    await age('steps', all, 2 * HOUR_MS);
+    await age('webhook_deliveries', all, 2 * HOUR_MS);
+
+    const swept = await bed.app.app.get(RetentionSweeper).sweep();
+    expect(Object.fromEntries([...swept].map(([rule, count]) => [rule.key, count]))).toEqual({
+      steps: 2, // delivered and failed: every delivery of theirs is finished
+    });
+    const status = async (stepId: string) =>
+      (await request(bed.app.server).get(`/v1/steps/${stepId}`)).status;
+    expect(await Promise.all(all.map(status))).toEqual([200, 200, 200, 404, 200, 404, 200]);
+    expect((await listDeliveries()).map((delivery) => delivery.status).sort()).toEqual([
+      'delivered', // heldStep's env delivery goes with its step only
+      'held',
+      'pending',
+    ]);
+
+    // The kept pending steps are still there to complete, and their webhooks go out.
+    bed.receiver.release(204);
+    bed.receiver.replyWith({ status: 204 });
+    for (const stepId of pending.slice(0, 2)) {
+      await bed.steps.complete(stepId, 'success').expect(200);
+    }
+    await bed.steps.complete(pending[2], 'cancelled').expect(200);
+    await bed.receiver.waitUntil(
+      (requests) =>
+        pending.every((stepId) =>
+          requests.some(
+            (received) =>
+              received.path === '/hook' &&
+              (JSON.parse(received.rawBody.toString()) as { step_id: string }).step_id === stepId,
+          ),
+        ),
+      'a webhook for each kept pending step',
+    );
+  });
+
+  it('STEP_RETENTION on its own clock leaves pending steps to be completed later (the 404s of issue 22)', async () => {
+    await bed.start({ STEP_RETENTION: '1s' });
+    bed.receiver.replyWith({ status: 204 });
+    const pending: string[] = [];
+    for (let i = 0; i < 20; i++) pending.push((await bed.steps.create({ agent_id: 'agent-r' })).id);
+    // A finished step created after them: once a background pass deletes it, every pending step
+    // was older than STEP_RETENTION in that pass.
+    const finished = await completedStep();
+    await bed.app.logs.waitFor(
+      (entry) => entry.message.startsWith('Retention: deleted 1 steps'),
+      'a background pass to delete the finished step',
+      10_000,
+    );
+    await request(bed.app.server).get(`/v1/steps/${finished}`).expect(404);
+    for (const stepId of pending) await bed.steps.complete(stepId, 'success').expect(200);
+    await bed.receiver.waitUntil(
+      (requests) => new Set(requests.map((received) => received.rawBody.toString())).size === 21,
+      'a webhook for each of the 20 pending steps',
+    );
+  });
+
   it('purges in the background, at start and then on its own clock', async () => {
     await bed.start({
       STEP_COMPLETE_RETENTION: '1s',

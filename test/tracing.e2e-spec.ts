@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { once } from 'node:events';
+import { createServer, Socket } from 'node:net';
 import { join } from 'node:path';
 import { eventually } from './helpers/deadline.js';
-import { ensureBuilt, ServerProcess } from './helpers/server-process.js';
+import { ensureBuilt, freePort, ServerProcess } from './helpers/server-process.js';
+import type { LogLine } from './helpers/server-process.js';
 import type { ReceivedRequest } from './helpers/webhook-receiver.js';
 import { WebhookReceiver } from './helpers/webhook-receiver.js';
 
@@ -292,4 +295,81 @@ describe('OpenTelemetry traces (e2e, built server)', () => {
     expect(receiver.requests[0].headers.traceparent).toBeUndefined();
     expect(collector.requests).toHaveLength(0);
   });
+});
+
+/** SPEC §6 with tracing on: a collector that is down or hangs never changes how a stop ends. */
+describe('Stopping with an unreachable OTLP collector (e2e, built server)', () => {
+  beforeAll(() => ensureBuilt());
+
+  /** Starts the server tracing to `endpoint` with spans buffered, SIGTERMs it, and times the exit. */
+  async function stopWhileExportingTo(endpoint: string) {
+    const receiver = (await WebhookReceiver.start()).replyWith({ status: 204 });
+    try {
+      const server = await ServerProcess.start({
+        ...IN_MEMORY,
+        STEP_COMPLETE_WEBHOOK: receiver.url(),
+        OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+        // Spans stay buffered until the stop has to send them.
+        OTEL_BSP_SCHEDULE_DELAY: '600000',
+      });
+      const created = await fetch(`${server.baseUrl}/v1/steps`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+      const { id } = (await created.json()) as { id: string };
+      const done = await fetch(`${server.baseUrl}/v1/steps/${id}/success`, { method: 'POST' });
+      expect(done.status).toBe(200);
+      await receiver.waitForRequests(1);
+      const signalled = performance.now();
+      const logged = server.lines.length;
+      server.kill('SIGTERM');
+      const code = await server.exited;
+      return { code, tookMs: performance.now() - signalled, stopLines: server.lines.slice(logged) };
+    } finally {
+      await receiver.close();
+    }
+  }
+
+  /** The stop logged one warn line about the spans, and no error. */
+  function expectOneWarning(stopLines: LogLine[]): void {
+    const warnings = stopLines.filter((line) => line.level === 'warn');
+    expect(warnings.map((line) => line.message)).toEqual([
+      expect.stringMatching(/^The last spans were not exported \(.+\); they are dropped$/),
+    ]);
+    expect(stopLines.filter((line) => line.level === 'error')).toEqual([]);
+  }
+
+  it('exits 0 within 10 s when nothing listens on the collector port', async () => {
+    const port = await freePort();
+    const { code, tookMs, stopLines } = await stopWhileExportingTo(`http://127.0.0.1:${port}`);
+    expect(code).toBe(0);
+    expect(tookMs).toBeLessThan(10_000);
+    expectOneWarning(stopLines);
+  }, 60_000);
+
+  it('exits 0 within 10 s when the collector accepts the connection and never answers', async () => {
+    const sockets = new Set<Socket>();
+    let connections = 0;
+    const collector = createServer((socket) => {
+      connections++;
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.resume(); // reads the export, never answers
+    });
+    collector.listen(0, '127.0.0.1');
+    await once(collector, 'listening');
+    try {
+      const { port } = collector.address() as { port: number };
+      const { code, tookMs, stopLines } = await stopWhileExportingTo(`http://127.0.0.1:${port}`);
+      expect(code).toBe(0);
+      expect(tookMs).toBeLessThan(10_000);
+      expect(connections).toBeGreaterThan(0); // the flush reached it, and was left hanging
+      expectOneWarning(stopLines);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      collector.close();
+      await once(collector, 'close');
+    }
+  }, 60_000);
 });

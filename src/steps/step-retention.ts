@@ -9,8 +9,9 @@ import { TransactionalEvents } from '../database/transactional-events.js';
 import { STEPS_EXPIRING, StepsExpiringEvent } from './events/steps-expiring.event.js';
 
 /**
- * STEP_RETENTION: steps created longer ago than this are deleted with their metrics and finished
- * deliveries (the foreign keys cascade), except those another module keeps (`STEPS_EXPIRING`).
+ * STEP_RETENTION: terminal steps created longer ago than this are deleted with their metrics and
+ * finished deliveries (the foreign keys cascade), except those another module keeps
+ * (`STEPS_EXPIRING`). A pending step is never deleted: its terminal call is still to come.
  */
 @Injectable()
 export class StepRetention implements RetentionRule, OnModuleInit {
@@ -36,7 +37,17 @@ export class StepRetention implements RetentionRule, OnModuleInit {
     cursor: RetentionCursor | null,
     limit: number,
   ): Promise<{ deleted: number; cursor: RetentionCursor | null }> {
-    const expired = await expiredRows(manager, 'steps', 'TRUE', {}, cutoff, cursor, limit);
+    // `status` is read in the same statement that locks the row (PostgreSQL): a transition that
+    // commits first is seen, one that comes after waits for this transaction.
+    const expired = await expiredRows(
+      manager,
+      'steps',
+      "status <> 'pending'",
+      {},
+      cutoff,
+      cursor,
+      limit,
+    );
     if (expired.ids.length === 0) return { deleted: 0, cursor: expired.cursor };
     const event = new StepsExpiringEvent(expired.ids);
     await this.events.publish(STEPS_EXPIRING, event, manager);

@@ -11,6 +11,7 @@ import {
   trace,
   Tracer,
 } from '@opentelemetry/api';
+import { Logger } from '@nestjs/common';
 import type { IdGenerator } from '@opentelemetry/sdk-trace-node';
 import { STEPHOOK_VERSION } from '../common/version.js';
 import type { TracingConfig } from '../config/tracing.config.js';
@@ -70,10 +71,36 @@ export async function startTracing(config: TracingConfig): Promise<void> {
   };
 }
 
-/** Sends the spans still buffered and stops (at shutdown); nothing when tracing is off. */
-export async function stopTracing(): Promise<void> {
-  await stop?.();
+/** The longest the spans still buffered at shutdown may take to reach the collector. */
+export const TRACE_FLUSH_MS = 2_000;
+
+/**
+ * Sends the spans still buffered and stops (at shutdown), giving up after `withinMs`; nothing when
+ * tracing is off. Never throws: a collector that is down or hangs costs one warn line and those
+ * spans, never the exit code.
+ */
+export async function stopTracing(withinMs = TRACE_FLUSH_MS): Promise<void> {
+  const stopping = stop;
   stop = undefined;
+  if (!stopping) return;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(
+      () => resolve(`the collector did not answer within ${withinMs} ms`),
+      withinMs,
+    );
+  });
+  const failure = await Promise.race([
+    stopping().then(
+      () => null,
+      (error: unknown) => (error instanceof Error ? error.message : String(error)),
+    ),
+    late,
+  ]);
+  clearTimeout(timer);
+  if (failure !== null) {
+    new Logger('Tracing').warn(`The last spans were not exported (${failure}); they are dropped`);
+  }
 }
 
 function tracer(): Tracer {

@@ -77,17 +77,24 @@ export class DeliveryRetention implements OnModuleInit {
     }
   }
 
+  /**
+   * Vetoes the deletion of every expiring step that still has a delivery on its way (pending or
+   * held). On PostgreSQL the deliveries are locked first and their status read after the lock: a
+   * retry or recover that made one pending has committed (and is seen) or waits for this delete.
+   */
   @OnEventInTransaction(STEPS_EXPIRING)
   async keepStepsWithOpenDeliveries(
     event: StepsExpiringEvent,
     manager: EntityManager,
   ): Promise<void> {
+    const lock = manager.connection.options.type === 'postgres' ? ' FOR UPDATE' : '';
     const rows = (await queryRows(
       manager,
-      `SELECT DISTINCT step_id FROM webhook_deliveries
-       WHERE step_id IN (:...ids) AND status IN ('pending', 'held')`,
+      `SELECT step_id, status FROM webhook_deliveries WHERE step_id IN (:...ids)${lock}`,
       { ids: event.stepIds },
-    )) as { step_id: string }[];
-    for (const row of rows) event.keep.add(row.step_id);
+    )) as { step_id: string; status: DeliveryStatus }[];
+    for (const row of rows) {
+      if (row.status === 'pending' || row.status === 'held') event.keep.add(row.step_id);
+    }
   }
 }

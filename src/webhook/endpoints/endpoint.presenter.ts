@@ -5,15 +5,29 @@ import type { WebhookEndpoint } from './entities/webhook-endpoint.entity.js';
 /** When this process read the environment: the environment endpoint's created/updated time. */
 const ENVIRONMENT_READ_AT = new Date().toISOString();
 
-/** An endpoint as clients see it; never its secrets. */
-export function presentEndpoint(endpoint: WebhookEndpoint) {
+/**
+ * What every view shows in place of a header value (names are shown): the values are secrets like
+ * the signing secret (an `authorization` header for the receiver). Fixed, so it tells nothing of
+ * the value, not even its length.
+ */
+export const MASKED_HEADER_VALUE = '********';
+
+/**
+ * Whether a view shows header values: only the answer to the request that set them (the create,
+ * a PATCH that sent `headers`); every other view masks them.
+ */
+export type HeaderValues = 'shown' | 'masked';
+
+/** An endpoint as clients see it; never its secrets, header values only when `headerValues` says. */
+export function presentEndpoint(endpoint: WebhookEndpoint, headerValues: HeaderValues = 'masked') {
+  const headers = JSON.parse(endpoint.headers) as Record<string, string>;
   return {
     id: endpoint.id,
     url: endpoint.url,
     description: endpoint.description,
     filter: endpoint.filter ? (JSON.parse(endpoint.filter) as EndpointFilterDto) : null,
     payload: endpoint.payload,
-    headers: JSON.parse(endpoint.headers) as Record<string, string>,
+    headers: headerValues === 'shown' ? headers : maskValues(headers),
     disabled: endpoint.disabled,
     disabled_reason: endpoint.disabledReason as string | null,
     created_at: endpoint.createdAt,
@@ -21,6 +35,20 @@ export function presentEndpoint(endpoint: WebhookEndpoint) {
   };
 }
 export type EndpointJson = ReturnType<typeof presentEndpoint>;
+
+function maskValues(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.keys(headers).map((name) => [name, MASKED_HEADER_VALUE]));
+}
+
+/**
+ * The names of `headers` whose value is the mask: a client that sent back what a view showed. It
+ * is refused (400) rather than stored, so the mask never replaces a real value.
+ */
+export function maskedHeaderNames(headers: Record<string, string> | null | undefined): string[] {
+  return Object.entries(headers ?? {})
+    .filter(([, value]) => value === MASKED_HEADER_VALUE)
+    .map(([name]) => name);
+}
 
 /** The environment endpoint: its URL without credentials or query, its key and secret unshown. */
 export function presentEnvironmentEndpoint(endpoint: Endpoint): EndpointJson {

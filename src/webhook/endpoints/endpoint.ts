@@ -16,6 +16,12 @@ export const ENDPOINT_ID: IdFormat = {
 /** How long a rotated-out secret keeps signing beside the new one. */
 export const ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
 
+/**
+ * Rotated-out secrets that sign beside the current one at most (the most recently rotated out
+ * first), so a request carries at most 3 signatures however often an endpoint is rotated (SPEC §9).
+ */
+export const MAX_PREVIOUS_SECRETS = 2;
+
 export function newEndpointId(): string {
   return `ep_${randomUUID().replaceAll('-', '')}`;
 }
@@ -59,11 +65,18 @@ export interface Endpoint {
   restricted: boolean;
 }
 
-/** The keys that sign an attempt made at `now`: every secret not yet expired. */
+/**
+ * The keys that sign an attempt made at `now`: the current secrets (the environment's, all of them;
+ * an API endpoint's newest) and the MAX_PREVIOUS_SECRETS most recently rotated out that have not
+ * expired. The cap here also covers endpoints rotated more often before rotation dropped the rest.
+ */
 export function signingKeys(endpoint: Endpoint, now: number): Buffer[] {
-  return endpoint.secrets
-    .filter((secret) => secret.expiresAt === null || secret.expiresAt > now)
-    .map((secret) => secret.key);
+  const current = endpoint.secrets.filter((secret) => secret.expiresAt === null);
+  const previous = endpoint.secrets
+    .filter((secret) => secret.expiresAt !== null && secret.expiresAt > now)
+    .sort((a, b) => (b.expiresAt ?? 0) - (a.expiresAt ?? 0))
+    .slice(0, MAX_PREVIOUS_SECRETS);
+  return [...current, ...previous].map((secret) => secret.key);
 }
 
 /** Whether the step of `event` passes `filter`; no filter passes every step. */

@@ -1,4 +1,15 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Query,
+} from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
@@ -22,7 +33,13 @@ import {
 import { DeliveryReads } from '../deliveries/delivery-reads.js';
 import { ENDPOINT_ID, ENV_ENDPOINT_ID } from './endpoint.js';
 import { EndpointRegistry } from './endpoint-registry.js';
-import { EndpointJson, presentEndpoint, presentEnvironmentEndpoint } from './endpoint.presenter.js';
+import {
+  EndpointJson,
+  MASKED_HEADER_VALUE,
+  maskedHeaderNames,
+  presentEndpoint,
+  presentEnvironmentEndpoint,
+} from './endpoint.presenter.js';
 import { EndpointsService, newestSecret } from './endpoints.service.js';
 
 const DAY_MS = 86_400_000;
@@ -41,6 +58,19 @@ export class ListEndpointsQuery extends PageQuery {
   @IdCursor(ENDPOINT_ID, 'before') declare before?: string;
 }
 
+/** 400 for a header whose value is the mask a view showed: storing it would lose the real one. */
+function refuseMaskedHeaderValues(headers: Record<string, string> | null | undefined): void {
+  const names = maskedHeaderNames(headers);
+  if (names.length === 0) return;
+  throw new BadRequestException(
+    names.map(
+      (name) =>
+        `headers "${name}" is "${MASKED_HEADER_VALUE}", the mask views show in place of a value: ` +
+        'send the value itself, or leave headers out to keep them',
+    ),
+  );
+}
+
 @ApiTags('webhook endpoints')
 @ApiBearerAuth()
 @Controller('v1/webhook-endpoints')
@@ -56,8 +86,9 @@ export class EndpointsController {
   @ApiCreatedResponse({ type: CreatedEndpointView })
   @ApiBodyErrors()
   async createEndpoint(@Body() dto: CreateEndpointDto): Promise<EndpointJson & { secret: string }> {
+    refuseMaskedHeaderValues(dto.headers);
     const endpoint = await this.endpoints.create(dto);
-    return { ...presentEndpoint(endpoint), secret: newestSecret(endpoint) };
+    return { ...presentEndpoint(endpoint, 'shown'), secret: newestSecret(endpoint) };
   }
 
   @Get()
@@ -75,7 +106,7 @@ export class EndpointsController {
     const limit = query.limit ?? undefined;
     if (environment && firstPage && limit !== undefined) query.limit = limit - 1;
     const rows = query.limit === 0 ? [] : await this.endpoints.list(query);
-    const listed = rows.map(presentEndpoint);
+    const listed = rows.map((row) => presentEndpoint(row));
     return environment && firstPage ? [presentEnvironmentEndpoint(environment), ...listed] : listed;
   }
 
@@ -128,7 +159,9 @@ export class EndpointsController {
     @Param('id', ParseEndpointIdPipe) id: string,
     @Body() dto: UpdateEndpointDto,
   ): Promise<EndpointJson> {
-    return presentEndpoint(await this.endpoints.update(id, dto));
+    refuseMaskedHeaderValues(dto.headers);
+    const updated = await this.endpoints.update(id, dto);
+    return presentEndpoint(updated, dto.headers === undefined ? 'masked' : 'shown');
   }
 
   @Delete(':id')
@@ -156,7 +189,13 @@ export class EndpointsController {
 
   @Post(':id/secret/rotate')
   @HttpCode(200)
-  @ApiOperation({ summary: 'A new secret; the old one keeps signing beside it for 24 h' })
+  @ApiOperation({
+    summary: 'A new secret; the old one keeps signing beside it for 24 h',
+    description:
+      'A request carries at most 3 signatures: the newest secret and the 2 rotated out most ' +
+      'recently, each for 24 h after its own rotation. Rotating a third time within 24 h drops ' +
+      'the oldest of them at once.',
+  })
   @EndpointIdParam()
   @ApiOkResponse({ type: EndpointSecretView })
   @ApiErrors(400, 404, 409)

@@ -10,6 +10,7 @@ import { EndpointNotFoundError, EnvironmentEndpointError } from '../webhook.erro
 import type { CreateEndpointDto, UpdateEndpointDto } from './dto/endpoint.dto.js';
 import {
   ENV_ENDPOINT_ID,
+  MAX_PREVIOUS_SECRETS,
   ROTATION_OVERLAP_MS,
   StoredSecret,
   newEndpointId,
@@ -117,19 +118,23 @@ export class EndpointsService {
     return updated;
   }
 
-  /** A new secret; the previous ones keep signing beside it for ROTATION_OVERLAP_MS. */
+  /**
+   * A new secret; the one it replaces keeps signing beside it for ROTATION_OVERLAP_MS, and so do
+   * earlier ones still within theirs, up to MAX_PREVIOUS_SECRETS: rotating again within 24 h drops
+   * the oldest at once.
+   */
   async rotateSecret(id: string): Promise<string> {
     refuseEnvironment(id);
     return this.change(async (manager) => {
       const endpoint = await manager.findOneBy(WebhookEndpoint, { id });
       if (!endpoint) throw new EndpointNotFoundError(id);
       const now = Date.now();
-      const until = new Date(now + ROTATION_OVERLAP_MS).toISOString();
-      const previous = (JSON.parse(endpoint.secrets) as StoredSecret[])
-        .filter((stored) => stored.expires_at === null || Date.parse(stored.expires_at) > now)
-        .map((stored) => ({ secret: stored.secret, expires_at: stored.expires_at ?? until }));
       const secret = newEndpointSecret();
-      endpoint.secrets = JSON.stringify([{ secret, expires_at: null }, ...previous]);
+      const stored = JSON.parse(endpoint.secrets) as StoredSecret[];
+      endpoint.secrets = JSON.stringify([
+        { secret, expires_at: null },
+        ...stillSigning(stored, now, new Date(now + ROTATION_OVERLAP_MS).toISOString()),
+      ]);
       endpoint.updatedAt = new Date(now).toISOString();
       await manager.save(WebhookEndpoint, endpoint);
       return secret;
@@ -161,6 +166,18 @@ export class EndpointsService {
 
 export function newestSecret(endpoint: WebhookEndpoint): string {
   return (JSON.parse(endpoint.secrets) as StoredSecret[])[0].secret;
+}
+
+/**
+ * The secrets that sign beside a new one: the one it replaces (until `until`) and those rotated
+ * out before it and not expired at `now`, the most recent first, MAX_PREVIOUS_SECRETS at most.
+ */
+function stillSigning(stored: StoredSecret[], now: number, until: string): StoredSecret[] {
+  return stored
+    .filter((old) => old.expires_at === null || Date.parse(old.expires_at) > now)
+    .map((old) => ({ secret: old.secret, expires_at: old.expires_at ?? until }))
+    .sort((a, b) => Date.parse(b.expires_at) - Date.parse(a.expires_at))
+    .slice(0, MAX_PREVIOUS_SECRETS);
 }
 
 function refuseEnvironment(id: string): void {

@@ -2,6 +2,7 @@ import { ApiProperty } from '@nestjs/swagger';
 import { PAYLOAD_MODES } from '../../../config/webhook.config.js';
 import { AttemptsSuccessView, DeliveryCountsView } from '../../deliveries/dto/delivery.view.js';
 import { ENDPOINT_ID } from '../endpoint.js';
+import { MASKED_HEADER_VALUE } from '../endpoint.presenter.js';
 import { DISABLED_REASONS } from '../entities/webhook-endpoint.entity.js';
 import type { EndpointFilterDto } from './endpoint.dto.js';
 import { TERMINAL_STATUSES } from './endpoint.dto.js';
@@ -36,7 +37,17 @@ export class EndpointView {
   })
   filter: EndpointFilterDto | null;
   @ApiProperty({ enum: PAYLOAD_MODES }) payload: string;
-  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } })
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    description:
+      'Extra request headers, names lower-cased. Their values are secrets: shown in full only in ' +
+      'the answer that set them (the 201 of the create, the 200 of a PATCH that sent headers); ' +
+      `every other view shows each value as "${MASKED_HEADER_VALUE}". A create or PATCH that sends ` +
+      'that mask as a value is refused (400): send the value itself, or leave headers out of a ' +
+      'PATCH to keep them.',
+    example: { authorization: MASKED_HEADER_VALUE },
+  })
   headers: Record<string, string>;
   @ApiProperty() disabled: boolean;
   @ApiProperty({ enum: DISABLED_REASONS, nullable: true }) disabled_reason: string | null;
