@@ -70,6 +70,7 @@ type Content = Record<string, { schema: Schema }>;
  * - a nullable enum lists null among its values, so the step it describes validates against it;
  * - a nullable $ref or a nullable oneOf offers null as a branch of its own;
  * - errors are JSON even on a route whose success is text (/metrics);
+ * - every route can answer 400: NUL in a query value or path parameter is refused everywhere;
  * - a route without the Bearer requirement says so (`security: []`), and the shared key is no JWT.
  */
 export function refineApiDocument(document: OpenAPIObject): OpenAPIObject {
@@ -88,6 +89,12 @@ export function refineApiDocument(document: OpenAPIObject): OpenAPIObject {
           response.content = { 'application/json': text };
       }
       operation.security ??= [];
+      // NUL in any query value or path parameter is a 400 on every route (SPEC §9).
+      responses['400'] ??= {
+        description: 'A query value or path parameter holds a NUL character: the message names it',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorView' } } },
+      } as { content?: Content };
+      operation.responses = responses;
     }
   }
   for (const name of requestSchemas) {
