@@ -1,8 +1,9 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
+import fc from 'fast-check';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import type { OpenAPI } from 'openapi-types';
 import request from 'supertest';
-import { ApiContract } from './helpers/api-contract.js';
+import { ApiContract, redoclyLint } from './helpers/api-contract.js';
 import { createTestApp, TestApp } from './helpers/test-app.js';
 
 type Operation = {
@@ -59,6 +60,19 @@ describe('The OpenAPI document (contract)', () => {
     expect(document.servers).toEqual([expect.objectContaining({ url: '/' })]);
   });
 
+  it("lints with 0 errors under Redocly's recommended rules, and the lint can fail", async () => {
+    const problems = await redoclyLint(document);
+    const errors = problems
+      .filter((problem) => problem.severity === 'error')
+      .map((problem) => `${problem.ruleId} ${problem.location[0]?.pointer}: ${problem.message}`);
+    expect(errors).toEqual([]);
+    // The rule the document once broke: nullable without a type beside it.
+    const broken = structuredClone(document);
+    (broken.components!.schemas!.ErrorView as Schema).properties!.error = { nullable: true };
+    const planted = await redoclyLint(broken);
+    expect(planted.map((problem) => problem.ruleId)).toContain('nullable-type-sibling');
+  }, 60_000);
+
   it('names operations as a client calls them, each once', () => {
     const ids = operations().map(({ operation }) => operation.operationId);
     expect(new Set(ids).size).toBe(ids.length);
@@ -104,14 +118,18 @@ describe('The OpenAPI document (contract)', () => {
   });
 
   it('describes request bodies as the server checks them', () => {
+    const contract = ApiContract.of(t.app);
     for (const { operation } of operations()) {
       const ref = operation.requestBody?.content['application/json'].schema.$ref;
       if (!ref) continue;
       const body = schema(ref.split('/').pop()!);
       expect(body.additionalProperties).toBe(false);
       for (const [name, property] of Object.entries(body.properties ?? {})) {
-        if (!body.required?.includes(name))
-          expect({ name, nullable: property.nullable }).toEqual({ name, nullable: true });
+        // Null means left out for every optional field: the document must accept it too.
+        if (!body.required?.includes(name)) {
+          const violation = contract.schemaViolation(`${ref} ${name}`, property, null);
+          expect({ name, acceptsNull: violation }).toEqual({ name, acceptsNull: null });
+        }
         if (property.enum && property.nullable) expect(property.enum).toContain(null);
       }
     }
@@ -123,6 +141,7 @@ describe('The OpenAPI document (contract)', () => {
     expect(schema('StepMetricsDto').properties!.step_ns.oneOf).toEqual([
       expect.objectContaining({ type: 'integer', format: 'int64' }),
       expect.objectContaining({ type: 'string', pattern: '^\\d{1,19}$' }),
+      { type: 'string', nullable: true, enum: [null] },
     ]);
   });
 
@@ -137,6 +156,174 @@ describe('The OpenAPI document (contract)', () => {
     const runSteps = (document.paths['/v1/runs/{run_id}/steps'].get as unknown as Operation)
       .parameters!;
     expect(runSteps.filter((p) => p.name === 'run_id').map((p) => p.in)).toEqual(['path']);
+  });
+
+  describe('endpoint bodies: the document accepts exactly what the server accepts', () => {
+    const good = 'https://example.com/hook';
+    const urls = [
+      good,
+      'http://[2001:db8::1]:8080/x?y=1',
+      null,
+      '日本語',
+      'https://日本.jp/',
+      1,
+      'ftp://example.com/',
+      'https://u:p@example.com/',
+      'HTTPS://example.com/',
+      'https://a b/',
+      'https://example.com:70000/',
+      `https://example.com/${'a'.repeat(2040)}`,
+    ];
+    const filters = [
+      undefined,
+      null,
+      {},
+      { statuses: ['failed'] },
+      [{ statuses: ['failed'] }],
+      'x',
+      1,
+      true,
+      { statuses: [] },
+      { agent_ids: [] },
+      { tags: [] },
+      { run_ids: null },
+      { project_ids: ['p'] },
+      { statuses: ['pending'] },
+      { agent_ids: ['a'.repeat(513)] },
+      { tags: Array.from({ length: 101 }, (_, i) => `t${i}`) },
+      { nope: ['x'] },
+      { tags: [1] },
+    ];
+    const values = [
+      'Bearer a',
+      'a \t b',
+      '!~',
+      '€uro',
+      '日本',
+      'a\u0001b',
+      'a\r\nb',
+      ' lead',
+      'trail ',
+      '',
+      'v'.repeat(4096),
+      'v'.repeat(4097),
+      'caf\u00e9',
+      1,
+      null,
+    ];
+    const names = ['authorization', 'x-team', 'tostring', 'hasownproperty', 'get', 'accept'];
+    const body = fc.record(
+      {
+        url: fc.constantFrom(...urls),
+        description: fc.constantFrom(null, 'billing', 'd'.repeat(1025), 1),
+        filter: fc.constantFrom(...filters),
+        payload: fc.constantFrom(null, 'full', 'minimal', 'huge'),
+        headers: fc.oneof(
+          fc.constantFrom(null, [], 'x'),
+          fc.dictionary(fc.constantFrom(...names), fc.constantFrom(...values), { maxKeys: 3 }),
+          fc.constant(Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`x-${i}`, 'v']))),
+        ),
+        disabled: fc.constantFrom(null, true, false, 'yes'),
+      },
+      { requiredKeys: [] },
+    );
+
+    /** Bodies where the two disagree, with what each said. */
+    async function disagreements(
+      method: 'post' | 'patch',
+      path: string,
+      template: string,
+      bodies: readonly Record<string, unknown>[],
+    ): Promise<string[]> {
+      const contract = ApiContract.of(t.app);
+      const found: string[] = [];
+      for (const sent of bodies) {
+        const documentSays = contract.requestViolation(method, template, sent);
+        const response = await request(t.server)[method](path).send(sent);
+        if (response.status >= 500 || (response.status >= 300 && response.status !== 400))
+          found.push(`${JSON.stringify(sent).slice(0, 200)} → ${response.status}`);
+        else if ((documentSays === null) !== response.status < 300)
+          found.push(
+            `${JSON.stringify(sent).slice(0, 200)}: document ${documentSays ?? 'accepts'}, ` +
+              `server ${response.status} ${JSON.stringify(response.body.message)}`,
+          );
+      }
+      return found;
+    }
+
+    it('agree on create and update for 300 generated bodies, and on the cases found by hand', async () => {
+      const generated = fc.sample(body, { numRuns: 150, seed: 20261206 });
+      const byHand = [
+        ...urls.map((url) => ({ url })),
+        ...filters.map((filter) => ({ url: good, filter })),
+        ...values.map((value) => ({ url: good, headers: { 'x-a': value } })),
+      ];
+      const created = await request(t.server).post('/v1/webhook-endpoints').send({ url: good });
+      const id = (created.body as { id: string }).id;
+      const update = generated.map(({ url: _url, ...rest }) => rest);
+      await expect(
+        disagreements('post', '/v1/webhook-endpoints', '/v1/webhook-endpoints', [
+          ...byHand,
+          ...generated.map((generatedBody) => ({ url: good, ...generatedBody })),
+        ]),
+      ).resolves.toEqual([]);
+      await expect(
+        disagreements('patch', `/v1/webhook-endpoints/${id}`, '/v1/webhook-endpoints/{id}', [
+          ...byHand,
+          ...update,
+        ]),
+      ).resolves.toEqual([]);
+    }, 120_000);
+
+    it('disagree only on header names, which OpenAPI 3.0 cannot constrain (no propertyNames)', async () => {
+      const refusedNames = [
+        'user-agent',
+        'traceparent',
+        'expect',
+        'content-type',
+        'webhook-id',
+        'host',
+        'connection',
+        'proxy-authorization',
+        'a b',
+        'x:y',
+        '',
+        'é',
+        'n'.repeat(257),
+      ];
+      const found = await disagreements('post', '/v1/webhook-endpoints', '/v1/webhook-endpoints', [
+        ...refusedNames.map((name) => ({ url: good, headers: { [name]: 'v' } })),
+        { url: good, headers: { 'X-A': '1', 'x-a': '2' } },
+      ]);
+      expect(found).toHaveLength(refusedNames.length + 1);
+      expect(found.every((line) => line.includes('document accepts, server 400'))).toBe(true);
+      const headers = schema('CreateEndpointDto').properties!.headers as Schema & {
+        description?: string;
+      };
+      expect(headers.description).toContain('user-agent');
+    });
+
+    it('states the rules as a validator reads them: url pattern, header bounds, non-empty lists', () => {
+      const create = schema('CreateEndpointDto').properties!;
+      expect(create.url).toMatchObject({ maxLength: 2048, pattern: expect.any(String) });
+      expect(create.headers).toMatchObject({
+        maxProperties: 20,
+        additionalProperties: {
+          type: 'string',
+          minLength: 1,
+          maxLength: 4096,
+          pattern: expect.any(String),
+        },
+      });
+      const filter = schema('EndpointFilterDto');
+      for (const list of ['statuses', 'agent_ids', 'project_ids', 'run_ids', 'tags'])
+        expect(filter.properties![list]).toMatchObject({
+          type: 'array',
+          minItems: 1,
+          maxItems: 100,
+        });
+      expect(filter.additionalProperties).toBe(false);
+    });
   });
 
   it('catches an answer that breaks it (the check every e2e suite runs can fail)', () => {

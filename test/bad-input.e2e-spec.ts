@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { StepMetrics } from '../src/steps/entities/step-metrics.entity.js';
 import { Step } from '../src/steps/entities/step.entity.js';
+import { WebhookEndpoint } from '../src/webhook/endpoints/entities/webhook-endpoint.entity.js';
 import { StepsApi } from './helpers/steps-api.js';
 import { createTestApp, TestApp } from './helpers/test-app.js';
 
@@ -8,7 +9,10 @@ import { createTestApp, TestApp } from './helpers/test-app.js';
 async function snapshot(t: TestApp): Promise<string> {
   const steps = await t.dataSource.getRepository(Step).find({ order: { id: 'ASC' } });
   const metrics = await t.dataSource.getRepository(StepMetrics).find({ order: { id: 'ASC' } });
-  return JSON.stringify({ steps, metrics });
+  const endpoints = await t.dataSource
+    .getRepository(WebhookEndpoint)
+    .find({ order: { id: 'ASC' } });
+  return JSON.stringify({ steps, metrics, endpoints });
 }
 
 describe('Bad input (e2e)', () => {
@@ -225,6 +229,72 @@ describe('Bad input (e2e)', () => {
       status: 400,
       names: 'total_ns',
     },
+    {
+      name: 'NUL in agent_id',
+      method: 'post',
+      path: () => '/v1/steps',
+      body: '{"agent_id":"a\\u0000b"}',
+      status: 400,
+      names: 'agent_id must not contain NUL characters',
+    },
+    {
+      name: 'NUL deep in usage',
+      method: 'post',
+      path: () => `/v1/steps/${stepId}/success`,
+      body: '{"usage":{"prompt_tokens_details":{"x":"\\u0000"}}}',
+      status: 400,
+      names: 'usage.prompt_tokens_details.x must not contain NUL characters',
+    },
+    {
+      name: 'NUL in a field name of error_details',
+      method: 'post',
+      path: () => `/v1/steps/${stepId}/error`,
+      body: '{"error_type":"E","error_message":"m","error_details":{"k\\u0000":1}}',
+      status: 400,
+      names: 'field name \\"k\\\\u0000\\" in error_details must not contain NUL',
+    },
+    {
+      name: 'NUL in a feedback tag',
+      method: 'patch',
+      path: () => `/v1/steps/${stepId}/feedback`,
+      body: '{"feedback":"positive","tags":["ok","\\u0000"]}',
+      status: 400,
+      names: 'tags[1] must not contain NUL characters',
+    },
+    {
+      name: "NUL in an endpoint's description",
+      method: 'post',
+      path: () => '/v1/webhook-endpoints',
+      body: '{"url":"https://example.com/h","description":"a\\u0000"}',
+      status: 400,
+      names: 'description must not contain NUL characters',
+    },
+    {
+      name: "NUL in an endpoint's url",
+      method: 'post',
+      path: () => '/v1/webhook-endpoints',
+      body: '{"url":"https://example.com/\\u0000"}',
+      status: 400,
+      names: 'url must not contain NUL characters',
+    },
+    ...['[{"statuses":["failed"],"agent_ids":["only-this"]}]', '"failed"', '1', 'true'].map(
+      (filter) => ({
+        name: `a filter that is ${filter}`,
+        method: 'post' as const,
+        path: () => '/v1/webhook-endpoints',
+        body: `{"url":"https://example.com/h","filter":${filter}}`,
+        status: 400,
+        names: 'filter must be an object',
+      }),
+    ),
+    ...['statuses', 'agent_ids', 'project_ids', 'run_ids', 'tags'].map((criterion) => ({
+      name: `an empty ${criterion} list`,
+      method: 'post' as const,
+      path: () => '/v1/webhook-endpoints',
+      body: `{"url":"https://example.com/h","filter":{"${criterion}":[]}}`,
+      status: 400,
+      names: `filter.${criterion} must not be empty: leave the criterion out to hear every value`,
+    })),
   ];
 
   it.each(cases)(
@@ -246,6 +316,33 @@ describe('Bad input (e2e)', () => {
       await expect(snapshot(t)).resolves.toBe(before);
     },
   );
+
+  it.each([
+    ['/v1/webhook-deliveries?step_id=a%00b', 'query step_id must not contain NUL characters'],
+    ['/v1/steps?agent_id=%00', 'query agent_id must not contain NUL characters'],
+    ['/v1/steps?tags=a&tags=b%00', 'query tags[1] must not contain NUL characters'],
+    ['/v1/steps?x%00=1', 'query parameter name'],
+    ['/v1/runs/run%00/steps', 'path run_id must not contain NUL characters'],
+    ['/v1/steps/a%00b/deliveries', 'path step_id must not contain NUL characters'],
+    ['/v1/steps/step-%00', 'path step_id must not contain NUL characters'],
+    ['/v1/webhook-endpoints/ep_%00', 'path id must not contain NUL characters'],
+  ])('answers 400 for NUL in GET %s, naming it', async (path, names) => {
+    const response = await request(t.server).get(path).expect(400);
+    expect(JSON.stringify(response.body.message)).toContain(names);
+  });
+
+  it('still takes a null filter, or null criteria, as every step', async () => {
+    const before = (await request(t.server).get('/v1/webhook-endpoints').expect(200)).body as [];
+    for (const filter of [null, { statuses: null, tags: null }, {}]) {
+      const response = await request(t.server)
+        .post('/v1/webhook-endpoints')
+        .send({ url: 'https://example.com/h', filter })
+        .expect(201);
+      expect(response.body.filter ?? {}).toEqual({});
+    }
+    const after = (await request(t.server).get('/v1/webhook-endpoints').expect(200)).body as [];
+    expect(after).toHaveLength(before.length + 3);
+  });
 
   it('answers 413 for a body over 1 MiB and writes nothing', async () => {
     const before = await snapshot(t);

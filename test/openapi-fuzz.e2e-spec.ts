@@ -44,7 +44,21 @@ interface Answer {
   message: unknown;
 }
 
-const WRONG_TYPES: unknown[] = [null, true, 0, -1, 1.5, 'text', [], ['x'], {}, { a: 1 }];
+const WRONG_TYPES: unknown[] = [
+  null,
+  true,
+  0,
+  -1,
+  1.5,
+  'text',
+  'nul\u0000',
+  [],
+  ['x'],
+  ['nul\u0000'],
+  {},
+  { a: 1 },
+  { 'nul\u0000': 'x' },
+];
 const HUGE = 'x'.repeat(300_000);
 const HOSTILE_STRINGS = [
   '',
@@ -56,6 +70,7 @@ const HOSTILE_STRINGS = [
   '1e309',
   '9'.repeat(40),
   '%00',
+  'nul\u0000',
   '../..',
   "' OR 1=1 --",
   'x'.repeat(5_000),
@@ -97,6 +112,9 @@ describe('Bad input generated from the OpenAPI document (e2e)', () => {
 
   const deref = (schema: Schema): Schema => {
     if (schema.allOf?.length === 1) return deref(schema.allOf[0]);
+    // A nullable $ref is a oneOf of the ref and null alone.
+    const branches = schema.oneOf?.filter((branch) => !branch.enum?.includes(null));
+    if (schema.oneOf && branches?.length === 1) return deref(branches[0]);
     return schema.$ref
       ? deref(document.components!.schemas![schema.$ref.split('/').pop()!] as Schema)
       : schema;
@@ -213,6 +231,13 @@ describe('Bad input generated from the OpenAPI document (e2e)', () => {
       await send(route, await pathOf(route), null, 'body=null');
     }
     expect(answers.filter((answer) => answer.status >= 500)).toEqual([]);
+    // Every route with a body was tried, the endpoint routes and their nested filter among them.
+    const tried = new Set(answers.map((answer) => answer.route));
+    for (const route of routes().filter((candidate) => candidate.body))
+      expect(tried).toContain(`${route.method.toUpperCase()} ${route.template}`);
+    expect(tried).toContain('POST /v1/webhook-endpoints');
+    expect(tried).toContain('PATCH /v1/webhook-endpoints/{id}');
+    expect(answers.some((answer) => answer.sent.startsWith('filter.statuses='))).toBe(true);
     // A 400 about one property names it (the last segment of a nested one).
     const unnamed = answers.filter(({ status, sent, message }) => {
       const field = sent.split('=')[0].split('.').at(-1)!;
@@ -240,6 +265,23 @@ describe('Bad input generated from the OpenAPI document (e2e)', () => {
         }
       }
     }
+    // NUL in any query or path value is a 400 naming the parameter, on every route.
+    const nul = answers.filter((answer) => answer.sent.includes('nul\u0000'));
+    expect(nul.length).toBeGreaterThan(50);
+    expect(
+      nul.filter(({ status, sent, message }) => {
+        const name = sent.startsWith('?')
+          ? sent.slice(1).split('=')[0]
+          : sent.slice(1).split('}')[0];
+        return status !== 400 || !JSON.stringify(message).includes(`${name} must not contain NUL`);
+      }),
+    ).toEqual([]);
+    const endpointRoutes = new Set(
+      answers
+        .filter((answer) => answer.route.includes('/v1/webhook-endpoints'))
+        .map((a) => a.route),
+    );
+    expect(endpointRoutes.size).toBeGreaterThanOrEqual(8);
     for (const asset of ['constructor', '__proto__', 'valueOf', 'toString', 'hasOwnProperty']) {
       await request(t.server).get(`/dashboard/${asset}`).expect(404);
     }

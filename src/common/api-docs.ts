@@ -68,7 +68,9 @@ type Content = Record<string, { schema: Schema }>;
  * - request bodies refuse unknown fields (the ValidationPipe forbids them), and every optional field
  *   of a body accepts null, meaning the same as leaving it out (class-validator's IsOptional);
  * - a nullable enum lists null among its values, so the step it describes validates against it;
+ * - a nullable $ref or a nullable oneOf offers null as a branch of its own;
  * - errors are JSON even on a route whose success is text (/metrics);
+ * - every route can answer 400: NUL in a query value or path parameter is refused everywhere;
  * - a route without the Bearer requirement says so (`security: []`), and the shared key is no JWT.
  */
 export function refineApiDocument(document: OpenAPIObject): OpenAPIObject {
@@ -87,6 +89,12 @@ export function refineApiDocument(document: OpenAPIObject): OpenAPIObject {
           response.content = { 'application/json': text };
       }
       operation.security ??= [];
+      // NUL in any query value or path parameter is a 400 on every route (SPEC §9).
+      responses['400'] ??= {
+        description: 'A query value or path parameter holds a NUL character: the message names it',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorView' } } },
+      } as { content?: Content };
+      operation.responses = responses;
     }
   }
   for (const name of requestSchemas) {
@@ -101,9 +109,12 @@ export function refineApiDocument(document: OpenAPIObject): OpenAPIObject {
     }
   }
   for (const schema of Object.values(schemas)) {
-    for (const definition of Object.values(schema.properties ?? {})) {
+    for (const [property, definition] of Object.entries(schema.properties ?? {})) {
       if (definition.nullable && definition.enum && !definition.enum.includes(null)) {
         definition.enum = [...definition.enum, null];
+      }
+      if (definition.nullable && (definition.type === undefined || definition.allOf)) {
+        schema.properties![property] = nullAsBranch(definition);
       }
     }
   }
@@ -111,6 +122,21 @@ export function refineApiDocument(document: OpenAPIObject): OpenAPIObject {
     delete (scheme as { bearerFormat?: string }).bearerFormat;
   }
   return document;
+}
+
+/** The value null, alone: the branch that makes a typeless schema nullable. */
+const NULL_ONLY: Schema = { type: 'string', nullable: true, enum: [null] };
+
+/**
+ * OpenAPI 3.0 reads `nullable` only beside `type` (3.0.3), and beside `allOf: [$ref]` the referenced
+ * schema still refuses null, so a validator would refuse the null the server accepts: a nullable
+ * schema without a type, or around a $ref, becomes a oneOf that has null as a branch of its own.
+ */
+function nullAsBranch(definition: Schema): Schema {
+  const { nullable: _nullable, type: _type, allOf, oneOf, ...rest } = definition;
+  if (allOf?.length === 1 && !oneOf) return { ...rest, oneOf: [allOf[0], NULL_ONLY] };
+  if (oneOf && !allOf) return { ...rest, oneOf: [...oneOf, NULL_ONLY] };
+  return definition;
 }
 
 /** The names of the component schemas `schema` uses, itself included, followed through properties. */

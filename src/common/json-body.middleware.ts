@@ -8,7 +8,8 @@ import {
 } from '@nestjs/common';
 import bodyParser from 'body-parser';
 import type { NextFunction, Request, Response } from 'express';
-import { parseJsonBody } from './json-body.js';
+import { parseJsonBody, RefusedJsonError } from './json-body.js';
+import { refuseNulInQuery } from './nul-characters.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -17,12 +18,14 @@ const readRawBody = bodyParser.raw({ type: () => true, limit: MAX_BODY_BYTES });
 /**
  * Reads every request body as JSON: at most 1 MiB (413), `application/json` only (415), a JSON
  * object (400), big integers kept exact. An empty body is `{}`, so `curl -X POST …/cancel` works.
+ * NUL in any string of the body or the query string is a 400 naming the field (SPEC §9).
  * Errors are thrown as HttpExceptions so they come out in Nest's error shape.
  */
 @Injectable()
 export class JsonBodyMiddleware implements NestMiddleware {
   async use(request: Request, _response: Response, next: NextFunction): Promise<void> {
     const raw = await readBody(request);
+    refuseNulInQuery(request.query);
     request.body = raw.length === 0 ? {} : parseObject(request, raw);
     next();
   }
@@ -45,6 +48,7 @@ function parseObject(request: Request, raw: Buffer): object {
   try {
     body = parseJsonBody(raw.toString('utf8'));
   } catch (error) {
+    if (error instanceof RefusedJsonError) throw new BadRequestException(error.message);
     const reason = error instanceof Error ? error.message : String(error);
     throw new BadRequestException(`Request body is not valid JSON: ${reason}`);
   }

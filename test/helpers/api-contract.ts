@@ -3,6 +3,10 @@ import type { OpenAPIObject } from '@nestjs/swagger';
 import { Ajv, ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { NextFunction, Request, Response } from 'express';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createApiDocument } from '../../src/app.setup.js';
 
 // ajv-formats is CommonJS: under ESM its plugin is the `default` of what the import gives.
@@ -83,6 +87,25 @@ export class ApiContract {
     return `${where}: ${this.ajv.errorsText(validate.errors)} in ${body.slice(0, 300)}`;
   }
 
+  /**
+   * What the document says about `body` as the request body of `method template` (JSON), as a
+   * validating proxy would judge it: null when it accepts it, else why not.
+   */
+  requestViolation(method: string, template: string, body: unknown): string | null {
+    const operation = (this.document.paths[template] as Record<string, unknown> | undefined)?.[
+      method.toLowerCase()
+    ] as { requestBody?: { content: Record<string, { schema: object }> } } | undefined;
+    const schema = operation?.requestBody?.content['application/json']?.schema;
+    if (!schema) return `${method} ${template} has no JSON request body`;
+    return this.schemaViolation(`request ${method} ${template}`, schema, body);
+  }
+
+  /** Why `value` does not validate against `schema` (refs into the document), or null. */
+  schemaViolation(key: string, schema: object, value: unknown): string | null {
+    const validate = this.validator(key, schema);
+    return validate(value) ? null : this.ajv.errorsText(validate.errors);
+  }
+
   /** Express middleware that checks every answer and hands each violation to `report`. */
   middleware(report: (violation: string) => void) {
     return (request: Request, response: Response, next: NextFunction): void => {
@@ -122,4 +145,40 @@ function rewriteRefs(schema: object): object {
   return JSON.parse(
     JSON.stringify(schema).replaceAll('"$ref":"#/components/', '"$ref":"openapi#/components/'),
   ) as object;
+}
+
+export interface LintProblem {
+  ruleId: string;
+  severity: 'error' | 'warn';
+  message: string;
+  location: { pointer: string }[];
+}
+
+const REDOCLY = join(process.cwd(), 'node_modules', '@redocly', 'cli', 'bin', 'cli.js');
+
+/**
+ * What `redocly lint` (its recommended rules, offline, as a fresh checkout runs it) reports about
+ * `document`. Redocly exits 1 when it finds an error; its JSON report is read either way.
+ */
+export async function redoclyLint(document: object): Promise<LintProblem[]> {
+  const folder = await mkdtemp(join(tmpdir(), 'stephook-lint-'));
+  const file = join(folder, 'openapi.json');
+  try {
+    await writeFile(file, JSON.stringify(document));
+    const stdout = await new Promise<string>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        [REDOCLY, 'lint', file, '--format=json'],
+        {
+          env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
+          maxBuffer: 64 * 1024 * 1024,
+        },
+        (error, out) =>
+          out ? resolve(out) : reject(error ?? new Error('redocly printed nothing')),
+      );
+    });
+    return (JSON.parse(stdout) as { problems: LintProblem[] }).problems;
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
 }

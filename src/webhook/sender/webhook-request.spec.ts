@@ -48,3 +48,22 @@ describe(signWebhook.name, () => {
     expect(headers.authorization).toBe('Bearer k');
   });
 });
+
+describe(buildWebhookHeaders.name, () => {
+  it("keeps an endpoint's headers exactly, names that shadow Object.prototype included", () => {
+    const extra = JSON.parse(
+      '{"tostring":"a","hasownproperty":"b","valueof":"c","__definegetter__":"d","x-tab":"e\\tf"}',
+    ) as Record<string, string>;
+    const headers = buildWebhookHeaders({
+      deliveryId,
+      attemptAt: new Date(),
+      body,
+      key: undefined,
+      signingSecrets: [],
+      extra,
+    });
+    expect(Object.keys(headers)).toEqual(expect.arrayContaining(Object.keys(extra)));
+    for (const [name, value] of Object.entries(extra)) expect(headers[name]).toBe(value);
+    expect(headers['content-type']).toBe('application/json');
+  });
+});

@@ -1,10 +1,13 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
+  ArrayMinSize,
   IsArray,
   IsBoolean,
   IsIn,
+  IsObject,
   IsOptional,
   IsString,
   MaxLength,
@@ -15,10 +18,35 @@ import { PAYLOAD_MODES } from '../../../config/webhook.config.js';
 import type { PayloadMode } from '../../../config/webhook.config.js';
 import { STEP_STATUSES } from '../../../steps/step-status.js';
 import type { TerminalStepStatus } from '../../../steps/step-status.js';
-import { MAX_HEADERS, endpointUrlProblem, headerProblem } from '../endpoint-rules.js';
+import {
+  ENDPOINT_URL_PATTERN,
+  HEADER_NAME_PATTERN,
+  HEADER_VALUE_PATTERN,
+  MAX_HEADERS,
+  MAX_HEADER_NAME_LENGTH,
+  MAX_HEADER_VALUE_LENGTH,
+  MAX_URL_LENGTH,
+  RESERVED_HEADERS_TEXT,
+  endpointUrlProblem,
+  headerProblem,
+} from '../endpoint-rules.js';
 
 export const TERMINAL_STATUSES = STEP_STATUSES.filter((status) => status !== 'pending');
 const MAX_FILTER_VALUES = 100;
+
+/**
+ * A filter criterion's list: never empty (SPEC §9: an empty list would hear nothing for some
+ * criteria and everything for others, so it is refused; leaving the criterion out hears every value).
+ */
+const FilterList = (property: string) =>
+  applyDecorators(
+    IsOptional(),
+    IsArray(),
+    ArrayMinSize(1, {
+      message: `${property} must not be empty: leave the criterion out to hear every value`,
+    }),
+    ArrayMaxSize(MAX_FILTER_VALUES),
+  );
 
 /** A list of ids in a filter: any one of them matches. */
 const IdList = (field: string, example: string) =>
@@ -26,27 +54,30 @@ const IdList = (field: string, example: string) =>
     ApiPropertyOptional({
       type: 'array',
       items: { type: 'string', maxLength: 512 },
+      minItems: 1,
       maxItems: MAX_FILTER_VALUES,
       description: `Steps whose ${field} is any of these`,
       example: [example],
     })(target, property);
-    IsOptional()(target, property);
-    IsArray()(target, property);
-    ArrayMaxSize(MAX_FILTER_VALUES)(target, property);
+    FilterList(property)(target, property);
     IsString({ each: true })(target, property);
     MaxLength(512, { each: true })(target, property);
   };
 
-/** Which steps an endpoint hears about: every criterion given must match; none given = every step. */
+/**
+ * Which steps an endpoint hears about: every criterion given must match; none given (or null) =
+ * every step. A given list is never empty.
+ */
 export class EndpointFilterDto {
   @ApiPropertyOptional({
     type: 'array',
     items: { type: 'string', enum: TERMINAL_STATUSES },
+    minItems: 1,
+    maxItems: MAX_FILTER_VALUES,
     description: 'Steps that ended in any of these',
     example: ['failed'],
   })
-  @IsOptional()
-  @IsArray()
+  @FilterList('statuses')
   @IsIn(TERMINAL_STATUSES, {
     each: true,
     message: `statuses must each be one of ${TERMINAL_STATUSES.join(', ')}`,
@@ -60,13 +91,12 @@ export class EndpointFilterDto {
   @ApiPropertyOptional({
     type: 'array',
     items: { type: 'string', maxLength: 256 },
+    minItems: 1,
     maxItems: MAX_FILTER_VALUES,
     description: 'Steps carrying every one of these tags',
     example: ['billing'],
   })
-  @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(MAX_FILTER_VALUES)
+  @FilterList('tags')
   @IsString({ each: true })
   @MaxLength(256, { each: true })
   tags?: string[];
@@ -96,15 +126,20 @@ function EndpointHeaders(target: object, property: string) {
   });
 }
 
+const URL_DOCS = {
+  type: String,
+  format: 'uri',
+  maxLength: MAX_URL_LENGTH,
+  pattern: ENDPOINT_URL_PATTERN,
+  example: 'https://billing.example.com/hooks/steps',
+  description:
+    'Lower-case http:// or https://, a host name (ASCII; no xn-- labels), IPv4 or [IPv6] address, ' +
+    'an optional port, then printable ASCII; no credentials. Loopback, private and link-local ' +
+    'addresses are refused when connecting unless STEP_COMPLETE_ALLOWED_NETWORKS opens them.',
+};
+
 export class CreateEndpointDto {
-  @ApiProperty({
-    format: 'uri',
-    maxLength: 2048,
-    example: 'https://billing.example.com/hooks/steps',
-    description:
-      'http or https, without credentials. Loopback, private and link-local addresses are refused ' +
-      'when connecting unless STEP_COMPLETE_ALLOWED_NETWORKS opens them.',
-  })
+  @ApiProperty(URL_DOCS)
   @EndpointUrl
   url: string;
 
@@ -117,9 +152,10 @@ export class CreateEndpointDto {
   @ApiPropertyOptional({
     type: () => EndpointFilterDto,
     nullable: true,
-    description: 'Left out or null: every step',
+    description: 'An object. Left out or null: every step',
   })
   @IsOptional()
+  @IsObject({ message: 'filter must be an object of criteria (or null for every step)' })
   @ValidateNested()
   @Type(() => EndpointFilterDto)
   filter?: EndpointFilterDto | null;
@@ -131,13 +167,21 @@ export class CreateEndpointDto {
 
   @ApiPropertyOptional({
     type: 'object',
-    additionalProperties: { type: 'string', maxLength: 4096 },
+    additionalProperties: {
+      type: 'string',
+      minLength: 1,
+      maxLength: MAX_HEADER_VALUE_LENGTH,
+      pattern: HEADER_VALUE_PATTERN,
+    },
     maxProperties: MAX_HEADERS,
     nullable: true,
     example: { authorization: 'Bearer receiver-token' },
     description:
-      'Extra request headers. Never webhook-*, content-*, host or hop-by-hop headers (connection, ' +
-      'keep-alive, transfer-encoding, te, trailer, upgrade, proxy-*).',
+      `Extra request headers, sent exactly as given (names in lower case). A name is an HTTP token ` +
+      `(\`${HEADER_NAME_PATTERN}\`, at most ${MAX_HEADER_NAME_LENGTH} characters; names that differ ` +
+      `only in case are one header) and never ${RESERVED_HEADERS_TEXT}; nor __proto__, constructor ` +
+      `or prototype, refused in every body. A value is 1 to ${MAX_HEADER_VALUE_LENGTH} printable ` +
+      'ASCII characters with spaces or tabs only between them.',
   })
   @IsOptional()
   @EndpointHeaders
@@ -158,11 +202,7 @@ export class CreateEndpointDto {
  * null clears.
  */
 export class UpdateEndpointDto extends PartialType(CreateEndpointDto) {
-  @ApiPropertyOptional({
-    format: 'uri',
-    maxLength: 2048,
-    example: 'https://billing.example.com/hooks/steps',
-  })
+  @ApiPropertyOptional(URL_DOCS)
   @IsOptional()
   @EndpointUrl
   declare url?: string;
