@@ -30,10 +30,6 @@ beforeAll(() => {
 /** URL (PORT = the receiver's) → the rule its attempt must be refused under. */
 const FORMS: [string, NetworkRule][] = [
   ['http://127.0.0.1:PORT/', 'loopback'],
-  ['http://2130706433:PORT/', 'loopback'],
-  ['http://0x7f000001:PORT/', 'loopback'],
-  ['http://0177.0.0.1:PORT/', 'loopback'],
-  ['http://127.1:PORT/', 'loopback'],
   ['http://localhost:PORT/', 'loopback'],
   ['http://LocalHost:PORT/', 'loopback'],
   ['http://[::1]:PORT/', 'loopback'],
@@ -58,8 +54,34 @@ const FORMS: [string, NetworkRule][] = [
   ['http://[64:ff9b:1::808:808]:PORT/', 'nat64-local'],
 ];
 
+/**
+ * Legacy IPv4 spellings (decimal, hex, octal, short) never get as far as an attempt: the URL rule
+ * accepts only a host name, an exact dotted-quad IPv4 or an [IPv6] address, so they are a 400 naming
+ * `url` and nothing is stored. (The guard refuses them too: the unit table and the DNS cases below.)
+ */
+const REFUSED_AT_CREATE = [
+  'http://2130706433:PORT/',
+  'http://0x7f000001:PORT/',
+  'http://0177.0.0.1:PORT/',
+  'http://127.1:PORT/',
+];
+
 describe('API endpoints and every non-global address form (e2e, isolated network)', () => {
   const bed = useWebhookTestbed();
+
+  it('refuses legacy IPv4 spellings when the endpoint is created, storing nothing', async () => {
+    await bed.start({ STEP_COMPLETE_RETRY_SCHEDULE: 'none' });
+    for (const form of REFUSED_AT_CREATE) {
+      const url = form.replace('PORT', String(bed.receiver.port));
+      const refused = await request(bed.app.server)
+        .post('/v1/webhook-endpoints')
+        .send({ url })
+        .expect(400);
+      expect(JSON.stringify(refused.body)).toContain('url must be');
+    }
+    const listed = await request(bed.app.server).get('/v1/webhook-endpoints').expect(200);
+    expect((listed.body as { id: string }[]).map((endpoint) => endpoint.id)).toEqual(['env']);
+  });
 
   it('records each attempt as a network_error naming the rule, and nothing reaches the receiver', async () => {
     await bed.start({ STEP_COMPLETE_RETRY_SCHEDULE: 'none' });
