@@ -15,9 +15,10 @@ import { queryRows } from '../../database/raw-sql.js';
  * lock; only a change waits). On SQLite every transaction of the process runs alone
  * (TransactionRunner) and the file has one writer, so the plain reads are enough.
  *
- * The lock order, everywhere: endpoint rows (in id order) → delivery and attempt rows → the
- * endpoints' revision row. Transitions, attempt records (with the health streak), endpoint changes
- * and the reconciliation pass all follow it, so they cannot deadlock one another.
+ * The lock order, everywhere: step rows → endpoint rows (in id order) → delivery and attempt rows
+ * → the endpoints' revision row. Transitions (step, then endpoints, then new deliveries), attempt
+ * records (the health streak's endpoints, then deliveries), endpoint changes, retention (steps, then
+ * their deliveries) and the reconciliation pass all follow it, so they cannot deadlock one another.
  */
 
 /**
