@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Webhook } from 'standardwebhooks';
 import type { ReceivedRequest } from '../helpers/webhook-receiver.js';
 import { recordFigures } from './figures.js';
 import { Api, eventually, ProcessBed, TestDatabase, useProcessBed } from './services.js';
@@ -196,6 +197,37 @@ describe('Endpoint changes racing transitions: PostgreSQL, two API processes (se
     expect(bed.receiver.requestsTo('/deleted')).toHaveLength(0);
     expect(load.serverErrors).toBe(0);
   }, 120_000);
+
+  it('rotated three times at once through both APIs: every secret handed out signs the next webhook', async () => {
+    const [apiA, apiB] = await startApis();
+    const endpoint = await json<Endpoint>(
+      await call(apiA, 'POST', '/v1/webhook-endpoints', { url: bed.receiver.url('/rotated') }),
+      201,
+    );
+    const rotations = await Promise.all(
+      [apiA, apiB, apiA].map(async (api) =>
+        json<{ secret: string }>(
+          await call(api, 'POST', `/v1/webhook-endpoints/${endpoint.id}/secret/rotate`),
+          200,
+        ),
+      ),
+    );
+    await sleep(1_100); // SPEC §9: a change reaches every process within a second
+    const step = await json<{ id: string }>(await call(apiA, 'POST', '/v1/steps', {}), 201);
+    await json(await call(apiA, 'POST', `/v1/steps/${step.id}/success`, {}), 200);
+    await bed.receiver.waitForRequests(1);
+    const [received] = bed.receiver.requestsTo('/rotated');
+    const headers = Object.fromEntries(
+      Object.entries(received.headers).map(([name, value]) => [name, String(value)]),
+    );
+    // A rotation lost to a concurrent one would have handed out a secret that never signs.
+    for (const { secret } of rotations) {
+      expect(() =>
+        new Webhook(secret).verify(received.rawBody.toString('utf8'), headers),
+      ).not.toThrow();
+    }
+    expect(String(received.headers['webhook-signature']).split(' ')).toHaveLength(3);
+  }, 60_000);
 
   it('10 endpoints toggled while 12 loops complete steps: no 500, and after enabling all each webhook once', async () => {
     const [api] = await startApis();

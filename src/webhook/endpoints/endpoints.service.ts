@@ -126,8 +126,10 @@ export class EndpointsService {
   async rotateSecret(id: string): Promise<string> {
     refuseEnvironment(id);
     return this.change(async (manager) => {
-      const endpoint = await manager.findOneBy(WebhookEndpoint, { id });
-      if (!endpoint) throw new EndpointNotFoundError(id);
+      // Locked: two rotations at once must not both start from the same secrets (one would be lost,
+      // and its caller told a secret that never signs).
+      if (!(await lockEndpointForChange(manager, id))) throw new EndpointNotFoundError(id);
+      const endpoint = (await manager.findOneBy(WebhookEndpoint, { id }))!;
       const now = Date.now();
       const secret = newEndpointSecret();
       const stored = JSON.parse(endpoint.secrets) as StoredSecret[];
