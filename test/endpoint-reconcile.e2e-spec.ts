@@ -102,4 +102,60 @@ describe('Deliveries out of step with their endpoints (e2e)', () => {
     await bed.receiver.waitForRequests(1);
     expect(bed.receiver.requests[0].headers['webhook-id']).toBe(stranded);
   });
+
+  it('an attempt on the wire when its endpoint is deleted ends failed, even when it asked for a retry', async () => {
+    await bed.start({ STEP_COMPLETE_WEBHOOK: '', STEP_COMPLETE_ALLOWED_NETWORKS: '127.0.0.0/8' });
+    const endpoint = await createEndpoint({ url: bed.receiver.url('/deleted-mid-attempt') });
+    bed.receiver.replyWith({ hold: true });
+    const step = await bed.steps.create();
+    await bed.steps.complete(step.id, 'success').expect(200);
+    await bed.receiver.waitForRequests(1);
+    await request(bed.app.server).delete(`/v1/webhook-endpoints/${endpoint}`).expect(204);
+    bed.receiver.release(500); // a failure: the retry policy asks for another attempt
+    const id = String(bed.receiver.requests[0].headers['webhook-id']);
+    await bed.app.logs.waitFor(
+      (entry) => entry.message.includes(id) && entry.message.includes('HTTP 500'),
+      'the failed attempt to be recorded',
+    );
+    const [row] = await bed.app.dataSource.query<
+      { status: string; next_attempt_at: string | null; attempt_count: number }[]
+    >('SELECT status, next_attempt_at, attempt_count FROM webhook_deliveries WHERE id = ?', [id]);
+    expect(row).toEqual({ status: 'failed', next_attempt_at: null, attempt_count: 1 });
+  });
+
+  it("a retry of a held delivery is a 409 that sends nothing; recover leaves deleted endpoints' deliveries failed", async () => {
+    await bed.start({
+      STEP_COMPLETE_WEBHOOK: '',
+      STEP_COMPLETE_ALLOWED_NETWORKS: '127.0.0.0/8',
+      STEP_COMPLETE_RETRY_SCHEDULE: 'none',
+    });
+    const disabled = await createEndpoint({ url: bed.receiver.url('/disabled'), disabled: true });
+    const held = await strayDelivery(disabled, true);
+    const refused = await request(bed.app.server)
+      .post(`/v1/webhook-deliveries/${held}/retry`)
+      .expect(409);
+    expect((refused.body as { message: string }).message).toContain('is disabled');
+    expect(await statusOf(held)).toMatchObject({ status: 'held' });
+
+    // A failed delivery of an endpoint that is then deleted: there is nothing to send it to.
+    bed.receiver.replyWith({ status: 500 });
+    const doomed = await createEndpoint({ url: bed.receiver.url('/doomed') });
+    const since = new Date(Date.now() - 60_000).toISOString();
+    const step = await bed.steps.create();
+    await bed.steps.complete(step.id, 'success').expect(200);
+    await bed.receiver.waitForRequests(1);
+    const id = String(bed.receiver.requests[0].headers['webhook-id']);
+    await bed.app.logs.waitFor(
+      (entry) => entry.message.includes(id) && entry.message.includes('giving up'),
+      'the delivery to fail',
+    );
+    await request(bed.app.server).delete(`/v1/webhook-endpoints/${doomed}`).expect(204);
+    const recovered = await request(bed.app.server)
+      .post('/v1/webhook-deliveries/recover')
+      .send({ since })
+      .expect(202);
+    expect(recovered.body).toEqual({ requeued: 0 });
+    expect(await statusOf(id)).toMatchObject({ status: 'failed' });
+    expect(bed.receiver.requests).toHaveLength(1);
+  });
 });

@@ -110,6 +110,8 @@ export class DeliveryStore {
             SET status = CASE WHEN status = 'pending' THEN :status ELSE status END,
                 last_error = CASE WHEN status = 'pending' THEN COALESCE(:reason, last_error)
                                   ELSE last_error END,
+                next_attempt_at = CASE WHEN status = 'pending' AND :status = 'failed' THEN NULL
+                                       ELSE next_attempt_at END,
                 lease_until = NULL, updated_at = :now
           WHERE id = :id`,
         {
@@ -458,7 +460,7 @@ export class DeliveryStore {
 
   /**
    * Every `failed` delivery created since `since` (of one endpoint, or of all) goes back to
-   * `pending` with a fresh schedule.
+   * `pending` with a fresh schedule; those of deleted endpoints stay failed (nothing to send to).
    */
   async requeueFailedSince(
     since: string,
@@ -472,6 +474,8 @@ export class DeliveryStore {
             SET status = 'pending', schedule_position = 0, next_attempt_at = :now, updated_at = :now
           WHERE status = 'failed' AND created_at >= :since
                 ${endpointId ? 'AND endpoint_id = :endpointId' : ''}
+                AND (endpoint_id = '${ENV_ENDPOINT_ID}'
+                     OR endpoint_id IN (SELECT id FROM webhook_endpoints))
           RETURNING id, attempt_count`,
         { now, since, endpointId },
       );
@@ -505,6 +509,13 @@ function errorMessage(error: unknown): string {
 }
 
 /**
+ * Failed while its attempt was on the wire (its endpoint was deleted; an operator's retry claims a
+ * delivery that was failed already): it stays failed unless this attempt delivered it. Read from
+ * the row as it is when written, so a deletion that committed first is never undone.
+ */
+const ENDED_MEANWHILE = `status = 'failed' AND :claimedStatus <> 'failed' AND :status <> 'delivered'`;
+
+/**
  * Idempotent, since a batch whose commit went through unseen (the connection broke before the
  * answer) is written again: the delivery is set to the same state, the attempt row inserted once.
  * A delivery that no longer exists (retention removed it while an operator's retry was on the
@@ -517,9 +528,12 @@ async function writeAttempt(manager: EntityManager, attempt: UnrecordedAttempt):
   const updated = await queryRows(
     manager,
     `UPDATE webhook_deliveries
-        SET status = CASE WHEN status = 'held' AND :retry = 1 THEN 'held' ELSE :status END,
+        SET status = CASE WHEN ${ENDED_MEANWHILE} THEN 'failed'
+                          WHEN status = 'held' AND :retry = 1 THEN 'held'
+                          ELSE :status END,
             attempt_count = :number, schedule_position = :schedulePosition,
-            next_attempt_at = :nextAttemptAt, lease_until = NULL, last_outcome = :outcome,
+            next_attempt_at = CASE WHEN ${ENDED_MEANWHILE} THEN NULL ELSE :nextAttemptAt END,
+            lease_until = NULL, last_outcome = :outcome,
             last_status_code = :statusCode, last_error = :error, updated_at = :now,
             delivered_at = :deliveredAt
       WHERE id = :id
@@ -528,6 +542,7 @@ async function writeAttempt(manager: EntityManager, attempt: UnrecordedAttempt):
       id: delivery.id,
       // Held meanwhile (its endpoint was disabled): a retry waits with the rest.
       retry: verdict.status === 'pending' ? 1 : 0,
+      claimedStatus: delivery.status,
       status: verdict.status,
       number,
       schedulePosition:

@@ -21,6 +21,17 @@ export class NotificationsOffError extends DomainError {
   }
 }
 
+/** SPEC §9: nothing of a disabled endpoint is attempted, an operator's retry included. */
+export class EndpointDisabledError extends DomainError {
+  constructor(endpointId: string) {
+    super(
+      'conflict',
+      `Webhook endpoint ${endpointId} is disabled: its deliveries are held, not attempted. Enable it ` +
+        '(PATCH {"disabled": false}) to send them',
+    );
+  }
+}
+
 export class EndpointNotFoundError extends DomainError {
   constructor(id: string) {
     super('not_found', `Webhook endpoint ${id} not found`);

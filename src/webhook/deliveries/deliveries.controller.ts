@@ -92,7 +92,13 @@ export class DeliveriesController {
 
   @Post(':id/retry')
   @HttpCode(202)
-  @ApiOperation({ summary: 'One more attempt now, whatever the state; answers before it runs' })
+  @ApiOperation({
+    summary: 'One more attempt now, whatever the state; answers before it runs',
+    description:
+      '409 when there is nothing to send to (its endpoint was deleted, or STEP_COMPLETE_WEBHOOK ' +
+      'is unset for the environment endpoint) or its endpoint is disabled (held deliveries are ' +
+      'sent once it is enabled).',
+  })
   @DeliveryIdParam()
   @ApiAcceptedResponse({ type: DeliveryWithAttemptsView })
   @ApiErrors(400, 404, 409)

@@ -5,7 +5,11 @@ import { DeliveryStore } from '../delivery-store.js';
 import { DeliveryTrigger } from '../dispatch/delivery-trigger.js';
 import { displayUrl } from '../endpoints/endpoint.js';
 import { EndpointRegistry } from '../endpoints/endpoint-registry.js';
-import { DeliveryNotFoundError, NotificationsOffError } from '../webhook.errors.js';
+import {
+  DeliveryNotFoundError,
+  EndpointDisabledError,
+  NotificationsOffError,
+} from '../webhook.errors.js';
 import { DeliveryReads, DeliveryWithAttempts } from './delivery-reads.js';
 import type { DeliveryStatus } from '../entities/webhook-delivery.entity.js';
 
@@ -37,11 +41,16 @@ export class DeliveriesService {
     return delivery;
   }
 
-  /** One more attempt now, whatever the delivery's state; the attempt runs after the answer. */
+  /**
+   * One more attempt now, whatever the delivery's state; the attempt runs after the answer. 409
+   * when there is nothing to send to (endpoint deleted, or the environment endpoint unset) or its
+   * endpoint is disabled (nothing of it is attempted until it is enabled).
+   */
   async retryNow(id: string): Promise<DeliveryWithAttempts> {
     const delivery = await this.findOne(id);
-    if (!this.endpoints.get(delivery.endpointId))
-      throw new NotificationsOffError(delivery.endpointId);
+    const endpoint = await this.endpoints.find(delivery.endpointId);
+    if (!endpoint) throw new NotificationsOffError(delivery.endpointId);
+    if (endpoint.disabled) throw new EndpointDisabledError(endpoint.id);
     await this.trigger.retryNow(id);
     return delivery;
   }
