@@ -34,18 +34,19 @@ const IPV6 = [
 const LABEL = '(?![Xx][Nn]--)[A-Za-z0-9_-]+';
 const LAST_LABEL = '(?![Xx][Nn]--)[A-Za-z][A-Za-z0-9_-]*';
 const DOMAIN = `(?:${LABEL}\\.)*${LAST_LABEL}\\.?`;
-/** 0 to 65535, at most five digits. */
+/** 1 to 65535 without leading zeros (port 0 can never be connected to). */
 const PORT =
-  '(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))';
-/** RFC 3986 pchar: what a path segment, query or fragment holds without change by the parser. */
+  '(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))';
+/** RFC 3986 pchar: what a path segment or query holds without change by the parser. */
 const PCHAR = "(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})";
-const PATH_QUERY_FRAGMENT = `(?:/(?:${PCHAR}|/)*)?(?:\\?(?:${PCHAR}|[/?])*)?(?:#(?:${PCHAR}|[/?])*)?`;
+/** No fragment: it is never sent, and what is accepted is what is sent. */
+const PATH_QUERY = `(?:/(?:${PCHAR}|/)*)?(?:\\?(?:${PCHAR}|[/?])*)?`;
 /**
  * `http://` or `https://`, a host (DNS name, IPv4 or [IPv6]) with an optional port, then an optional
- * RFC 3986 path, query and fragment (other characters percent-encoded). No credentials (the
+ * RFC 3986 path and query (other characters percent-encoded; no fragment). No credentials (the
  * authority has no `@`), no spaces, nothing past ASCII.
  */
-export const ENDPOINT_URL_PATTERN = `^https?://(?:${DOMAIN}|${IPV4}|\\[(?:${IPV6})\\])${PORT}?${PATH_QUERY_FRAGMENT}$`;
+export const ENDPOINT_URL_PATTERN = `^https?://(?:${DOMAIN}|${IPV4}|\\[(?:${IPV6})\\])${PORT}?${PATH_QUERY}$`;
 const ENDPOINT_URL = new RegExp(ENDPOINT_URL_PATTERN);
 
 /** An HTTP header name (RFC 9110 token). */
@@ -85,7 +86,8 @@ export function endpointUrlProblem(value: unknown): string | null {
   if (!url || !ENDPOINT_URL.test(value)) {
     return (
       'must be an absolute http or https URL: lower-case http:// or https://, a host name, IPv4 or ' +
-      '[IPv6] address, an optional port, then printable ASCII without spaces'
+      '[IPv6] address, an optional port (1-65535), then a path and query in printable ASCII ' +
+      'without spaces (no #fragment)'
     );
   }
   return null;
