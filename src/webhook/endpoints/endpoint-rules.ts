@@ -66,10 +66,11 @@ const HEADER_VALUE = new RegExp(HEADER_VALUE_PATTERN);
  * for a 100 Continue).
  */
 export const RESERVED_HEADERS =
-  /^(webhook-.*|content-.*|host|user-agent|traceparent|connection|keep-alive|transfer-encoding|te|trailer|upgrade|expect|http2-settings|proxy-.*)$/i;
+  /^(webhook-.*|content-.*|host|user-agent|traceparent|tracestate|connection|keep-alive|transfer-encoding|te|trailer|upgrade|expect|http2-settings|proxy-.*)$/i;
 export const RESERVED_HEADERS_TEXT =
-  'webhook-*, content-*, host, user-agent, traceparent, expect and hop-by-hop headers ' +
-  '(connection, keep-alive, transfer-encoding, te, trailer, upgrade, http2-settings, proxy-*)';
+  'webhook-*, content-*, host, user-agent, traceparent, tracestate, expect and hop-by-hop ' +
+  'headers (connection, keep-alive, transfer-encoding, te, trailer, upgrade, http2-settings, ' +
+  'proxy-*)';
 
 /** Why `value` cannot be an endpoint's URL, or null when it can. */
 export function endpointUrlProblem(value: unknown): string | null {
