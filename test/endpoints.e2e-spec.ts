@@ -494,6 +494,19 @@ describe('Webhook endpoints (e2e)', () => {
     }
   });
 
+  it('without STEP_COMPLETE_WEBHOOK there is no env endpoint: every route on it is a 404', async () => {
+    await bed.start({ STEP_COMPLETE_WEBHOOK: '' });
+    for (const call of [
+      request(bed.app.server).get('/v1/webhook-endpoints/env'),
+      request(bed.app.server).patch('/v1/webhook-endpoints/env').send({ disabled: true }),
+      request(bed.app.server).delete('/v1/webhook-endpoints/env'),
+      request(bed.app.server).get('/v1/webhook-endpoints/env/secret'),
+      request(bed.app.server).post('/v1/webhook-endpoints/env/secret/rotate'),
+    ]) {
+      await call.expect(404);
+    }
+  });
+
   it.each([
     [{ url: null }, 'url must be a string'],
     [{ url: 'ftp://example.com/hook' }, 'url must use http or https'],

@@ -67,7 +67,7 @@ export class EndpointsService {
   }
 
   async findOne(id: string): Promise<WebhookEndpoint> {
-    refuseEnvironment(id);
+    this.refuseEnvironment(id);
     const endpoint = await this.endpoints.findOneBy({ id });
     if (!endpoint) throw new EndpointNotFoundError(id);
     return endpoint;
@@ -79,7 +79,7 @@ export class EndpointsService {
   }
 
   async update(id: string, dto: UpdateEndpointDto): Promise<WebhookEndpoint> {
-    refuseEnvironment(id);
+    this.refuseEnvironment(id);
     let released: { id: string; attemptCount: number }[] = [];
     const updated = await this.change(async (manager) => {
       released = []; // the unit runs again after a deadlock
@@ -124,7 +124,7 @@ export class EndpointsService {
    * the oldest at once.
    */
   async rotateSecret(id: string): Promise<string> {
-    refuseEnvironment(id);
+    this.refuseEnvironment(id);
     return this.change(async (manager) => {
       // Locked: two rotations at once must not both start from the same secrets (one would be lost,
       // and its caller told a secret that never signs).
@@ -145,12 +145,19 @@ export class EndpointsService {
 
   /** Deletes the endpoint; what it had not received ends as failed (`endpoint deleted`). */
   async remove(id: string): Promise<void> {
-    refuseEnvironment(id);
+    this.refuseEnvironment(id);
     await this.change(async (manager) => {
       if (!(await lockEndpointForChange(manager, id))) throw new EndpointNotFoundError(id);
       await manager.delete(WebhookEndpoint, { id });
       await this.store.failUndelivered(manager, id, ENDPOINT_DELETED, new Date());
     });
+  }
+
+  /** `env` is changed by the environment only; without STEP_COMPLETE_WEBHOOK there is none. */
+  private refuseEnvironment(id: string): void {
+    if (id !== ENV_ENDPOINT_ID) return;
+    if (!this.registry.environmentEndpoint) throw new EndpointNotFoundError(id);
+    throw new EnvironmentEndpointError();
   }
 
   /** Runs a change with the revision bump, then reloads this process's registry. */
@@ -180,10 +187,6 @@ function stillSigning(stored: StoredSecret[], now: number, until: string): Store
     .map((old) => ({ secret: old.secret, expires_at: old.expires_at ?? until }))
     .sort((a, b) => Date.parse(b.expires_at) - Date.parse(a.expires_at))
     .slice(0, MAX_PREVIOUS_SECRETS);
-}
-
-function refuseEnvironment(id: string): void {
-  if (id === ENV_ENDPOINT_ID) throw new EnvironmentEndpointError();
 }
 
 /** Only the criteria given, so a stored filter reads as it was meant. */
