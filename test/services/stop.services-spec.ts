@@ -87,4 +87,28 @@ describe('Stopping a BullMQ delivery process with attempts hanging (services)', 
 
     await expectAllDeliveredAfterRestart();
   }, 180_000);
+
+  it('a worker lets attempts that answer during the drain finish: each recorded delivered, sent once', async () => {
+    bed.receiver.replyWith({ hold: true });
+    const api = await bed.startApi();
+    const worker = await bed.startWorker();
+    await completeSteps(api);
+    await bed.receiver.waitForRequests(STEPS);
+
+    worker.kill('SIGTERM');
+    await worker.waitFor(
+      (line) => line.message.startsWith('Waiting up to '),
+      'the worker to wait for its attempts in flight',
+    );
+    bed.receiver.release(204);
+
+    expect(await worker.exited).toBe(0);
+    const rows = await bed.db.query<{ status: string; attempts: number }>(
+      `SELECT d.status, (SELECT COUNT(*)::int FROM webhook_delivery_attempts a
+                          WHERE a.delivery_id = d.id) AS attempts
+         FROM webhook_deliveries d`,
+    );
+    expect(rows).toEqual(Array(STEPS).fill({ status: 'delivered', attempts: 1 }));
+    expect(bed.receiver.requests).toHaveLength(STEPS);
+  }, 120_000);
 });
