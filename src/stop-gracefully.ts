@@ -26,13 +26,11 @@ export function stopGracefullyOn(
     app.get(StopDeadline, { strict: false }).signalled(signalled);
     // Whatever hangs in the close (a connection, a hook), the exit comes in time; after the trace
     // flush's own deadline, so a hanging collector is still reported.
-    setTimeout(
-      () => {
-        logger.warn(`The stop was not done within ${STOP_WITHIN_MS} ms of the signal: exiting now`);
-        process.exit(0);
-      },
-      STOP_WITHIN_MS - EXIT_MARGIN_MS / 2,
-    ).unref();
+    const backstopMs = STOP_WITHIN_MS - EXIT_MARGIN_MS / 2;
+    setTimeout(() => {
+      logger.warn(`The close was not done ${backstopMs} ms after the signal: exiting without it`);
+      process.exit(0);
+    }, backstopMs).unref();
     logger.log(`${signal} received: no new work; finishing webhook attempts in flight`);
     stopAccepting();
     try {
