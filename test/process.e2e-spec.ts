@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, Socket } from 'node:net';
 import Database from 'better-sqlite3';
 import { ensureBuilt, ServerProcess } from './helpers/server-process.js';
 import { WebhookReceiver } from './helpers/webhook-receiver.js';
@@ -11,6 +13,7 @@ describe('stephook as a process (e2e)', () => {
   let dir: string;
   let servers: ServerProcess[];
   let receivers: WebhookReceiver[];
+  const cleanups: (() => Promise<void>)[] = [];
 
   beforeAll(() => ensureBuilt(), 120_000);
 
@@ -24,6 +27,7 @@ describe('stephook as a process (e2e)', () => {
     for (const server of servers) server.kill('SIGKILL');
     await Promise.all(servers.map((server) => server.exited));
     await Promise.all(receivers.map((receiver) => receiver.close()));
+    for (const close of cleanups.splice(0)) await close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -260,4 +264,82 @@ describe('stephook as a process (e2e)', () => {
       new Set(stepIds),
     );
   }, 60_000);
+
+  /** A TCP server that accepts every connection, reads what comes, and never answers. */
+  async function startSilentServer(): Promise<{ url: string; connections: () => number }> {
+    const sockets = new Set<Socket>();
+    let connections = 0;
+    const server = createServer((socket) => {
+      connections++;
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.resume();
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanups.push(async () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+      await once(server, 'close');
+    });
+    const { port } = server.address() as { port: number };
+    return { url: `http://127.0.0.1:${port}`, connections: () => connections };
+  }
+
+  it('on SIGTERM with a receiver and an OTLP collector that never answer, exits 0 within 10 s of the signal, leaves the attempt pending, and delivers it on the next start', async () => {
+    const receiver = await startReceiver();
+    receiver.replyWith({ hang: true });
+    const collector = await startSilentServer();
+    // Longer than the whole stop, so the attempt is still on the wire when the drain ends.
+    const env = { STEP_COMPLETE_WEBHOOK: receiver.url(), STEP_COMPLETE_TIMEOUT_MS: '15000' };
+    const server = await startServer({
+      ...env,
+      OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+      // Spans stay buffered until the stop has to send them.
+      OTEL_BSP_SCHEDULE_DELAY: '600000',
+    });
+    const [stepId] = await createSteps(server.baseUrl, 1);
+    expect((await post(`${server.baseUrl}/v1/steps/${stepId}/success`)).status).toBe(200);
+    await receiver.waitForRequests(1);
+
+    const signalled = performance.now();
+    server.kill('SIGTERM');
+    const code = await server.exited;
+    const stopMs = performance.now() - signalled;
+    expect(code).toBe(0);
+    expect(stopMs).toBeLessThan(10_000);
+    expect(collector.connections()).toBeGreaterThan(0); // the flush reached it and was left hanging
+    expect(server.lines.map((line) => line.message)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^1 webhook attempt\(s\) did not finish before the stop/),
+        expect.stringMatching(/^The last spans were not exported/),
+      ]),
+    );
+    process.stdout.write(`SIGTERM to exit with everything hanging: ${Math.round(stopMs)} ms\n`);
+
+    // Abandoned, not recorded: still pending under the lease it was claimed with.
+    const db = new Database(join(dir, 'stephook.sqlite'), { readonly: true });
+    const rows = db
+      .prepare(
+        `SELECT d.status, d.attempt_count AS attempts, d.lease_until IS NOT NULL AS leased,
+                (SELECT COUNT(*) FROM webhook_delivery_attempts a WHERE a.delivery_id = d.id) AS recorded
+           FROM webhook_deliveries d`,
+      )
+      .all();
+    db.close();
+    expect(rows).toEqual([{ status: 'pending', attempts: 0, leased: 1, recorded: 0 }]);
+
+    receiver.replyWith({ status: 204 });
+    const restarted = await startServer(env);
+    // On SQLite the one delivering process releases the lease left behind as it starts.
+    await restarted.waitFor(
+      (line) => line.message === 'Resuming 1 webhook attempt(s) interrupted by the last stop',
+      'the restarted server to resume the abandoned attempt',
+    );
+    await receiver.waitForRequests(2);
+    expect(receiver.requests.map((request) => stepIdOf(request.rawBody))).toEqual([stepId, stepId]);
+    expect(receiver.requests[1].headers['webhook-id']).toBe(
+      receiver.requests[0].headers['webhook-id'],
+    );
+  }, 120_000);
 });

@@ -3,6 +3,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { deliveryConfig } from '../config/delivery.config.js';
+import { StopDeadline } from '../stop-deadline.js';
 import type { DeliveryConfig, DeliveryConfigType } from '../config/delivery.config.js';
 import { DeliveryRetention } from './delivery-retention.js';
 import { DeliveryStore } from './delivery-store.js';
@@ -47,8 +48,9 @@ export class DeliveryEngineModule {
         DeliveryRetention,
         DeliveryDispatcher,
         WebhookSender,
+        StopDeadline,
       ],
-      exports: [DeliveryTrigger, DeliveryStore, EndpointRegistry],
+      exports: [DeliveryTrigger, DeliveryStore, EndpointRegistry, StopDeadline],
     };
     if (!delivery.redisUrl) {
       return {

@@ -2,6 +2,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/c
 import { webhookConfig } from '../../config/webhook.config.js';
 import type { WebhookConfig } from '../../config/webhook.config.js';
 import { StephookMetrics } from '../../metrics/stephook-metrics.js';
+import { StopDeadline } from '../../stop-deadline.js';
 import { DeliveryStore } from '../delivery-store.js';
 import { signingKeys } from '../endpoints/endpoint.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
@@ -14,8 +15,6 @@ import { endAttemptSpan, startAttemptSpan } from './attempt-span.js';
 import { DeliveryVerdict, RetryPolicy } from './retry-policy.js';
 import { Slots } from './slots.js';
 
-/** How long shutdown waits for attempts already on the wire. */
-export const SHUTDOWN_DRAIN_MS = 10_000;
 /** How much longer than one attempt's deadline a claim lasts (time to record the attempt). */
 const LEASE_MARGIN_MS = 10_000;
 /** Why a delivery whose endpoint no longer exists ends without an attempt. */
@@ -52,6 +51,9 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
   private readonly policy: RetryPolicy;
   readonly slots: Slots;
   private accepting = true;
+  private draining: Promise<void> | null = null;
+  /** The stop's drain deadline passed: what still ends here is left to its lease, unrecorded. */
+  private abandoned = false;
 
   constructor(
     @Inject(webhookConfig.KEY) private readonly config: WebhookConfig,
@@ -59,6 +61,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     private readonly sender: WebhookSender,
     private readonly metrics: StephookMetrics,
     private readonly endpoints: EndpointRegistry,
+    private readonly stopDeadline: StopDeadline,
   ) {
     this.policy = new RetryPolicy(config.retryScheduleMs);
     this.slots = new Slots(config.concurrency);
@@ -144,19 +147,37 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     if (delivery) void this.launch(delivery, true, false);
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
+  beforeApplicationShutdown(): Promise<void> {
+    return this.drain();
+  }
+
+  /**
+   * Takes no new attempts and lets those in flight finish until the stop's drain deadline (the
+   * queue's worker calls it before closing, this class's own shutdown hook after). An attempt still
+   * on the wire then is abandoned: its delivery keeps its lease, which runs out, and it is sent again
+   * by the next process that delivers (at-least-once). Called again, the same drain.
+   */
+  drain(): Promise<void> {
+    this.draining ??= this.drainInFlight();
+    return this.draining;
+  }
+
+  private async drainInFlight(): Promise<void> {
     this.accepting = false;
     this.slots.close();
-    if (this.inFlight.size === 0) return;
-    this.logger.log(
-      `Waiting up to ${SHUTDOWN_DRAIN_MS} ms for ${this.inFlight.size} webhook attempt(s) in flight`,
-    );
-    let timer: NodeJS.Timeout | undefined;
-    const drainDeadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, SHUTDOWN_DRAIN_MS);
-    });
-    await Promise.race([Promise.allSettled([...this.inFlight.values()]), drainDeadline]);
-    clearTimeout(timer);
+    if (this.inFlight.size > 0) {
+      this.logger.log(
+        `Waiting up to ${this.stopDeadline.drainMsLeft()} ms for ${this.inFlight.size} webhook attempt(s) in flight`,
+      );
+      const inFlight = Promise.allSettled([...this.inFlight.values()]);
+      if (!(await this.stopDeadline.drainWithin(inFlight))) {
+        this.abandoned = true;
+        this.logger.warn(
+          `${this.inFlight.size} webhook attempt(s) did not finish before the stop: they are left ` +
+            'pending, and sent again once their leases (STEP_COMPLETE_TIMEOUT_MS + 10 s) run out',
+        );
+      }
+    }
     const unrecorded = this.store.unrecordedCount;
     if (unrecorded > 0) {
       this.logger.error(
@@ -275,6 +296,9 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
       return null;
     }
     if (span) endAttemptSpan(span, result);
+    // Ended after the stop gave up on it (often cut by the closing sender): not a real outcome,
+    // and its lease already promises another attempt.
+    if (this.abandoned) return null;
     this.metrics.recordAttempt(endpoint.id, result.outcome, result.durationMs);
     const verdict = this.policy.verdict(delivery, result, manual);
     // Settles once recorded, however long that takes; until then the attempt stays in flight here.

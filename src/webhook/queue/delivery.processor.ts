@@ -3,11 +3,7 @@ import { BeforeApplicationShutdown, Inject, Logger, OnApplicationBootstrap } fro
 import type { Job } from 'bullmq';
 import { webhookConfig } from '../../config/webhook.config.js';
 import type { WebhookConfig } from '../../config/webhook.config.js';
-import {
-  DeliveryDispatcher,
-  DeliveryJob,
-  SHUTDOWN_DRAIN_MS,
-} from '../dispatch/delivery-dispatcher.js';
+import { DeliveryDispatcher, DeliveryJob } from '../dispatch/delivery-dispatcher.js';
 import { DELIVERY_QUEUE, DeliveryQueue } from './delivery-queue.js';
 
 /**
@@ -59,16 +55,18 @@ export class DeliveryProcessor
     });
   }
 
-  /** Takes no new jobs; lets attempts in flight finish for up to 10 s, then lets go of the rest. */
+  /**
+   * Fetches no new jobs, lets the attempts in flight finish until the stop's drain deadline (the
+   * dispatcher's), then closes without waiting for the jobs still active. BullMQ's close(force)
+   * cannot cut short an unforced close already under way, hence pause first. A job left active
+   * keeps its delivery's lease; its BullMQ lock runs out and another worker takes it again (its
+   * attempt runs once the lease has run out, or the sweep re-enqueues the delivery).
+   */
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), SHUTDOWN_DRAIN_MS);
-    });
-    const closed = await Promise.race([this.worker.close(), deadline]);
-    clearTimeout(timer);
-    if (closed === 'late') await this.worker.close(true);
+    await this.worker.pause(true);
+    await this.dispatcher.drain();
+    await this.worker.close(true);
   }
 }
