@@ -6,7 +6,7 @@ import { refineApiDocument } from './common/api-docs.js';
 import type { NextFunction, Request, Response } from 'express';
 import { API_KEY_REFUSAL, bearerMatches, digest } from './auth/api-key.middleware.js';
 import { ErrorResponseFilter } from './common/error-response.filter.js';
-import { NoNulPathPipe } from './common/nul-characters.js';
+import { CheckedPathPipe } from './common/text-rules.js';
 import { STEPHOOK_VERSION } from './common/version.js';
 import { appConfig } from './config/app.config.js';
 import type { AppConfig } from './config/app.config.js';
@@ -17,7 +17,7 @@ export const APP_OPTIONS: NestApplicationOptions = { bodyParser: false };
 /** Everything main.ts and the e2e tests both apply to the app, so tests run what ships. */
 export function setUpApp(app: INestApplication): INestApplication {
   app.useGlobalPipes(
-    new NoNulPathPipe(),
+    new CheckedPathPipe(),
     new ValidationPipe({
       whitelist: true,
       forbidNonWhitelisted: true,
