@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { INestApplication, NestApplicationOptions, ValidationPipe } from '@nestjs/common';
+import { INestApplication, NestApplicationOptions } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { refineApiDocument } from './common/api-docs.js';
 import type { NextFunction, Request, Response } from 'express';
 import { API_KEY_REFUSAL, bearerMatches, digest } from './auth/api-key.middleware.js';
 import { ErrorResponseFilter } from './common/error-response.filter.js';
+import { ExactValidationPipe } from './common/exact-validation.pipe.js';
 import { CheckedPathPipe } from './common/text-rules.js';
 import { STEPHOOK_VERSION } from './common/version.js';
 import { appConfig } from './config/app.config.js';
@@ -18,7 +19,7 @@ export const APP_OPTIONS: NestApplicationOptions = { bodyParser: false };
 export function setUpApp(app: INestApplication): INestApplication {
   app.useGlobalPipes(
     new CheckedPathPipe(),
-    new ValidationPipe({
+    new ExactValidationPipe({
       whitelist: true,
       forbidNonWhitelisted: true,
       forbidUnknownValues: true,
