@@ -275,6 +275,17 @@ describe('Exact input (e2e)', () => {
       },
     );
 
+    it('refuses a query value whose percent-escapes are not UTF-8, naming it', async () => {
+      const response = await request(t.server).get('/v1/steps?agent_id=%ED%A0%80').expect(400);
+      expect(response.body.message).toBe(
+        'query "agent_id" is not valid UTF-8 once percent-decoded',
+      );
+    });
+
+    it('refuses a path parameter whose percent-escapes are not UTF-8', async () => {
+      await request(t.server).get('/v1/runs/%ED%A0%80/steps').expect(400);
+    });
+
     it('answers ?limit=1&limit=2 with one message naming limit', async () => {
       const response = await request(t.server).get('/v1/steps?limit=1&limit=2').expect(400);
       expect(response.body.message).toEqual(['limit must be given once']);

@@ -168,6 +168,14 @@ describe(refuseBadQuery.name, () => {
     expect(refuse({}, '/v1/steps?constructor[a]=x')).toThrow('constructor is not allowed');
     expect(refuse({}, '/v1/steps?%5F%5Fproto%5F%5F=x')).toThrow('__proto__ is not allowed');
   });
+
+  it('refuses percent-escapes that are not UTF-8 (which the parser keeps as literal text)', () => {
+    expect(refuse({}, '/v1/steps?agent_id=%ED%A0%80')).toThrow(
+      'query "agent_id" is not valid UTF-8 once percent-decoded',
+    );
+    expect(refuse({}, '/v1/steps?a=%C0%80')).toThrow('not valid UTF-8');
+    expect(refuse({}, '/v1/steps?agent_id=100%&tag=%F0%9F%98%80&x=%zz')).not.toThrow();
+  });
 });
 
 describe(CheckedPathPipe.name, () => {

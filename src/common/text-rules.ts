@@ -73,6 +73,15 @@ export function stringProblem(root: unknown, prefix = ''): string | null {
  */
 export function refuseBadQuery(query: unknown, url: string): void {
   const search = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
+  for (const part of search.split('&')) {
+    // The query parser keeps `%ED%A0%80` (not UTF-8) as that literal text; name it instead.
+    if (!decodesAsUtf8(part)) {
+      const name = part.split('=')[0];
+      throw new BadRequestException(
+        `query ${JSON.stringify(name.slice(0, 64))} is not valid UTF-8 once percent-decoded`,
+      );
+    }
+  }
   for (const name of new URLSearchParams(search).keys()) {
     const base = name.replace(/\[.*$/s, '');
     if (base === '__proto__' || Object.hasOwn(Object.prototype, base)) {
@@ -87,6 +96,16 @@ export function refuseBadQuery(query: unknown, url: string): void {
     }
     const valueProblem = stringProblem(value, `query ${shown(name)}`);
     if (valueProblem) throw new BadRequestException(valueProblem);
+  }
+}
+
+/** Whether `%XX` escapes in `part` spell UTF-8 (a `%` not followed by two hex digits is literal). */
+function decodesAsUtf8(part: string): boolean {
+  try {
+    decodeURIComponent(part.replace(/%(?![0-9a-fA-F]{2})/g, '%25'));
+    return true;
+  } catch {
+    return false;
   }
 }
 
