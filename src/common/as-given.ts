@@ -3,7 +3,7 @@ import { Exclude, Transform, Type } from 'class-transformer';
 
 /** Nothing of it is read: class-transformer builds an empty one without looking at a key. */
 @Exclude()
-class NotRead {}
+export class NotRead {}
 
 /**
  * A free-form value (`error_details`, `headers`) kept exactly as the body parser gave it.
