@@ -242,6 +242,28 @@ describe('Exact input (e2e)', () => {
       expect(response.body.message).toContain('headers has');
     });
 
+    it.each([
+      ['an unknown field', 'junk', 'property junk should not exist'],
+      ['tags', 'tags', 'each value in tags must be a string'],
+    ])('refuses many big objects under %s, naming it', async (_, field, says) => {
+      const before = await rows();
+      const objects = Array.from({ length: 50 }, () => many(MAX_KEYS_PER_OBJECT));
+      const response = await request(t.server)
+        .post('/v1/steps')
+        .send({ [field]: objects })
+        .expect(400);
+      expect(response.body.message).toEqual(expect.arrayContaining([says]));
+      expect(await rows()).toEqual(before);
+    });
+
+    it('refuses an array where a typed object belongs', async () => {
+      const step = await steps.create();
+      const response = await steps
+        .complete(step.id, 'success', { usage: [{ prompt_tokens: 1 }] })
+        .expect(400);
+      expect(response.body.message).toEqual(['usage must be an object, not an array']);
+    });
+
     it(`lists at most ${MAX_LISTED_PROBLEMS} unknown fields and says how many more`, async () => {
       const before = await rows();
       const response = await request(t.server)
