@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { INestApplication, NestApplicationOptions, ValidationPipe } from '@nestjs/common';
+import { INestApplication, NestApplicationOptions } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { refineApiDocument } from './common/api-docs.js';
 import type { NextFunction, Request, Response } from 'express';
 import { API_KEY_REFUSAL, bearerMatches, digest } from './auth/api-key.middleware.js';
 import { ErrorResponseFilter } from './common/error-response.filter.js';
-import { NoNulPathPipe } from './common/nul-characters.js';
+import { ExactValidationPipe } from './common/exact-validation.pipe.js';
+import { CheckedPathPipe } from './common/text-rules.js';
 import { STEPHOOK_VERSION } from './common/version.js';
 import { appConfig } from './config/app.config.js';
 import type { AppConfig } from './config/app.config.js';
@@ -17,8 +18,8 @@ export const APP_OPTIONS: NestApplicationOptions = { bodyParser: false };
 /** Everything main.ts and the e2e tests both apply to the app, so tests run what ships. */
 export function setUpApp(app: INestApplication): INestApplication {
   app.useGlobalPipes(
-    new NoNulPathPipe(),
-    new ValidationPipe({
+    new CheckedPathPipe(),
+    new ExactValidationPipe({
       whitelist: true,
       forbidNonWhitelisted: true,
       forbidUnknownValues: true,

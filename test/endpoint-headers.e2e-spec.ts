@@ -182,6 +182,51 @@ describe('Endpoint headers on the wire (e2e)', () => {
     expect(checked).toBe(Object.keys(tricky).length + Object.keys(values).length);
   });
 
+  it('sends headers named after every Object.prototype member but the two refused', async () => {
+    // class-transformer once dropped these silently: `toString` and `valueOf` are functions on a
+    // plain object, so its copy skipped them; the endpoint answered 201 and never sent them.
+    const names = Object.getOwnPropertyNames(Object.prototype).filter(
+      (name) => name !== '__proto__' && name !== 'constructor',
+    );
+    expect(names).toEqual(expect.arrayContaining(['toString', 'valueOf', 'hasOwnProperty']));
+    const headers = Object.fromEntries(names.map((name, i) => [name, `v${i}`]));
+    const created = await request(t.server)
+      .post('/v1/webhook-endpoints')
+      .send({ url: receiver.url('/proto'), headers })
+      .expect(201);
+    expect((created.body as { headers: Record<string, string> }).headers).toEqual(
+      Object.fromEntries(
+        Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]),
+      ),
+    );
+    // The limit of 20 counts them: they were once dropped before it was counted.
+    const padding = Array.from({ length: 21 - names.length }, (_, i) => `x-pad-${i}`);
+    const refused = await request(t.server)
+      .post('/v1/webhook-endpoints')
+      .send({
+        url: receiver.url('/proto-over'),
+        headers: Object.fromEntries([...names, ...padding].map((name) => [name, 'v'])),
+      })
+      .expect(400);
+    expect(JSON.stringify(refused.body.message)).toContain('headers must hold at most 20 headers');
+
+    const step = await steps.create();
+    await steps.complete(step.id, 'success').expect(200);
+    await eventually(
+      async () => receiver.headsFor('/proto').length > 0,
+      'the endpoint hears the step',
+      20_000,
+    );
+    const sent = headerLines(receiver.headsFor('/proto')[0]);
+    for (const name of names) {
+      const lines = sent.filter((line) => line.name.toLowerCase() === name.toLowerCase());
+      expect({ name, values: lines.map((line) => line.value.toString('latin1')) }).toEqual({
+        name,
+        values: [headers[name]],
+      });
+    }
+  });
+
   const refused: Array<[string, Record<string, unknown>, string]> = [
     ['a non-Latin-1 value', { 'x-a': '€uro' }, '"x-a"'],
     ['a CJK value', { 'x-a': '日本' }, '"x-a"'],

@@ -15,12 +15,14 @@ export class ErrorView {
 }
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: 'Bad input: the message names the field',
+  400:
+    'Bad input: the message names the field (a problem list past 10 ends "… and N more problems"). ' +
+    'Includes a body that is not UTF-8, and a string holding NUL or a lone surrogate',
   401: 'API_KEY is set and the Bearer key is missing or wrong',
   404: 'No such resource',
   409: 'Conflicts with the current state',
   413: 'Body over 1 MiB',
-  415: 'Content-Type is not application/json',
+  415: 'Content-Type is not application/json, or names a charset other than utf-8',
   503: 'The database (or, for a retry, Redis) does not answer: try again after Retry-After seconds',
 };
 
@@ -70,7 +72,8 @@ type Content = Record<string, { schema: Schema }>;
  * - a nullable enum lists null among its values, so the step it describes validates against it;
  * - a nullable $ref or a nullable oneOf offers null as a branch of its own;
  * - errors are JSON even on a route whose success is text (/metrics);
- * - every route can answer 400: NUL in a query value or path parameter is refused everywhere;
+ * - every route can answer 400: NUL or a lone surrogate in a query value or path parameter, or a
+ *   query parameter named after an Object.prototype member, is refused everywhere;
  * - a route without the Bearer requirement says so (`security: []`), and the shared key is no JWT.
  */
 export function refineApiDocument(document: OpenAPIObject): OpenAPIObject {
@@ -89,9 +92,12 @@ export function refineApiDocument(document: OpenAPIObject): OpenAPIObject {
           response.content = { 'application/json': text };
       }
       operation.security ??= [];
-      // NUL in any query value or path parameter is a 400 on every route (SPEC §9).
+      // NUL or a lone surrogate in any query value or path parameter is a 400 on every route (SPEC §9).
       responses['400'] ??= {
-        description: 'A query value or path parameter holds a NUL character: the message names it',
+        description:
+          'A query value or path parameter holds NUL or a lone surrogate, or a query parameter is ' +
+          'named after an Object.prototype member (__proto__, constructor, toString, …): the ' +
+          'message names it',
         content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorView' } } },
       } as { content?: Content };
       operation.responses = responses;

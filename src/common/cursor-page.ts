@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsIn, IsOptional, ValidateBy } from 'class-validator';
 import { Brackets, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import { DomainError } from './domain-error.js';
 
@@ -24,9 +24,18 @@ export class PageQuery {
   @Transform(({ value }: { value: unknown }) =>
     typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value,
   )
-  @IsInt()
-  @Min(1)
-  @Max(MAX_PAGE_SIZE)
+  // One rule, so `?limit=1&limit=2` gets one message, not three that contradict each other.
+  @ValidateBy({
+    name: 'isPageSize',
+    validator: {
+      validate: (value: unknown) =>
+        Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_PAGE_SIZE,
+      defaultMessage: (args) =>
+        Array.isArray(args?.value)
+          ? 'limit must be given once'
+          : `limit must be an integer from 1 to ${MAX_PAGE_SIZE}`,
+    },
+  })
   limit?: number;
 
   @ApiPropertyOptional({ enum: ['asc', 'desc'], default: 'desc' })

@@ -1,5 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiPropertyOptional } from '@nestjs/swagger';
+import { AsGiven } from '../../common/as-given.js';
+import { MAX_JSON_DEPTH, MAX_KEYS_PER_OBJECT } from '../../common/json-body.js';
 import { Transform } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -44,16 +46,23 @@ export const OptionalCount = (example?: number) =>
     Max(MAX_INT32),
   );
 
+/** What every free-form object's OpenAPI description says of its keys. */
+const FREE_FORM_KEYS =
+  'Stored and returned exactly as sent. Any keys (toString, valueOf and the like included) but ' +
+  `__proto__, constructor and prototype, refused in every body; at most ${MAX_KEYS_PER_OBJECT} ` +
+  `keys in any one object, nested at most ${MAX_JSON_DEPTH} levels.`;
+
 export const OptionalObject = (description?: string) =>
   applyDecorators(
     ApiPropertyOptional({
       type: 'object',
       additionalProperties: true,
       nullable: true,
-      description,
+      description: description ? `${description} ${FREE_FORM_KEYS}` : FREE_FORM_KEYS,
     }),
     IsOptional(),
     IsObject(),
+    AsGiven(),
   );
 
 export const OptionalTags = (description = 'Tags (at most 100, each up to 256 characters).') =>

@@ -14,6 +14,7 @@ import {
   ValidateNested,
   registerDecorator,
 } from 'class-validator';
+import { AsGiven } from '../../../common/as-given.js';
 import { PAYLOAD_MODES } from '../../../config/webhook.config.js';
 import type { PayloadMode } from '../../../config/webhook.config.js';
 import { STEP_STATUSES } from '../../../steps/step-status.js';
@@ -180,11 +181,13 @@ export class CreateEndpointDto {
       `Extra request headers, sent exactly as given (names in lower case). A name is an HTTP token ` +
       `(\`${HEADER_NAME_PATTERN}\`, at most ${MAX_HEADER_NAME_LENGTH} characters; names that differ ` +
       `only in case are one header) and never ${RESERVED_HEADERS_TEXT}; nor __proto__, constructor ` +
-      `or prototype, refused in every body. A value is 1 to ${MAX_HEADER_VALUE_LENGTH} printable ` +
+      `or prototype, refused in every body (toString, valueOf and the like are sent as any other ` +
+      `name). A value is 1 to ${MAX_HEADER_VALUE_LENGTH} printable ` +
       'ASCII characters with spaces or tabs only between them.',
   })
   @IsOptional()
   @EndpointHeaders
+  @AsGiven()
   headers?: Record<string, string> | null;
 
   @ApiPropertyOptional({
