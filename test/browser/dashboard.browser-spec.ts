@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Browser, chromium, Page } from 'playwright-core';
+import { eventually } from '../helpers/deadline.js';
 import { ensureBuilt, ServerProcess } from '../helpers/server-process.js';
 import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 
@@ -120,7 +121,12 @@ describe('Delivery dashboard in Chromium (browser)', () => {
     await page.getByRole('button', { name: 'Retry now' }).click();
     await row(failed).getByText('✓ delivered').waitFor({ timeout: 20_000 });
     await page.locator('#attempts tr').nth(1).waitFor();
-    expect(await page.locator('#count-failed').textContent()).toBe('0');
+    // The counts come from their own request, which may land a refresh after the row's.
+    await eventually(
+      async () => (await page.locator('#count-failed').textContent()) === '0',
+      'the failed count to read 0',
+      20_000,
+    );
     expect(receiver.requests.at(-1)?.headers['webhook-id']).toBe(failed);
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
