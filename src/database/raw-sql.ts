@@ -13,13 +13,14 @@ export async function queryRows(
   parameters: ObjectLiteral = {},
 ): Promise<ObjectLiteral[]> {
   if (!manager.queryRunner) throw new Error('queryRows needs the manager of a query runner');
-  const [query, values] = bindNamed(
-    sql,
-    parameters,
-    manager.connection.options.type === 'postgres',
-  );
+  const [query, values] = bindNamed(sql, parameters, isPostgres(manager));
   const result = await manager.queryRunner.query(query, values, true);
   return (result.records as ObjectLiteral[] | undefined) ?? [];
+}
+
+/** Whether `manager` talks to PostgreSQL (row locks, `$1` parameters), else SQLite. */
+export function isPostgres(manager: EntityManager): boolean {
+  return manager.connection.options.type === 'postgres';
 }
 
 /**

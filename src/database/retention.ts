@@ -13,7 +13,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { retentionConfig } from '../config/retention.config.js';
 import type { RetentionConfig } from '../config/retention.config.js';
 import { StephookMetrics } from '../metrics/stephook-metrics.js';
-import { queryRows } from './raw-sql.js';
+import { isPostgres, queryRows } from './raw-sql.js';
 import { TransactionRunner } from './transaction-runner.js';
 
 /** Where a pass over a table has got to, in (created_at, id) order. */
@@ -251,7 +251,7 @@ export async function expiredRows(
   const after = cursor
     ? ' AND created_at >= :afterAt AND (created_at > :afterAt OR id > :afterId)'
     : '';
-  const lock = manager.connection.options.type === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
+  const lock = isPostgres(manager) ? ' FOR UPDATE SKIP LOCKED' : '';
   const rows = (await queryRows(
     manager,
     `SELECT id, created_at FROM ${table} WHERE created_at < :cutoff${after} AND ${condition}

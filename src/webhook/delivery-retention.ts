@@ -2,7 +2,7 @@ import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { retentionConfig } from '../config/retention.config.js';
 import type { RetentionConfig } from '../config/retention.config.js';
-import { queryRows } from '../database/raw-sql.js';
+import { isPostgres, queryRows } from '../database/raw-sql.js';
 import { expiredRows, RetentionCursor, RetentionSweeper } from '../database/retention.js';
 import type { RetentionRule } from '../database/retention.js';
 import { OnEventInTransaction } from '../database/transactional-events.js';
@@ -87,7 +87,7 @@ export class DeliveryRetention implements OnModuleInit {
     event: StepsExpiringEvent,
     manager: EntityManager,
   ): Promise<void> {
-    const lock = manager.connection.options.type === 'postgres' ? ' FOR UPDATE' : '';
+    const lock = isPostgres(manager) ? ' FOR UPDATE' : '';
     const rows = (await queryRows(
       manager,
       `SELECT step_id, status FROM webhook_deliveries WHERE step_id IN (:...ids)${lock}`,

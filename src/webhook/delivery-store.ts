@@ -4,7 +4,7 @@ import type { EntityManager, Repository } from 'typeorm';
 import { webhookConfig } from '../config/webhook.config.js';
 import type { WebhookConfig } from '../config/webhook.config.js';
 import { isDatabaseUnavailable } from '../database/database-unavailable.js';
-import { hydrate, queryRows } from '../database/raw-sql.js';
+import { hydrate, isPostgres, queryRows } from '../database/raw-sql.js';
 import { TransactionRunner } from '../database/transaction-runner.js';
 import { StephookMetrics } from '../metrics/stephook-metrics.js';
 import type { DeliveryRef } from './dispatch/delivery-dispatcher.js';
@@ -14,7 +14,7 @@ import { WebhookDelivery } from './entities/webhook-delivery.entity.js';
 import type { DeliveryStatus } from './entities/webhook-delivery.entity.js';
 import { ENV_ENDPOINT_ID } from './endpoints/endpoint.js';
 import { EndpointHealth } from './endpoints/endpoint-health.js';
-import { isPostgres, readEndpointStates } from './endpoints/endpoint-locks.js';
+import { readEndpointStates } from './endpoints/endpoint-locks.js';
 import type { AttemptResult } from './sender/webhook-sender.js';
 
 /** Pauses between writes of results kept through an outage: from this, doubling up to the max. */

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { queryRows } from '../../database/raw-sql.js';
+import { isPostgres, queryRows } from '../../database/raw-sql.js';
 
 /**
  * How endpoint changes and transitions agree on an endpoint's state (SPEC §9 "Nothing is
@@ -47,10 +47,6 @@ export async function lockEndpointForChange(manager: EntityManager, id: string):
     { id },
   );
   return rows.length > 0;
-}
-
-export function isPostgres(manager: EntityManager): boolean {
-  return manager.connection.options.type === 'postgres';
 }
 
 function lockClause(manager: EntityManager, clause: string): string {
