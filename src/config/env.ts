@@ -39,6 +39,27 @@ export function readInteger(
   return value;
 }
 
+/**
+ * A positive decimal number ("50", "0.5") within `range`, or undefined when unset; otherwise the
+ * start stops naming the variable.
+ */
+export function readPositiveNumber(
+  env: Env,
+  name: string,
+  range: { min: number; max: number },
+): number | undefined {
+  const raw = readVar(env, name);
+  if (raw === undefined) return undefined;
+  const value = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
+  if (!(value >= range.min && value <= range.max)) {
+    throw new ConfigValidationError(
+      name,
+      `must be a number from ${range.min} to ${range.max}, got "${raw}"`,
+    );
+  }
+  return value;
+}
+
 export function readChoice<T extends string>(
   env: Env,
   name: string,

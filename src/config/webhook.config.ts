@@ -8,6 +8,7 @@ import {
   readDurationOrNever,
   readHttpUrl,
   readInteger,
+  readPositiveNumber,
   readVar,
 } from './env.js';
 
@@ -65,6 +66,12 @@ export function parseAllowedNetworks(raw: string | undefined): BlockList {
   return list;
 }
 
+/** Limits an endpoint may be given (SPEC §9 "Isolation"), and the default of `max_in_flight`. */
+export const ENDPOINT_LIMITS = {
+  maxInFlight: { min: 1, max: 1_000, default: 16 },
+  rateLimit: { min: 0.01, max: 10_000 },
+} as const;
+
 export function parseWebhookConfig(env: Env) {
   return {
     /** Empty means notifications are off. */
@@ -81,6 +88,15 @@ export function parseWebhookConfig(env: Env) {
     disableAfterMs: readDurationOrNever(env, 'STEP_COMPLETE_DISABLE_AFTER', '5d'),
     /** Private or loopback ranges that API endpoints may reach all the same. */
     allowedNetworks: parseAllowedNetworks(readVar(env, 'STEP_COMPLETE_ALLOWED_NETWORKS')),
+    /** The environment endpoint's attempts in flight at once, per delivering process. */
+    maxInFlight: readInteger(
+      env,
+      'STEP_COMPLETE_MAX_IN_FLIGHT',
+      ENDPOINT_LIMITS.maxInFlight.default,
+      ENDPOINT_LIMITS.maxInFlight,
+    ),
+    /** The environment endpoint's attempts per second across processes; undefined: no limit. */
+    rateLimit: readPositiveNumber(env, 'STEP_COMPLETE_RATE_LIMIT', ENDPOINT_LIMITS.rateLimit),
   };
 }
 

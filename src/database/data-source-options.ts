@@ -8,6 +8,7 @@ import { CreateWebhookDeliveries1764403200000 } from './migrations/1764403200000
 import { IndexAttemptsStartedAt1764489600000 } from './migrations/1764489600000-IndexAttemptsStartedAt.js';
 import { CreateWebhookEndpoints1764576000000 } from './migrations/1764576000000-CreateWebhookEndpoints.js';
 import { AddDeliveryTraceParent1764662400000 } from './migrations/1764662400000-AddDeliveryTraceParent.js';
+import { AddEndpointIsolation1764748800000 } from './migrations/1764748800000-AddEndpointIsolation.js';
 
 export const MIGRATIONS = [
   CreateSteps1764316800000,
@@ -15,6 +16,7 @@ export const MIGRATIONS = [
   IndexAttemptsStartedAt1764489600000,
   CreateWebhookEndpoints1764576000000,
   AddDeliveryTraceParent1764662400000,
+  AddEndpointIsolation1764748800000,
 ];
 
 /**

@@ -15,6 +15,7 @@ import { EndpointReconciler } from './endpoints/endpoint-reconciler.js';
 import { EndpointHealth } from './endpoints/endpoint-health.js';
 import { EndpointRegistry } from './endpoints/endpoint-registry.js';
 import { WebhookEndpoint } from './endpoints/entities/webhook-endpoint.entity.js';
+import { WebhookEndpointThrottle } from './endpoints/entities/webhook-endpoint-throttle.entity.js';
 import { DeliveryAttempt } from './entities/delivery-attempt.entity.js';
 import { WebhookDelivery } from './entities/webhook-delivery.entity.js';
 import { DeliveryProcessor } from './queue/delivery.processor.js';
@@ -37,7 +38,12 @@ export class DeliveryEngineModule {
     const shared = {
       imports: [
         HttpModule,
-        TypeOrmModule.forFeature([WebhookDelivery, DeliveryAttempt, WebhookEndpoint]),
+        TypeOrmModule.forFeature([
+          WebhookDelivery,
+          DeliveryAttempt,
+          WebhookEndpoint,
+          WebhookEndpointThrottle,
+        ]),
       ],
       providers: [
         { provide: THIS_PROCESS_DELIVERS, useValue: delivers },

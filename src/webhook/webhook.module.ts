@@ -13,6 +13,7 @@ import { WebhookDelivery } from './entities/webhook-delivery.entity.js';
 import { EndpointsController } from './endpoints/endpoints.controller.js';
 import { EndpointsService } from './endpoints/endpoints.service.js';
 import { WebhookEndpoint } from './endpoints/entities/webhook-endpoint.entity.js';
+import { WebhookEndpointThrottle } from './endpoints/entities/webhook-endpoint-throttle.entity.js';
 import { DeliveryOutbox } from './outbox/delivery-outbox.js';
 
 /**
@@ -27,7 +28,12 @@ export class WebhookModule {
     return {
       module: WebhookModule,
       imports: [
-        TypeOrmModule.forFeature([WebhookDelivery, DeliveryAttempt, WebhookEndpoint]),
+        TypeOrmModule.forFeature([
+          WebhookDelivery,
+          DeliveryAttempt,
+          WebhookEndpoint,
+          WebhookEndpointThrottle,
+        ]),
         DeliveryEngineModule.register(delivery, delivery.worker),
       ],
       controllers: [DeliveriesController, StepDeliveriesController, EndpointsController],

@@ -23,6 +23,10 @@ export async function bumpEndpointRevision(manager: EntityManager): Promise<void
 /** What every registry reads to notice a change. */
 const READ_REVISION = 'SELECT revision FROM webhook_endpoint_revision WHERE id = 1';
 
+/** Endpoints whose circuit breaker is open (opening and closing one bumps the revision). */
+const READ_OPEN_BREAKERS =
+  'SELECT endpoint_id FROM webhook_endpoint_throttles WHERE breaker_opened_at IS NOT NULL';
+
 /** How often the endpoints' revision is read: a change made elsewhere applies within this. */
 export const ENDPOINT_REVISION_POLL_MS = 500;
 
@@ -62,6 +66,9 @@ export class EndpointRegistry implements OnModuleInit, OnApplicationShutdown {
           filter: null,
           disabled: false,
           restricted: false,
+          maxInFlight: config.maxInFlight,
+          rateLimit: config.rateLimit ?? null,
+          breakerOpen: false,
         }
       : null;
     this.install([]);
@@ -84,7 +91,7 @@ export class EndpointRegistry implements OnModuleInit, OnApplicationShutdown {
 
   /** The environment endpoint, when STEP_COMPLETE_WEBHOOK is set. */
   get environmentEndpoint(): Endpoint | null {
-    return this.environment;
+    return this.byId.get(ENV_ENDPOINT_ID) ?? null;
   }
 
   get(id: string): Endpoint | undefined {
@@ -113,7 +120,8 @@ export class EndpointRegistry implements OnModuleInit, OnApplicationShutdown {
   async reload(): Promise<void> {
     const [{ revision }] = await this.rows.query<{ revision: number | string }[]>(READ_REVISION);
     const rows = await this.rows.find({ order: { createdAt: 'ASC', id: 'ASC' } });
-    this.install(rows.map(toEndpoint));
+    const open = await this.rows.query<{ endpoint_id: string }[]>(READ_OPEN_BREAKERS);
+    this.install(rows.map(toEndpoint), new Set(open.map((row) => row.endpoint_id)));
     this.revision = Number(revision);
   }
 
@@ -127,8 +135,13 @@ export class EndpointRegistry implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private install(apiEndpoints: Endpoint[]): void {
-    this.endpoints = this.environment ? [this.environment, ...apiEndpoints] : apiEndpoints;
+  private install(apiEndpoints: Endpoint[], openBreakers = new Set<string>()): void {
+    const environment = this.environment && {
+      ...this.environment,
+      breakerOpen: openBreakers.has(this.environment.id),
+    };
+    for (const endpoint of apiEndpoints) endpoint.breakerOpen = openBreakers.has(endpoint.id);
+    this.endpoints = environment ? [environment, ...apiEndpoints] : apiEndpoints;
     this.byId = new Map(this.endpoints.map((endpoint) => [endpoint.id, endpoint]));
     this.anyAgent = this.endpoints.filter((endpoint) => !endpoint.filter?.agent_ids);
     this.byAgent = new Map();
@@ -155,5 +168,8 @@ export function toEndpoint(row: WebhookEndpoint): Endpoint {
     filter: row.filter ? (JSON.parse(row.filter) as EndpointFilter) : null,
     disabled: row.disabled,
     restricted: true,
+    maxInFlight: row.maxInFlight,
+    rateLimit: row.rateLimit === null ? null : Number(row.rateLimit),
+    breakerOpen: false,
   };
 }

@@ -63,6 +63,12 @@ export interface Endpoint {
   disabled: boolean;
   /** Created through the API: may reach only public addresses (SPEC §9 "Private networks"). */
   restricted: boolean;
+  /** Attempts in flight at once, per delivering process (SPEC §9 "Isolation"). */
+  maxInFlight: number;
+  /** Attempts per second across every delivering process; null: no limit. */
+  rateLimit: number | null;
+  /** Its circuit breaker is open: one probe at a time, spaced, until one reaches the receiver. */
+  breakerOpen: boolean;
 }
 
 /**

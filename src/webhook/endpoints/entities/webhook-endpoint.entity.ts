@@ -48,6 +48,14 @@ export class WebhookEndpoint {
   @Column({ name: 'failed_attempts', type: 'integer', default: 0 })
   failedAttempts: number;
 
+  /** Attempts in flight at once for this endpoint, per delivering process (SPEC §9 Isolation). */
+  @Column({ name: 'max_in_flight', type: 'integer', default: 16 })
+  maxInFlight: number;
+
+  /** Attempts per second across every delivering process; null: no limit. */
+  @Column({ name: 'rate_limit', type: 'double precision', nullable: true })
+  rateLimit: number | null;
+
   @Column({ name: 'created_at', type: 'varchar', length: 24 })
   createdAt: string;
 
