@@ -61,6 +61,13 @@ export class StephookMetrics {
     registers: [this.registry],
   });
 
+  private readonly breakerTransitions = new Counter({
+    name: 'stephook_endpoint_breaker_transitions_total',
+    help: 'Circuit breakers of webhook endpoints opened or closed, by endpoint id and the state they moved to.',
+    labelNames: ['endpoint', 'to'] as const,
+    registers: [this.registry],
+  });
+
   private readonly purged = new Counter({
     name: 'stephook_retention_deleted_total',
     help: 'Rows deleted because they outlived their retention setting, by rule (deliveries_delivered, deliveries_failed, steps).',
@@ -122,6 +129,10 @@ export class StephookMetrics {
 
   endpointDisabled(reason: 'failing'): void {
     this.endpointsDisabled.inc({ reason });
+  }
+
+  breakerChanged(endpoint: string, to: 'open' | 'closed'): void {
+    this.breakerTransitions.inc({ endpoint, to });
   }
 
   recordPurged(rule: string, rows: number): void {

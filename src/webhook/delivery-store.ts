@@ -13,7 +13,10 @@ import { newDeliveryId } from './delivery-id.js';
 import { WebhookDelivery } from './entities/webhook-delivery.entity.js';
 import type { DeliveryStatus } from './entities/webhook-delivery.entity.js';
 import { ENV_ENDPOINT_ID } from './endpoints/endpoint.js';
+import type { Endpoint } from './endpoints/endpoint.js';
+import { grantGated } from './endpoints/endpoint-throttles.js';
 import { EndpointHealth } from './endpoints/endpoint-health.js';
+import type { HealthChanges } from './endpoints/endpoint-health.js';
 import { readEndpointStates } from './endpoints/endpoint-locks.js';
 import type { AttemptResult } from './sender/webhook-sender.js';
 
@@ -245,28 +248,151 @@ export class DeliveryStore {
     return claimed ?? null;
   }
 
-  /** Takes up to `limit` pending deliveries that are due and free, oldest due first. */
-  async claimDue(now: Date, leaseUntil: Date, limit: number): Promise<WebhookDelivery[]> {
-    const claimed = await this.claimWhere(now, leaseUntil, this.dueAndFree(null), { limit });
-    return claimed.sort((a, b) => a.nextAttemptAt!.localeCompare(b.nextAttemptAt!));
-  }
-
-  /** Takes up to `limit` of these steps' deliveries that are pending, due and free: first attempts. */
-  claimDueForSteps(
-    stepIds: string[],
-    now: Date,
-    leaseUntil: Date,
-    limit: number,
-  ): Promise<WebhookDelivery[]> {
-    return this.claimWhere(now, leaseUntil, this.dueAndFree('step_id IN (:...stepIds)'), {
-      stepIds,
-      limit,
+  /**
+   * Takes due and free deliveries across endpoints in turn (SPEC §9 "Isolation"): each endpoint's
+   * oldest due first, at most its room, the first of every endpoint before the second of any, up
+   * to `limit` in all — one statement, however many endpoints. Endpoints with a rate limit or an
+   * open breaker are granted by their shared throttle rows first, in the same transaction. What it
+   * took, how many of each endpoint, and when a gated endpoint may be granted more.
+   */
+  async claimFair(claim: FairClaim): Promise<FairClaimResult> {
+    const rooms = new Map(claim.rooms);
+    if (claim.gated.length === 0) {
+      const claimed = await this.transactions.runStatement((manager) =>
+        this.claimInTurn(manager, claim, rooms),
+      );
+      return { claimed, perEndpoint: countByEndpoint(claimed), moreAt: null, closedBreakers: [] };
+    }
+    return this.transactions.run(async (manager) => {
+      const now = claim.now.getTime();
+      const grants = await grantGated(
+        manager,
+        claim.gated.map((endpoint) => ({ endpoint, count: rooms.get(endpoint.id) ?? 0 })),
+        now,
+      );
+      for (const grant of grants) rooms.set(grant.endpointId, grant.granted);
+      const claimed = await this.claimInTurn(manager, claim, rooms);
+      const perEndpoint = countByEndpoint(claimed);
+      for (const grant of grants) {
+        await grant.spend(manager, perEndpoint.get(grant.endpointId) ?? 0, claim.leaseUntil.getTime());
+      }
+      const waits = grants.map((grant) => grant.moreAt).filter((at) => at !== null);
+      return {
+        claimed,
+        perEndpoint,
+        moreAt: waits.length > 0 ? Math.min(...waits) : null,
+        closedBreakers: grants.filter((grant) => grant.breakerClosed).map((grant) => grant.endpointId),
+      };
     });
   }
 
-  /** Takes one delivery if it is pending, due and free. */
-  claimDueById(id: string, now: Date, leaseUntil: Date): Promise<WebhookDelivery[]> {
-    return this.claimWhere(now, leaseUntil, `id = :id AND ${this.due()}`, { id });
+  /**
+   * The fair claim's statement. `room` lists each endpoint's room; the candidates are, per
+   * endpoint, its oldest due and free deliveries (within the claim's scope) — on PostgreSQL locked
+   * as they are read, rows another dispatcher is claiming skipped —; each gets its turn among its
+   * endpoint's, and the lowest turns win.
+   */
+  private async claimInTurn(
+    manager: EntityManager,
+    claim: FairClaim,
+    rooms: ReadonlyMap<string, number>,
+  ): Promise<WebhookDelivery[]> {
+    const entries = [...rooms].filter(([, room]) => room > 0);
+    if (entries.length === 0 || claim.limit <= 0) return [];
+    const postgres = isPostgres(manager);
+    const parameters: Record<string, unknown> = {
+      at: claim.now.toISOString(),
+      lease: claim.leaseUntil.toISOString(),
+      limit: claim.limit,
+      maxRoom: Math.max(...entries.map(([, room]) => room)),
+      stepIds: claim.stepIds,
+      deliveryId: claim.deliveryId,
+    };
+    const values = entries.map(([endpointId, room], index) => {
+      parameters[`endpoint${index}`] = endpointId;
+      parameters[`room${index}`] = room;
+      return `(CAST(:endpoint${index} AS varchar(40)), CAST(:room${index} AS integer))`;
+    });
+    const dueAndFree = (alias: string, narrowed: boolean) => {
+      const plus = narrowed && !postgres ? '+' : '';
+      return `${plus}${alias}.status = 'pending' AND ${plus}${alias}.next_attempt_at <= :at
+              AND (${alias}.lease_until IS NULL OR ${alias}.lease_until < :at)`;
+    };
+    let candidates: string;
+    if (claim.stepIds || claim.deliveryId) {
+      // A few rows, found by step or id: every one of them is a candidate.
+      const scope = claim.stepIds ? 'd.step_id IN (:...stepIds)' : 'd.id = :deliveryId';
+      candidates = `SELECT d.id, d.endpoint_id, d.next_attempt_at, room.n
+                      FROM webhook_deliveries d JOIN room ON room.endpoint_id = d.endpoint_id
+                     WHERE ${scope} AND ${dueAndFree('d', true)}
+                     ${postgres ? 'FOR UPDATE OF d SKIP LOCKED' : ''}`;
+    } else if (postgres) {
+      candidates = `SELECT p.id, p.endpoint_id, p.next_attempt_at, room.n
+                      FROM room CROSS JOIN LATERAL (
+                        SELECT d.id, d.endpoint_id, d.next_attempt_at FROM webhook_deliveries d
+                         WHERE d.endpoint_id = room.endpoint_id AND ${dueAndFree('d', false)}
+                         ORDER BY d.next_attempt_at LIMIT room.n FOR UPDATE SKIP LOCKED) p`;
+    } else {
+      // SQLite has no LATERAL and no LIMIT that names an outer column: the largest room, per
+      // endpoint through its index, and the turns below keep each endpoint within its own.
+      candidates = `SELECT d.id, d.endpoint_id, d.next_attempt_at, room.n
+                      FROM room JOIN webhook_deliveries d ON d.id IN (
+                        SELECT x.id FROM webhook_deliveries x
+                         WHERE x.endpoint_id = room.endpoint_id AND ${dueAndFree('x', false)}
+                         ORDER BY x.next_attempt_at LIMIT :maxRoom)`;
+    }
+    const rows = await queryRows(
+      manager,
+      `WITH room (endpoint_id, n) AS (VALUES ${values.join(', ')}),
+            candidates AS (${candidates}),
+            turns AS (
+              SELECT id, next_attempt_at, n,
+                     ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS turn
+                FROM candidates)
+       UPDATE webhook_deliveries SET lease_until = :lease
+        WHERE id IN (SELECT id FROM turns WHERE turn <= n ORDER BY turn, next_attempt_at LIMIT :limit)
+       RETURNING *`,
+      parameters,
+    );
+    return rows
+      .map((row) => hydrate(manager, WebhookDelivery, row))
+      .sort((a, b) => a.nextAttemptAt!.localeCompare(b.nextAttemptAt!));
+  }
+
+  /** When the earliest pending delivery due after `now` falls due; null when none is. */
+  async nextDueAfter(now: Date): Promise<Date | null> {
+    const row = await this.deliveries
+      .createQueryBuilder('d')
+      .select('d.next_attempt_at', 'due')
+      .where(`d.status = 'pending' AND d.next_attempt_at > :now${this.envOff}`, {
+        now: now.toISOString(),
+      })
+      .orderBy('d.next_attempt_at', 'ASC')
+      .limit(1)
+      .getRawOne<{ due: string | null }>();
+    return row?.due ? new Date(row.due) : null;
+  }
+
+  /** Whether this delivery is pending, due and free (a queued job that found no room for it). */
+  async isDueAndFree(id: string, now: Date): Promise<boolean> {
+    const count = await this.deliveries
+      .createQueryBuilder('d')
+      .where(`d.id = :id AND ${this.due()} AND ${FREE}`, { id, at: now.toISOString() })
+      .getCount();
+    return count > 0;
+  }
+
+  /** These steps' deliveries still pending and free: what a queued step's claim left for later. */
+  async unclaimedOfStep(stepId: string, now: Date): Promise<DeliveryRef[]> {
+    const rows = await this.deliveries
+      .createQueryBuilder('d')
+      .select(['d.id', 'd.attemptCount'])
+      .where(`d.step_id = :stepId AND d.status = 'pending' AND ${FREE}`, {
+        stepId,
+        at: now.toISOString(),
+      })
+      .getMany();
+    return rows.map((row) => ({ id: row.id, attemptCount: row.attemptCount }));
   }
 
   /**
@@ -331,9 +457,9 @@ export class DeliveryStore {
     this.recording = batch.length;
     let retryInMs = 0;
     try {
-      const disabled = await this.transactions.run((manager) => this.writeBatch(manager, batch));
+      const changes = await this.transactions.run((manager) => this.writeBatch(manager, batch));
       this.metrics.backlogChanged();
-      if (disabled.length > 0) await this.health.announce(disabled);
+      await this.health.announce(changes);
       for (const attempt of batch) attempt.resolve();
       if (this.recordRetryMs > 0) {
         this.recordRetryMs = 0;
@@ -367,20 +493,25 @@ export class DeliveryStore {
 
   /**
    * One transaction of attempt records, in the lock order (`endpoint-locks.ts`): the endpoints'
-   * health streaks first, then the delivery and attempt rows in id order, then the deliveries of
-   * endpoints this batch disabled. Which endpoints it disabled.
+   * health (failing streaks, then breakers) first, then the delivery and attempt rows in id order,
+   * then the deliveries of endpoints this batch disabled. What it changed of the endpoints' health.
    */
-  private async writeBatch(manager: EntityManager, batch: UnrecordedAttempt[]): Promise<string[]> {
+  private async writeBatch(
+    manager: EntityManager,
+    batch: UnrecordedAttempt[],
+  ): Promise<HealthChanges> {
     const outcomes = batch.map(({ delivery, result, startedAt }) => ({
       endpointId: delivery.endpointId,
       succeeded: result.outcome === 'success',
+      // Any HTTP answer reached the receiver; a timeout or a failed connection did not.
+      reached: result.outcome === 'success' || result.outcome === 'http_error',
       at: startedAt,
     }));
-    const disabled = await this.health.record(manager, outcomes);
+    const changes = await this.health.record(manager, outcomes);
     const inIdOrder = [...batch].sort((a, b) => compare(a.delivery.id, b.delivery.id));
     for (const attempt of inIdOrder) await writeAttempt(manager, attempt);
-    for (const id of disabled) await this.holdPending(manager, id, new Date());
-    return disabled;
+    for (const id of changes.disabled) await this.holdPending(manager, id, new Date());
+    return changes;
   }
 
   /**
@@ -407,37 +538,11 @@ export class DeliveryStore {
   }
 
   /**
-   * Pending and due for an attempt by `at` (a parameter). `narrowed`: another condition selects
-   * the few rows (a step's); on SQLite, whose planner has no statistics, the unary `+` keeps the
-   * status index from being used for this part, or it would scan every due delivery of a backlog.
+   * Pending and due for an attempt by `at` (a parameter); the environment endpoint's wait while
+   * STEP_COMPLETE_WEBHOOK is unset.
    */
-  private due(at = ':at', narrowed = false): string {
-    const column = narrowed && this.dialect !== 'postgres' ? '+' : '';
-    return `${column}status = 'pending' AND ${column}next_attempt_at <= ${at}${this.envOff}`;
-  }
-
-  /** Due and free rows (`narrowedBy` selects among them), oldest due first, up to `:limit`. */
-  private dueAndFree(narrowedBy: string | null): string {
-    // On PostgreSQL, rows another dispatcher is claiming right now are skipped, not waited for.
-    const skipLocked = this.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
-    const where = narrowedBy ? `${narrowedBy} AND ${this.due(':at', true)}` : this.due();
-    return `id IN (SELECT id FROM webhook_deliveries
-                    WHERE ${where} AND ${FREE}
-                    ORDER BY next_attempt_at LIMIT :limit ${skipLocked})`;
-  }
-
-  /** When the earliest pending delivery falls due (now or in the past when one is waiting). */
-  async nextDueAt(): Promise<Date | null> {
-    // The first row in the status index's order, not MIN(): with the environment endpoint's rows
-    // left out, MIN() would read every pending row of a backlog.
-    const row = await this.deliveries
-      .createQueryBuilder('d')
-      .select('d.next_attempt_at', 'due')
-      .where(`d.status = 'pending'${this.envOff}`)
-      .orderBy('d.next_attempt_at', 'ASC')
-      .limit(1)
-      .getRawOne<{ due: string | null }>();
-    return row?.due ? new Date(row.due) : null;
+  private due(at = ':at'): string {
+    return `status = 'pending' AND next_attempt_at <= ${at}${this.envOff}`;
   }
 
   /**
@@ -483,6 +588,37 @@ export class DeliveryStore {
       return rows.map((row) => ({ id: row.id as string, attemptCount: Number(row.attempt_count) }));
     });
   }
+}
+
+/** A fair claim (`claimFair`): each endpoint's room, and the claim's scope. */
+export interface FairClaim {
+  now: Date;
+  leaseUntil: Date;
+  /** At most this many in all. */
+  limit: number;
+  /** Each endpoint's room; endpoints left out are not claimed. */
+  rooms: ReadonlyMap<string, number>;
+  /** Of those, the endpoints with a rate limit or an open breaker (granted by throttle rows). */
+  gated: readonly Endpoint[];
+  /** Only these steps' deliveries (their first attempts). */
+  stepIds?: string[];
+  /** Only this delivery (a queued attempt). */
+  deliveryId?: string;
+}
+
+export interface FairClaimResult {
+  claimed: WebhookDelivery[];
+  perEndpoint: Map<string, number>;
+  /** When a gated endpoint that got less than its room may be granted more. */
+  moreAt: number | null;
+  /** Breakers this process thought open that the database has closed. */
+  closedBreakers: string[];
+}
+
+function countByEndpoint(deliveries: WebhookDelivery[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const { endpointId } of deliveries) counts.set(endpointId, (counts.get(endpointId) ?? 0) + 1);
+  return counts;
 }
 
 /** One delivery of a transition: to which endpoint, with which body, and whether it waits. */

@@ -70,8 +70,8 @@ describe(DeliveryDispatcher.name, () => {
     receiver.replyWith({ hold: true });
     await writeDeliveries(5);
 
-    expect(await sut.launchDue(5)).toBe(CONCURRENCY);
-    expect(await sut.launchDue(5)).toBe(0);
+    expect((await sut.launchDue(5)).launched).toBe(CONCURRENCY);
+    expect((await sut.launchDue(5)).launched).toBe(0);
     await receiver.waitForRequests(CONCURRENCY);
     expect(sut.slots.inUse).toBe(CONCURRENCY);
 
@@ -114,7 +114,7 @@ describe(DeliveryDispatcher.name, () => {
       .getRepository(WebhookDelivery)
       .update({ stepId }, { leaseUntil: '2000-01-01T00:00:00.000Z' });
 
-    expect(await sut.launchDue(10)).toBe(1); // claimed again...
+    expect((await sut.launchDue(10)).launched).toBe(1); // claimed again...
     letRecord();
     await firstAttempt;
     await booted.logs.waitFor(
@@ -148,7 +148,7 @@ describe(DeliveryDispatcher.name, () => {
       .getRepository(WebhookDelivery)
       .update({ stepId }, { leaseUntil: '2000-01-01T00:00:00.000Z' });
     await booted.dataSource.query('DROP TRIGGER refuse_record');
-    expect(await sut.launchDue(10)).toBeLessThanOrEqual(1); // claimed again, perhaps...
+    expect((await sut.launchDue(10)).launched).toBeLessThanOrEqual(1); // claimed again, perhaps...
     await firstAttempt;
     await booted.logs.waitFor(
       (entry) => entry.message.includes(stepId) && entry.message.includes(' delivered: '),

@@ -4,6 +4,7 @@ import type { WebhookConfig } from '../../config/webhook.config.js';
 import { StephookMetrics } from '../../metrics/stephook-metrics.js';
 import { StopDeadline } from '../../stop-deadline.js';
 import { DeliveryStore } from '../delivery-store.js';
+import type { FairClaim, FairClaimResult } from '../delivery-store.js';
 import { signingKeys } from '../endpoints/endpoint.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { EndpointRegistry } from '../endpoints/endpoint-registry.js';
@@ -13,10 +14,16 @@ import { AttemptResult, WebhookSender } from '../sender/webhook-sender.js';
 import { traceparentOf } from '../../tracing/tracing.js';
 import { endAttemptSpan, startAttemptSpan } from './attempt-span.js';
 import { DeliveryVerdict, RetryPolicy } from './retry-policy.js';
+import { EndpointShares } from './endpoint-shares.js';
 import { Slots } from './slots.js';
 
 /** How much longer than one attempt's deadline a claim lasts (time to record the attempt). */
 const LEASE_MARGIN_MS = 10_000;
+/**
+ * With a queue, how long a job whose endpoint has no room here waits before it asks again (plus up
+ * to as much at random, so the jobs of a busy endpoint do not all ask at once).
+ */
+const ROOM_RECHECK_MS = 250;
 /** Why a delivery whose endpoint no longer exists ends without an attempt. */
 export const ENDPOINT_DELETED = 'endpoint deleted';
 
@@ -31,11 +38,30 @@ export interface QueuedOutcome {
   delivery: DeliveryRef;
   verdict: DeliveryVerdict;
 }
+/** What a queued job came to: its attempts, and what waits for room (SPEC §9 "Isolation"). */
+export interface QueuedResult {
+  outcomes: QueuedOutcome[];
+  /** A step's deliveries whose endpoints had no room now: each gets a job of its own, at `at`. */
+  later: { deliveries: DeliveryRef[]; at: number } | null;
+  /** The job's one delivery waits for room: the job runs again at this time. */
+  waitUntil: number | null;
+}
+
+const NOTHING_CLAIMED: FairClaimResult = {
+  claimed: [],
+  perEndpoint: new Map(),
+  moreAt: null,
+  closedBreakers: [],
+};
 
 /**
  * Runs delivery attempts: each holds a lease on its delivery in the database, taken by one guarded
  * claim, is sent, then recorded with the verdict of the retry policy. Without a queue at most
  * STEP_COMPLETE_CONCURRENCY run at once (`Slots`); with one, the queue's worker bounds them.
+ * Isolation (SPEC §9): every claim takes endpoints in turn, each within its room here
+ * (`EndpointShares`: its `max_in_flight`, one probe while its breaker is open) and, for a rate
+ * limit or an open breaker, what the shared throttle rows grant — so one endpoint's hang, failures
+ * or backlog hold at most its own share of the slots.
  * Owns every error: nothing here reaches the step path.
  */
 @Injectable()
@@ -50,6 +76,12 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
   }[] = [];
   private readonly policy: RetryPolicy;
   readonly slots: Slots;
+  readonly shares = new EndpointShares();
+  /** Endpoints whose last claim filled their room: more of theirs may be due. */
+  private readonly backlogged = new Set<string>();
+  /** The last claim filled every free slot: more may be due. */
+  private saturated = false;
+  private roomFreed: () => void = () => undefined;
   private accepting = true;
   private draining: Promise<void> | null = null;
   /** The stop's drain deadline passed: what still ends here is left to its lease, unrecorded. */
@@ -83,16 +115,9 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
   private async launchCommittedSteps(): Promise<void> {
     const steps = this.committedSteps.splice(0);
     try {
-      const claimed = await this.claimWithin(
-        steps.length * this.deliveriesPerStep,
-        (leaseUntil, slots) =>
-          this.store.claimDueForSteps(
-            steps.map((step) => step.stepId),
-            new Date(),
-            leaseUntil,
-            slots,
-          ),
-      );
+      const { claimed } = await this.claimFairly(steps.length * this.deliveriesPerStep, {
+        stepIds: steps.map((step) => step.stepId),
+      });
       for (const delivery of claimed) void this.launch(delivery, false, true);
       for (const step of steps) step.resolve();
     } catch (error) {
@@ -100,33 +125,58 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     }
   }
 
-  /** Claims up to `limit` due deliveries (never more than free slots) and starts them; how many. */
-  async launchDue(limit: number): Promise<number> {
-    if (this.endpoints.all.length === 0) return 0;
-    const claimed = await this.claimWithin(limit, (leaseUntil, slots) =>
-      this.store.claimDue(new Date(), leaseUntil, slots),
-    );
+  /**
+   * Claims up to `limit` due deliveries across endpoints in turn (never more than free slots, nor
+   * any endpoint's room) and starts them. How many, and when an endpoint held back by its rate
+   * limit or breaker may be granted more.
+   */
+  async launchDue(limit: number): Promise<{ launched: number; moreAt: number | null }> {
+    if (this.endpoints.all.length === 0) return { launched: 0, moreAt: null };
+    const { claimed, moreAt } = await this.claimFairly(limit, {});
     for (const delivery of claimed) void this.launch(delivery, false, true);
-    return claimed.length;
+    return { launched: claimed.length, moreAt };
+  }
+
+  /**
+   * Called when an attempt ends whose endpoint, or the process, was full at the last claim: due
+   * deliveries may be waiting for that room (the scheduler looks). An attempt of an endpoint with
+   * nothing more due wakes nobody.
+   */
+  onRoomFreed(listener: () => void): void {
+    this.roomFreed = listener;
   }
 
   /**
    * A queued job's attempts: the first attempts of a step's deliveries (`stepId`), or one attempt
    * of one delivery — if due and free, or whatever its state when `manual`. Each is claimed first,
-   * so a job that arrives twice, or late, sends nothing twice. The queue's worker bounds how many
+   * so a job that arrives twice, or late, sends nothing twice; the claim keeps each endpoint within
+   * its room, and what has no room waits (`later`, `waitUntil`). The queue's worker bounds how many
    * run at once. What each attempt came to, for the queue to schedule the next.
    */
-  async attemptQueued(job: DeliveryJob): Promise<QueuedOutcome[]> {
-    if (!this.accepting) return [];
+  async attemptQueued(job: DeliveryJob): Promise<QueuedResult> {
+    const result: QueuedResult = { outcomes: [], later: null, waitUntil: null };
+    if (!this.accepting) return result;
     const now = new Date();
-    const leaseUntil = this.leaseUntil();
+    let claimed: WebhookDelivery[];
     const manual = 'manual' in job && job.manual;
-    const claimed =
-      'stepId' in job
-        ? await this.store.claimDueForSteps([job.stepId], now, leaseUntil, this.deliveriesPerStep)
-        : manual
-          ? [await this.store.claimAny(job.deliveryId, now, leaseUntil)].filter((d) => d !== null)
-          : await this.store.claimDueById(job.deliveryId, now, leaseUntil);
+    if (manual) {
+      const delivery = await this.store.claimAny(job.deliveryId, now, this.leaseUntil());
+      claimed = delivery ? [delivery] : [];
+      for (const { endpointId } of claimed) this.shares.add(endpointId);
+    } else {
+      const scope = 'stepId' in job ? { stepIds: [job.stepId] } : { deliveryId: job.deliveryId };
+      const claim = await this.claimFairly(this.deliveriesPerStep, scope, { useSlots: false });
+      claimed = claim.claimed;
+      if (claim.limited) {
+        const at = claim.moreAt ?? Date.now() + ROOM_RECHECK_MS * (1 + Math.random());
+        if ('stepId' in job) {
+          const left = await this.store.unclaimedOfStep(job.stepId, now);
+          if (left.length > 0) result.later = { deliveries: left, at };
+        } else if (claimed.length === 0 && (await this.store.isDueAndFree(job.deliveryId, now))) {
+          result.waitUntil = at;
+        }
+      }
+    }
     const outcomes = await Promise.all(
       claimed.map(async (delivery) => {
         const verdict = await this.launch(delivery, manual, false);
@@ -134,7 +184,8 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
         return verdict && { delivery: attempted, verdict };
       }),
     );
-    return outcomes.filter((outcome) => outcome !== null);
+    result.outcomes = outcomes.filter((outcome) => outcome !== null);
+    return result;
   }
 
   /**
@@ -144,7 +195,9 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
   async retryNow(deliveryId: string): Promise<void> {
     if (!this.accepting || this.inFlight.has(deliveryId)) return;
     const delivery = await this.store.claimAny(deliveryId, new Date(), this.leaseUntil());
-    if (delivery) void this.launch(delivery, true, false);
+    if (!delivery) return;
+    this.shares.add(delivery.endpointId);
+    void this.launch(delivery, true, false);
   }
 
   beforeApplicationShutdown(): Promise<void> {
@@ -192,20 +245,52 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     return Math.max(1, this.endpoints.all.length);
   }
 
-  /** Takes up to `limit` free slots while the claim is in the database, so the limit is never exceeded. */
-  private async claimWithin(
+  /**
+   * Claims fairly (`DeliveryStore.claimFair`) within up to `limit` free slots (unless the queue's
+   * worker bounds attempts) and each endpoint's room here, both taken before the claim goes to the
+   * database and what it did not fill given back, so neither limit is ever exceeded. `limited`:
+   * some endpoint had no room, or was granted less than it had by its rate limit or breaker.
+   */
+  private async claimFairly(
     limit: number,
-    claim: (leaseUntil: Date, slots: number) => Promise<WebhookDelivery[]>,
-  ): Promise<WebhookDelivery[]> {
-    const slots = this.slots.take(limit);
-    if (slots === 0) return [];
-    let claimed: WebhookDelivery[] = [];
+    scope: Pick<FairClaim, 'stepIds' | 'deliveryId'>,
+    { useSlots } = { useSlots: true },
+  ): Promise<FairClaimResult & { limited: boolean }> {
+    const slots = useSlots ? this.slots.take(limit) : limit;
+    if (slots === 0) return { ...NOTHING_CLAIMED, limited: true };
+    const endpoints = this.endpoints.all.filter((endpoint) => !endpoint.disabled);
+    const rooms = this.shares.reserve(endpoints, slots);
+    const gated = endpoints.filter(
+      (endpoint) => rooms.has(endpoint.id) && (endpoint.rateLimit !== null || endpoint.breakerOpen),
+    );
+    let result = NOTHING_CLAIMED;
     try {
-      claimed = await claim(this.leaseUntil(), slots);
-      return claimed;
+      if (rooms.size > 0) {
+        const now = new Date();
+        result = await this.store.claimFair({
+          now,
+          leaseUntil: this.leaseUntil(),
+          limit: slots,
+          rooms,
+          gated,
+          ...scope,
+        });
+      }
     } finally {
-      this.slots.returnUnfilled(slots - claimed.length);
+      if (useSlots) this.slots.returnUnfilled(slots - result.claimed.length);
+      this.shares.settle(rooms, result.perEndpoint);
     }
+    for (const [endpointId, room] of rooms) {
+      if ((result.perEndpoint.get(endpointId) ?? 0) >= room) this.backlogged.add(endpointId);
+      else this.backlogged.delete(endpointId);
+    }
+    if (useSlots) this.saturated = result.claimed.length >= slots;
+    // A breaker another process closed: read the endpoints now rather than at the next revision poll.
+    if (result.closedBreakers.length > 0) void this.endpoints.reload().catch(() => undefined);
+    return {
+      ...result,
+      limited: rooms.size < endpoints.length || result.moreAt !== null,
+    };
   }
 
   /** `holdsSlot`: the attempt gives its slot back when it ends. */
@@ -217,11 +302,16 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     // Claimed again while its sent attempt waits to be recorded (the lease ran out in an outage).
     if (this.inFlight.has(delivery.id)) {
       if (holdsSlot) this.slots.returnUnfilled(1);
+      this.shares.ended(delivery.endpointId);
       return Promise.resolve(null);
     }
     const attempt = this.attempt(delivery, manual).finally(() => {
       this.inFlight.delete(delivery.id);
       if (holdsSlot) this.slots.attemptEnded();
+      this.shares.ended(delivery.endpointId);
+      if (this.accepting && (this.saturated || this.backlogged.has(delivery.endpointId))) {
+        this.roomFreed();
+      }
     });
     this.inFlight.set(
       delivery.id,

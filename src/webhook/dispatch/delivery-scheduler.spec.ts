@@ -13,8 +13,9 @@ import { Slots } from './slots.js';
  */
 describe(DeliveryScheduler.name, () => {
   let slots: Slots;
-  let launchDue: jest.Mock<(limit: number) => Promise<number>>;
-  let nextDueAt: jest.Mock<() => Promise<Date | null>>;
+  let launchDue: jest.Mock<(limit: number) => Promise<{ launched: number; moreAt: number | null }>>;
+  let nextDueAfter: jest.Mock<() => Promise<Date | null>>;
+  let roomFreed: () => void;
   let sut: DeliveryScheduler;
   let logs: RecordingLogger;
 
@@ -23,11 +24,12 @@ describe(DeliveryScheduler.name, () => {
     Logger.overrideLogger(logs);
     jest.useFakeTimers({ now: 0 });
     slots = new Slots(4);
-    launchDue = jest.fn(() => Promise.resolve(0));
-    nextDueAt = jest.fn(() => Promise.resolve(null));
-    const dispatcher = { slots, launchDue } as unknown as DeliveryDispatcher;
+    launchDue = jest.fn(() => Promise.resolve({ launched: 0, moreAt: null }));
+    nextDueAfter = jest.fn(() => Promise.resolve(null));
+    const onRoomFreed = (listener: () => void) => (roomFreed = listener);
+    const dispatcher = { slots, launchDue, onRoomFreed } as unknown as DeliveryDispatcher;
     const store = {
-      nextDueAt,
+      nextDueAfter,
       releaseLeftLeases: () => Promise.resolve(0),
     } as unknown as DeliveryStore;
     sut = new DeliveryScheduler(true, store, dispatcher);
@@ -51,7 +53,7 @@ describe(DeliveryScheduler.name, () => {
   });
 
   it('sleeps exactly until the next retry falls due', async () => {
-    nextDueAt.mockResolvedValue(new Date(300));
+    nextDueAfter.mockResolvedValue(new Date(300));
     await sut.onApplicationBootstrap();
     await jest.advanceTimersByTimeAsync(299);
     expect(launchDue).toHaveBeenCalledTimes(1);
@@ -59,8 +61,25 @@ describe(DeliveryScheduler.name, () => {
     expect(launchDue).toHaveBeenCalledTimes(2);
   });
 
+  it('sleeps until a rate limit or a breaker allows more, when that comes before the next retry', async () => {
+    nextDueAfter.mockResolvedValue(new Date(900));
+    launchDue.mockResolvedValueOnce({ launched: 1, moreAt: 120 });
+    await sut.onApplicationBootstrap();
+    await jest.advanceTimersByTimeAsync(119);
+    expect(launchDue).toHaveBeenCalledTimes(1);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(launchDue).toHaveBeenCalledTimes(2);
+    // Nothing held back this time: the next retry decides.
+    await jest.advanceTimersByTimeAsync(900 - 120 - 1);
+    expect(launchDue).toHaveBeenCalledTimes(2);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(launchDue).toHaveBeenCalledTimes(3);
+  });
+
   it('asks for no more than the free slots, and waits for a slot to free when all are full', async () => {
-    launchDue.mockImplementation((limit) => Promise.resolve(slots.take(limit)));
+    launchDue.mockImplementation((limit) =>
+      Promise.resolve({ launched: slots.take(limit), moreAt: null }),
+    );
     await sut.onApplicationBootstrap();
     await jest.advanceTimersByTimeAsync(0);
     expect(launchDue).toHaveBeenCalledTimes(1);
@@ -71,6 +90,7 @@ describe(DeliveryScheduler.name, () => {
     expect(launchDue).toHaveBeenCalledTimes(1);
 
     slots.attemptEnded();
+    roomFreed();
     await jest.advanceTimersByTimeAsync(0);
     expect(launchDue).toHaveBeenCalledTimes(2);
     expect(launchDue).toHaveBeenLastCalledWith(1);

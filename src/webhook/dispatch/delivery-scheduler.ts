@@ -17,9 +17,9 @@ const MIN_POLL_INTERVAL_MS = 20;
 
 /**
  * Without a queue, in a process that delivers: hands due deliveries to the dispatcher at start
- * (what a previous run left pending), when retries fall due, and whenever a slot frees while a
- * backlog waits. It reads one page of due ids at a
- * time, never more than there are free slots, so memory stays flat with any backlog.
+ * (what a previous run left pending), when retries fall due, when a rate limit or a breaker
+ * allows more, and whenever an attempt ends while its endpoint (or the process) has a backlog. It
+ * claims never more than there are free slots, so memory stays flat with any backlog.
  */
 @Injectable()
 export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -47,7 +47,7 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
     const released = await this.store.releaseLeftLeases();
     if (released > 0)
       this.logger.warn(`Resuming ${released} webhook attempt(s) interrupted by the last stop`);
-    this.dispatcher.slots.onFreed(() => this.wake());
+    this.dispatcher.onRoomFreed(() => this.wake());
     this.started = true;
     this.wake();
   }
@@ -74,15 +74,19 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
       return;
     }
     this.polling = true;
+    let wakeAt: number | null = null;
     try {
       do {
         this.pollAgain = false;
         const free = this.dispatcher.slots.free;
         if (free === 0) return; // the next slot to free wakes us
-        const launched = await this.dispatcher.launchDue(free);
+        const { launched, moreAt } = await this.dispatcher.launchDue(free);
         if (launched === free) return; // more may be due: the next slot to free wakes us
+        wakeAt = moreAt;
       } while (this.pollAgain && !this.stopped);
-      this.sleep(await this.untilNextDue());
+      // What is due now was claimed, or waits for its endpoint's room (an attempt that ends
+      // wakes us), its rate limit or its breaker (`wakeAt`).
+      this.sleep(await this.untilNext(wakeAt));
       this.passLog.succeeded();
     } catch (error) {
       this.passLog.failed(error);
@@ -92,12 +96,11 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
     }
   }
 
-  private async untilNextDue(): Promise<number> {
-    const next = await this.store.nextDueAt();
-    if (!next) return MAX_POLL_INTERVAL_MS;
-    return Math.min(
-      MAX_POLL_INTERVAL_MS,
-      Math.max(MIN_POLL_INTERVAL_MS, next.getTime() - Date.now()),
-    );
+  /** Until the next retry falls due or `wakeAt`, whichever is first, within the poll bounds. */
+  private async untilNext(wakeAt: number | null): Promise<number> {
+    const now = new Date();
+    const nextDue = (await this.store.nextDueAfter(now))?.getTime() ?? Infinity;
+    const next = Math.min(nextDue, wakeAt ?? Infinity);
+    return Math.min(MAX_POLL_INTERVAL_MS, Math.max(MIN_POLL_INTERVAL_MS, next - now.getTime()));
   }
 }

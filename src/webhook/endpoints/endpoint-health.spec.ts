@@ -7,6 +7,12 @@ import {
   MIN_FAILED_ATTEMPTS_TO_DISABLE,
 } from './endpoint-health.js';
 import { EndpointRegistry } from './endpoint-registry.js';
+import {
+  BREAKER_OPENS_AFTER,
+  PROBE_SPACING_MAX_MS,
+  PROBE_SPACING_MIN_MS,
+  readBreakers,
+} from './endpoint-throttles.js';
 import { WebhookEndpoint } from './entities/webhook-endpoint.entity.js';
 
 @Module({
@@ -42,6 +48,8 @@ describe(EndpointHealth.name, () => {
       disabledReason: null,
       failingSince: null,
       failedAttempts: 0,
+      maxInFlight: 16,
+      rateLimit: null,
       createdAt: now,
       updatedAt: now,
     });
@@ -49,17 +57,17 @@ describe(EndpointHealth.name, () => {
   afterEach(() => booted.close());
 
   const failures = (count: number, at: Date, endpointId = ID): AttemptOutcomeAt[] =>
-    Array.from({ length: count }, () => ({ endpointId, succeeded: false, at }));
+    Array.from({ length: count }, () => ({ endpointId, succeeded: false, reached: true, at }));
   const record = (outcomes: AttemptOutcomeAt[]) =>
     booted.dataSource.transaction((manager) => health.record(manager, outcomes));
   const row = () => booted.dataSource.getRepository(WebhookEndpoint).findOneByOrFail({ id: ID });
 
   it('disables an endpoint whose attempts have all failed for the whole window, 10 or more', async () => {
     const longAgo = new Date(Date.now() - 2 * HOUR_MS);
-    await expect(record(failures(MIN_FAILED_ATTEMPTS_TO_DISABLE - 1, longAgo))).resolves.toEqual(
-      [],
-    );
-    await expect(record(failures(1, new Date()))).resolves.toEqual([ID]);
+    await expect(
+      record(failures(MIN_FAILED_ATTEMPTS_TO_DISABLE - 1, longAgo)),
+    ).resolves.toMatchObject({ disabled: [] });
+    await expect(record(failures(1, new Date()))).resolves.toMatchObject({ disabled: [ID] });
     expect(await row()).toMatchObject({
       disabled: true,
       disabledReason: 'failing',
@@ -76,7 +84,9 @@ describe(EndpointHealth.name, () => {
   });
 
   it('does not disable before the window has passed, however many failures', async () => {
-    await expect(record(failures(50, new Date(Date.now() - HOUR_MS / 2)))).resolves.toEqual([]);
+    await expect(record(failures(50, new Date(Date.now() - HOUR_MS / 2)))).resolves.toMatchObject({
+      disabled: [],
+    });
     expect((await row()).disabled).toBe(false);
   });
 
@@ -85,19 +95,114 @@ describe(EndpointHealth.name, () => {
     await record(failures(5, longAgo));
     const recent = new Date();
     await expect(
-      record([{ endpointId: ID, succeeded: true, at: recent }, ...failures(3, recent)]),
-    ).resolves.toEqual([]);
+      record([
+        { endpointId: ID, succeeded: true, reached: true, at: recent },
+        ...failures(3, recent),
+      ]),
+    ).resolves.toMatchObject({ disabled: [] });
     expect(await row()).toMatchObject({
       disabled: false,
       failedAttempts: 3,
       failingSince: recent.toISOString(),
     });
-    await record([{ endpointId: ID, succeeded: true, at: new Date() }]);
+    await record([{ endpointId: ID, succeeded: true, reached: true, at: new Date() }]);
     expect(await row()).toMatchObject({ failedAttempts: 0, failingSince: null });
   });
 
   it('never disables the environment endpoint', async () => {
     const longAgo = new Date(Date.now() - 2 * HOUR_MS);
-    await expect(record(failures(100, longAgo, 'env'))).resolves.toEqual([]);
+    await expect(record(failures(100, longAgo, 'env'))).resolves.toMatchObject({ disabled: [] });
+  });
+
+  describe('circuit breaker', () => {
+    const unreachable = (count: number, endpointId = ID): AttemptOutcomeAt[] =>
+      Array.from({ length: count }, () => ({
+        endpointId,
+        succeeded: false,
+        reached: false,
+        at: new Date(),
+      }));
+    const answered = (succeeded: boolean, endpointId = ID): AttemptOutcomeAt => ({
+      endpointId,
+      succeeded,
+      reached: true,
+      at: new Date(),
+    });
+    const breaker = async (endpointId = ID) =>
+      (await readBreakers(booted.dataSource.manager, [endpointId])).get(endpointId)!;
+    const revision = async () =>
+      Number(
+        (
+          await booted.dataSource.query<{ revision: number }[]>(
+            'SELECT revision FROM webhook_endpoint_revision',
+          )
+        )[0].revision,
+      );
+
+    it(`opens after ${BREAKER_OPENS_AFTER} unreachable attempts in a row, and says so to every process`, async () => {
+      await expect(record(unreachable(BREAKER_OPENS_AFTER - 1))).resolves.toMatchObject({
+        opened: [],
+      });
+      expect(await breaker()).toMatchObject({ state: 'closed', unreachable_attempts: 4 });
+      const before = Date.now();
+      await expect(record(unreachable(1))).resolves.toMatchObject({ opened: [ID], closed: [] });
+      const open = await breaker();
+      expect(open).toMatchObject({ state: 'open', unreachable_attempts: BREAKER_OPENS_AFTER });
+      expect(Date.parse(open.next_probe_at!)).toBeGreaterThanOrEqual(before + PROBE_SPACING_MIN_MS);
+      expect(await revision()).toBe(1);
+      const registry = booted.moduleRef.get(EndpointRegistry);
+      await registry.reload();
+      expect(registry.get(ID)?.breakerOpen).toBe(true);
+      // Opening never disables.
+      expect((await row()).disabled).toBe(false);
+    });
+
+    it('spaces probes further after each one that fails, up to the maximum', async () => {
+      await record(unreachable(BREAKER_OPENS_AFTER));
+      let last = 0;
+      for (let probe = 1; probe <= 8; probe++) {
+        const before = Date.now();
+        await record(unreachable(1));
+        const spacing = Date.parse((await breaker()).next_probe_at!) - before;
+        expect(spacing).toBeGreaterThanOrEqual(Math.min(last * 2, PROBE_SPACING_MAX_MS) - 5);
+        expect(spacing).toBeLessThanOrEqual(PROBE_SPACING_MAX_MS + 50);
+        last = spacing;
+      }
+      expect(last).toBeGreaterThanOrEqual(PROBE_SPACING_MAX_MS - 5);
+    });
+
+    it('closes at the first answer, even an HTTP error, and the count starts again', async () => {
+      await record(unreachable(BREAKER_OPENS_AFTER + 2));
+      await expect(record([answered(false), ...unreachable(2)])).resolves.toMatchObject({
+        opened: [],
+        closed: [ID],
+      });
+      expect(await breaker()).toEqual({
+        state: 'closed',
+        opened_at: null,
+        unreachable_attempts: 2,
+        next_probe_at: null,
+      });
+      await record([answered(true)]);
+      expect(await breaker()).toMatchObject({ state: 'closed', unreachable_attempts: 0 });
+    });
+
+    it('answers that break no run write nothing', async () => {
+      await expect(record([answered(true), answered(false)])).resolves.toEqual({
+        disabled: [],
+        opened: [],
+        closed: [],
+      });
+      const rows = await booted.dataSource.query('SELECT * FROM webhook_endpoint_throttles');
+      expect(rows).toEqual([]);
+    });
+
+    it('also guards the environment endpoint, which has no endpoint row', async () => {
+      await expect(record(unreachable(BREAKER_OPENS_AFTER, 'env'))).resolves.toMatchObject({
+        opened: ['env'],
+      });
+      expect((await breaker('env')).state).toBe('open');
+      await expect(record([answered(true, 'env')])).resolves.toMatchObject({ closed: ['env'] });
+    });
   });
 });

@@ -6,6 +6,7 @@ import { queryRows } from '../../database/raw-sql.js';
 import { StephookMetrics } from '../../metrics/stephook-metrics.js';
 import { ENV_ENDPOINT_ID } from './endpoint.js';
 import { lockEndpointForChange } from './endpoint-locks.js';
+import { BREAKER_OPENS_AFTER, recordReachability } from './endpoint-throttles.js';
 import { bumpEndpointRevision, EndpointRegistry } from './endpoint-registry.js';
 
 /** Failed attempts an endpoint must have had in its streak before it can be disabled. */
@@ -14,7 +15,16 @@ export const MIN_FAILED_ATTEMPTS_TO_DISABLE = 10;
 export interface AttemptOutcomeAt {
   endpointId: string;
   succeeded: boolean;
+  /** The receiver answered (any HTTP status): what closes a breaker. */
+  reached: boolean;
   at: Date;
+}
+
+/** What a recorded batch changed: endpoints disabled, breakers opened and closed. */
+export interface HealthChanges {
+  disabled: string[];
+  opened: string[];
+  closed: string[];
 }
 
 /** One endpoint's attempts in a recorded batch, in order: what they do to its failing streak. */
@@ -31,6 +41,8 @@ interface StreakChange {
  * `failed_attempts`), kept in the transaction that records the attempts. A failure that finds the
  * run at least STEP_COMPLETE_DISABLE_AFTER long, with at least 10 failed attempts, disables the
  * endpoint (`failing`); a success ends the run. The environment endpoint is never disabled.
+ * And SPEC §9 Isolation: every endpoint's circuit breaker (`endpoint-throttles.ts`), which only
+ * spaces attempts, never disables.
  */
 @Injectable()
 export class EndpointHealth {
@@ -43,12 +55,12 @@ export class EndpointHealth {
   ) {}
 
   /**
-   * Inside the transaction that records these attempts: updates each endpoint's streak and
-   * disables those that have failed for too long. The ids disabled, whose deliveries the caller
-   * holds in the same transaction. Endpoint rows come first in the lock order, in id order, so the
-   * caller writes the attempts after this.
+   * Inside the transaction that records these attempts: updates each endpoint's streak, disables
+   * those that have failed for too long (the caller holds their deliveries in the same
+   * transaction), then opens and closes breakers. Endpoint rows come first in the lock order, in id
+   * order, then throttle rows, so the caller writes the attempts after this.
    */
-  async record(manager: EntityManager, outcomes: AttemptOutcomeAt[]): Promise<string[]> {
+  async record(manager: EntityManager, outcomes: AttemptOutcomeAt[]): Promise<HealthChanges> {
     const disabled: string[] = [];
     for (const [endpointId, change] of streakChanges(outcomes)) {
       if (!change.reset && change.failures === 0) continue;
@@ -82,12 +94,34 @@ export class EndpointHealth {
         disabled.push(endpointId);
       }
     }
-    if (disabled.length > 0) await bumpEndpointRevision(manager);
-    return disabled;
+    const { opened, closed } = await recordReachability(manager, outcomes, Date.now());
+    if (disabled.length + opened.length + closed.length > 0) await bumpEndpointRevision(manager);
+    return { disabled, opened, closed };
   }
 
-  /** After the commit: says which endpoints were disabled and stops sending to them here at once. */
-  async announce(disabled: string[]): Promise<void> {
+  /**
+   * After the commit: says which endpoints were disabled and which breakers opened or closed, and
+   * applies it here at once (other processes follow the revision).
+   */
+  async announce({ disabled, opened, closed }: HealthChanges): Promise<void> {
+    if (disabled.length + opened.length + closed.length === 0) return;
+    for (const endpointId of opened) {
+      this.metrics.breakerChanged(endpointId, 'open');
+      this.logger.warn(
+        `Webhook endpoint ${endpointId} does not answer: its circuit breaker is open after ` +
+          `${BREAKER_OPENS_AFTER} attempts in a row that timed out or could not connect. Its ` +
+          'deliveries wait as pending; one probe at a time, spaced, until one gets an answer',
+        { endpoint_id: endpointId },
+      );
+    }
+    for (const endpointId of closed) {
+      this.metrics.breakerChanged(endpointId, 'closed');
+      this.logger.log(
+        `Webhook endpoint ${endpointId} answers again: its circuit breaker is closed and its ` +
+          'waiting deliveries are sent',
+        { endpoint_id: endpointId },
+      );
+    }
     for (const endpointId of disabled) {
       this.metrics.endpointDisabled('failing');
       this.logger.warn(

@@ -23,31 +23,20 @@ export class DeliveryQueue {
     );
   }
 
-  /** Attempt number `attemptCount + 1` of each, as soon as a worker is free. */
-  async enqueue(deliveries: DeliveryRef[]): Promise<void> {
+  /**
+   * Attempt number `attemptCount + 1` of each, as soon as a worker is free, or not before `at` (a
+   * retry the schedule set, or deliveries that waited for their endpoint's room).
+   */
+  async enqueue(deliveries: DeliveryRef[], at?: Date): Promise<void> {
     if (deliveries.length === 0) return;
+    const delay = at ? Math.max(0, at.getTime() - Date.now()) : 0;
     await answered(
       this.queue.addBulk(
         deliveries.map((delivery) => ({
           name: 'attempt',
           data: { deliveryId: delivery.id, manual: false },
-          opts: { jobId: attemptJobId(delivery), ...ENDS_REMOVED },
+          opts: { jobId: attemptJobId(delivery), delay, ...ENDS_REMOVED },
         })),
-      ),
-    );
-  }
-
-  /** The next attempt, when the retry schedule says. */
-  async enqueueRetry(delivery: DeliveryRef, at: Date): Promise<void> {
-    await answered(
-      this.queue.add(
-        'attempt',
-        { deliveryId: delivery.id, manual: false },
-        {
-          jobId: attemptJobId(delivery),
-          delay: Math.max(0, at.getTime() - Date.now()),
-          ...ENDS_REMOVED,
-        },
       ),
     );
   }

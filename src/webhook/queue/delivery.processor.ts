@@ -1,5 +1,6 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { BeforeApplicationShutdown, Inject, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { DelayedError } from 'bullmq';
 import type { Job } from 'bullmq';
 import { webhookConfig } from '../../config/webhook.config.js';
 import type { WebhookConfig } from '../../config/webhook.config.js';
@@ -9,7 +10,9 @@ import { DELIVERY_QUEUE, DeliveryQueue } from './delivery-queue.js';
 /**
  * Runs delivery jobs in a process that delivers: up to STEP_COMPLETE_CONCURRENCY at once. The
  * dispatcher claims and attempts the job's deliveries; each that stays pending gets its next attempt
- * on the queue, delayed until the retry policy's `nextAttemptAt`.
+ * on the queue, delayed until the retry policy's `nextAttemptAt`. What found no room for its
+ * endpoint (its max_in_flight here, its rate limit, its breaker) is delayed, not attempted, so
+ * it never holds one of the worker's places while it waits.
  */
 @Processor(DELIVERY_QUEUE, {
   autorun: false,
@@ -38,10 +41,17 @@ export class DeliveryProcessor
     return this.running;
   }
 
-  async process(job: Job<DeliveryJob>): Promise<void> {
-    for (const { delivery, verdict } of await this.dispatcher.attemptQueued(job.data)) {
+  async process(job: Job<DeliveryJob>, token?: string): Promise<void> {
+    const { outcomes, later, waitUntil } = await this.dispatcher.attemptQueued(job.data);
+    for (const { delivery, verdict } of outcomes) {
       if (verdict.status === 'pending')
-        await this.queue.enqueueRetry(delivery, verdict.nextAttemptAt);
+        await this.queue.enqueue([delivery], verdict.nextAttemptAt);
+    }
+    if (later) await this.queue.enqueue(later.deliveries, new Date(later.at));
+    if (waitUntil !== null && token) {
+      // Its endpoint has no room now (SPEC §9 "Isolation"): the job itself waits, delayed.
+      await job.moveToDelayed(waitUntil, token);
+      throw new DelayedError();
     }
   }
 
