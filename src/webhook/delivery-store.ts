@@ -261,7 +261,13 @@ export class DeliveryStore {
       const claimed = await this.transactions.runStatement((manager) =>
         this.claimInTurn(manager, claim, rooms),
       );
-      return { claimed, perEndpoint: countByEndpoint(claimed), moreAt: null, closedBreakers: [] };
+      return {
+        claimed,
+        perEndpoint: countByEndpoint(claimed),
+        moreAt: null,
+        closedBreakers: [],
+        probes: new Set<string>(),
+      };
     }
     return this.transactions.run(async (manager) => {
       const now = claim.now.getTime();
@@ -274,14 +280,25 @@ export class DeliveryStore {
       const claimed = await this.claimInTurn(manager, claim, rooms);
       const perEndpoint = countByEndpoint(claimed);
       for (const grant of grants) {
-        await grant.spend(manager, perEndpoint.get(grant.endpointId) ?? 0, claim.leaseUntil.getTime());
+        await grant.spend(
+          manager,
+          perEndpoint.get(grant.endpointId) ?? 0,
+          claim.leaseUntil.getTime(),
+        );
       }
       const waits = grants.map((grant) => grant.moreAt).filter((at) => at !== null);
       return {
         claimed,
         perEndpoint,
         moreAt: waits.length > 0 ? Math.min(...waits) : null,
-        closedBreakers: grants.filter((grant) => grant.breakerClosed).map((grant) => grant.endpointId),
+        closedBreakers: grants
+          .filter((grant) => grant.breakerClosed)
+          .map((grant) => grant.endpointId),
+        probes: new Set(
+          grants
+            .filter((grant) => grant.probe && perEndpoint.has(grant.endpointId))
+            .map((grant) => grant.endpointId),
+        ),
       };
     });
   }
@@ -425,14 +442,9 @@ export class DeliveryStore {
    * growing pauses, until it is recorded: the promise settles only then, and never rejects. Until
    * it settles the attempt counts as in flight, so this process does not send it again.
    */
-  recordAttempt(
-    delivery: WebhookDelivery,
-    startedAt: Date,
-    result: AttemptResult,
-    verdict: DeliveryVerdict,
-  ): Promise<void> {
+  recordAttempt(attempt: SentAttempt): Promise<void> {
     return new Promise((resolve) => {
-      this.unrecorded.push({ delivery, startedAt, result, verdict, resolve });
+      this.unrecorded.push({ ...attempt, resolve });
       this.scheduleRecording(0);
     });
   }
@@ -500,9 +512,10 @@ export class DeliveryStore {
     manager: EntityManager,
     batch: UnrecordedAttempt[],
   ): Promise<HealthChanges> {
-    const outcomes = batch.map(({ delivery, result, startedAt }) => ({
+    const outcomes = batch.map(({ delivery, result, startedAt, probe }) => ({
       endpointId: delivery.endpointId,
       succeeded: result.outcome === 'success',
+      probe,
       // Any HTTP answer reached the receiver; a timeout or a failed connection did not.
       reached: result.outcome === 'success' || result.outcome === 'http_error',
       at: startedAt,
@@ -613,11 +626,14 @@ export interface FairClaimResult {
   moreAt: number | null;
   /** Breakers this process thought open that the database has closed. */
   closedBreakers: string[];
+  /** Endpoints whose open breaker let this claim take its one probe. */
+  probes: ReadonlySet<string>;
 }
 
 function countByEndpoint(deliveries: WebhookDelivery[]): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const { endpointId } of deliveries) counts.set(endpointId, (counts.get(endpointId) ?? 0) + 1);
+  for (const { endpointId } of deliveries)
+    counts.set(endpointId, (counts.get(endpointId) ?? 0) + 1);
   return counts;
 }
 
@@ -628,11 +644,17 @@ export interface NewDelivery {
   held: boolean;
 }
 
-interface UnrecordedAttempt {
+/** An attempt that was sent, to be recorded with its delivery's next state. */
+export interface SentAttempt {
   delivery: WebhookDelivery;
   startedAt: Date;
   result: AttemptResult;
   verdict: DeliveryVerdict;
+  /** Its endpoint's breaker was open and this was its probe. */
+  probe: boolean;
+}
+
+interface UnrecordedAttempt extends SentAttempt {
   resolve: () => void;
 }
 

@@ -52,7 +52,15 @@ const NOTHING_CLAIMED: FairClaimResult = {
   perEndpoint: new Map(),
   moreAt: null,
   closedBreakers: [],
+  probes: new Set(),
 };
+
+/** How an attempt was started: an operator's retry, within a slot, as its breaker's probe. */
+interface Launch {
+  manual: boolean;
+  holdsSlot: boolean;
+  probe: boolean;
+}
 
 /**
  * Runs delivery attempts: each holds a lease on its delivery in the database, taken by one guarded
@@ -115,10 +123,10 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
   private async launchCommittedSteps(): Promise<void> {
     const steps = this.committedSteps.splice(0);
     try {
-      const { claimed } = await this.claimFairly(steps.length * this.deliveriesPerStep, {
+      const claim = await this.claimFairly(steps.length * this.deliveriesPerStep, {
         stepIds: steps.map((step) => step.stepId),
       });
-      for (const delivery of claimed) void this.launch(delivery, false, true);
+      this.launchClaimed(claim);
       for (const step of steps) step.resolve();
     } catch (error) {
       for (const step of steps) step.reject(error);
@@ -132,9 +140,9 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
    */
   async launchDue(limit: number): Promise<{ launched: number; moreAt: number | null }> {
     if (this.endpoints.all.length === 0) return { launched: 0, moreAt: null };
-    const { claimed, moreAt } = await this.claimFairly(limit, {});
-    for (const delivery of claimed) void this.launch(delivery, false, true);
-    return { launched: claimed.length, moreAt };
+    const claim = await this.claimFairly(limit, {});
+    this.launchClaimed(claim);
+    return { launched: claim.claimed.length, moreAt: claim.moreAt };
   }
 
   /**
@@ -158,6 +166,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     if (!this.accepting) return result;
     const now = new Date();
     let claimed: WebhookDelivery[];
+    let probes: ReadonlySet<string> = new Set();
     const manual = 'manual' in job && job.manual;
     if (manual) {
       const delivery = await this.store.claimAny(job.deliveryId, now, this.leaseUntil());
@@ -167,6 +176,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
       const scope = 'stepId' in job ? { stepIds: [job.stepId] } : { deliveryId: job.deliveryId };
       const claim = await this.claimFairly(this.deliveriesPerStep, scope, { useSlots: false });
       claimed = claim.claimed;
+      probes = claim.probes;
       if (claim.limited) {
         const at = claim.moreAt ?? Date.now() + ROOM_RECHECK_MS * (1 + Math.random());
         if ('stepId' in job) {
@@ -179,7 +189,11 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     }
     const outcomes = await Promise.all(
       claimed.map(async (delivery) => {
-        const verdict = await this.launch(delivery, manual, false);
+        const verdict = await this.launch(delivery, {
+          manual,
+          holdsSlot: false,
+          probe: probes.has(delivery.endpointId),
+        });
         const attempted = { id: delivery.id, attemptCount: delivery.attemptCount + 1 };
         return verdict && { delivery: attempted, verdict };
       }),
@@ -197,7 +211,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     const delivery = await this.store.claimAny(deliveryId, new Date(), this.leaseUntil());
     if (!delivery) return;
     this.shares.add(delivery.endpointId);
-    void this.launch(delivery, true, false);
+    void this.launch(delivery, { manual: true, holdsSlot: false, probe: false });
   }
 
   beforeApplicationShutdown(): Promise<void> {
@@ -293,19 +307,27 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     };
   }
 
-  /** `holdsSlot`: the attempt gives its slot back when it ends. */
-  private launch(
-    delivery: WebhookDelivery,
-    manual: boolean,
-    holdsSlot: boolean,
-  ): Promise<DeliveryVerdict | null> {
+  /** Starts the attempts of a claim made within free slots. */
+  private launchClaimed({ claimed, probes }: FairClaimResult): void {
+    for (const delivery of claimed) {
+      const probe = probes.has(delivery.endpointId);
+      void this.launch(delivery, { manual: false, holdsSlot: true, probe });
+    }
+  }
+
+  /**
+   * `holdsSlot`: the attempt gives its slot back when it ends. `probe`: the one attempt its open
+   * breaker allowed (its failure spaces the next probe).
+   */
+  private launch(delivery: WebhookDelivery, how: Launch): Promise<DeliveryVerdict | null> {
+    const { holdsSlot } = how;
     // Claimed again while its sent attempt waits to be recorded (the lease ran out in an outage).
     if (this.inFlight.has(delivery.id)) {
       if (holdsSlot) this.slots.returnUnfilled(1);
       this.shares.ended(delivery.endpointId);
       return Promise.resolve(null);
     }
-    const attempt = this.attempt(delivery, manual).finally(() => {
+    const attempt = this.attempt(delivery, how).finally(() => {
       this.inFlight.delete(delivery.id);
       if (holdsSlot) this.slots.attemptEnded();
       this.shares.ended(delivery.endpointId);
@@ -332,7 +354,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
    */
   private async attempt(
     delivery: WebhookDelivery,
-    manual: boolean,
+    { manual, probe }: Launch,
   ): Promise<DeliveryVerdict | null> {
     const fields = { step_id: delivery.stepId, delivery_id: delivery.id };
     let endpoint: Endpoint | undefined;
@@ -392,7 +414,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     this.metrics.recordAttempt(endpoint.id, result.outcome, result.durationMs);
     const verdict = this.policy.verdict(delivery, result, manual);
     // Settles once recorded, however long that takes; until then the attempt stays in flight here.
-    await this.store.recordAttempt(delivery, startedAt, result, verdict);
+    await this.store.recordAttempt({ delivery, startedAt, result, verdict, probe });
     this.report(delivery, result, verdict);
     return verdict;
   }

@@ -57,7 +57,13 @@ describe(EndpointHealth.name, () => {
   afterEach(() => booted.close());
 
   const failures = (count: number, at: Date, endpointId = ID): AttemptOutcomeAt[] =>
-    Array.from({ length: count }, () => ({ endpointId, succeeded: false, reached: true, at }));
+    Array.from({ length: count }, () => ({
+      endpointId,
+      succeeded: false,
+      reached: true,
+      probe: false,
+      at,
+    }));
   const record = (outcomes: AttemptOutcomeAt[]) =>
     booted.dataSource.transaction((manager) => health.record(manager, outcomes));
   const row = () => booted.dataSource.getRepository(WebhookEndpoint).findOneByOrFail({ id: ID });
@@ -96,7 +102,7 @@ describe(EndpointHealth.name, () => {
     const recent = new Date();
     await expect(
       record([
-        { endpointId: ID, succeeded: true, reached: true, at: recent },
+        { endpointId: ID, succeeded: true, reached: true, probe: false, at: recent },
         ...failures(3, recent),
       ]),
     ).resolves.toMatchObject({ disabled: [] });
@@ -105,7 +111,9 @@ describe(EndpointHealth.name, () => {
       failedAttempts: 3,
       failingSince: recent.toISOString(),
     });
-    await record([{ endpointId: ID, succeeded: true, reached: true, at: new Date() }]);
+    await record([
+      { endpointId: ID, succeeded: true, reached: true, probe: false, at: new Date() },
+    ]);
     expect(await row()).toMatchObject({ failedAttempts: 0, failingSince: null });
   });
 
@@ -115,17 +123,19 @@ describe(EndpointHealth.name, () => {
   });
 
   describe('circuit breaker', () => {
-    const unreachable = (count: number, endpointId = ID): AttemptOutcomeAt[] =>
+    const unreachable = (count: number, endpointId = ID, probe = false): AttemptOutcomeAt[] =>
       Array.from({ length: count }, () => ({
         endpointId,
         succeeded: false,
         reached: false,
+        probe,
         at: new Date(),
       }));
     const answered = (succeeded: boolean, endpointId = ID): AttemptOutcomeAt => ({
       endpointId,
       succeeded,
       reached: true,
+      probe: false,
       at: new Date(),
     });
     const breaker = async (endpointId = ID) =>
@@ -157,18 +167,31 @@ describe(EndpointHealth.name, () => {
       expect((await row()).disabled).toBe(false);
     });
 
-    it('spaces probes further after each one that fails, up to the maximum', async () => {
+    it('spaces the next probe by half the time it has been open, from the min to the max; other failures leave it', async () => {
       await record(unreachable(BREAKER_OPENS_AFTER));
-      let last = 0;
-      for (let probe = 1; probe <= 8; probe++) {
+      const nextProbe = async () => Date.parse((await breaker()).next_probe_at!);
+      const firstProbe = await nextProbe();
+      // Attempts already on the wire when it opened fail too: the first probe stays where it was.
+      await record(unreachable(10));
+      expect(await nextProbe()).toBe(firstProbe);
+
+      const openedFor = async (ms: number) => {
+        const openedAt = new Date(Date.now() - ms).toISOString();
+        await booted.dataSource.query(
+          'UPDATE webhook_endpoint_throttles SET breaker_opened_at = ? WHERE endpoint_id = ?',
+          [openedAt, ID],
+        );
         const before = Date.now();
-        await record(unreachable(1));
-        const spacing = Date.parse((await breaker()).next_probe_at!) - before;
-        expect(spacing).toBeGreaterThanOrEqual(Math.min(last * 2, PROBE_SPACING_MAX_MS) - 5);
-        expect(spacing).toBeLessThanOrEqual(PROBE_SPACING_MAX_MS + 50);
-        last = spacing;
-      }
-      expect(last).toBeGreaterThanOrEqual(PROBE_SPACING_MAX_MS - 5);
+        await record(unreachable(1, ID, true));
+        return (await nextProbe()) - before;
+      };
+      expect(await openedFor(0)).toBeGreaterThanOrEqual(PROBE_SPACING_MIN_MS - 5);
+      expect(await openedFor(0)).toBeLessThan(PROBE_SPACING_MIN_MS + 100);
+      expect(await openedFor(10_000)).toBeGreaterThanOrEqual(5_000 - 5);
+      expect(await openedFor(10_000)).toBeLessThan(5_000 + 100);
+      expect(await openedFor(3_600_000)).toBeLessThanOrEqual(PROBE_SPACING_MAX_MS + 100);
+      expect(await openedFor(3_600_000)).toBeGreaterThanOrEqual(PROBE_SPACING_MAX_MS - 5);
+      expect((await breaker()).state).toBe('open');
     });
 
     it('closes at the first answer, even an HTTP error, and the count starts again', async () => {

@@ -17,6 +17,8 @@ export interface AttemptOutcomeAt {
   succeeded: boolean;
   /** The receiver answered (any HTTP status): what closes a breaker. */
   reached: boolean;
+  /** Its breaker was open and this was its probe. */
+  probe: boolean;
   at: Date;
 }
 

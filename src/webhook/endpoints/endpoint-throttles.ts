@@ -4,9 +4,17 @@ import type { Endpoint } from './endpoint.js';
 
 /** Attempts in a row that timed out or could not connect before an endpoint's breaker opens. */
 export const BREAKER_OPENS_AFTER = 5;
-/** Pause before the first probe of an open breaker; each probe that fails doubles it, up to the max. */
+/**
+ * The pause before the next probe of an open breaker: half as long as it has been open, from the
+ * min (the first probe) to the max — so a short outage is noticed within a second or two, and a
+ * receiver down for an hour costs one attempt every 30 s.
+ */
 export const PROBE_SPACING_MIN_MS = 1_000;
 export const PROBE_SPACING_MAX_MS = 30_000;
+
+export function probeSpacing(openedAt: number, now: number): number {
+  return Math.min(PROBE_SPACING_MAX_MS, Math.max(PROBE_SPACING_MIN_MS, (now - openedAt) / 2));
+}
 /**
  * How far a rate-limited endpoint may catch up after a pause, as time: with `rate_limit` r, at most
  * 1 + r × 0.25 attempts start at once. Small enough that a receiver never sees a burst of a whole
@@ -81,6 +89,8 @@ export interface Grant {
   moreAt: number | null;
   /** The breaker turned out closed in the database (this process had not heard yet). */
   breakerClosed: boolean;
+  /** The breaker is open: what is granted is its one probe. */
+  probe: boolean;
   /** Writes what a claim of `taken` deliveries used. */
   spend(manager: EntityManager, taken: number, probeLeaseUntil: number): Promise<void>;
 }
@@ -114,7 +124,9 @@ export async function grantGated(
     { ids },
   );
   const byId = new Map(rows.map((row) => [row.endpoint_id as string, row as ThrottleRow]));
-  return ordered.map(({ endpoint, count }) => grantOne(endpoint, count, byId.get(endpoint.id)!, now));
+  return ordered.map(({ endpoint, count }) =>
+    grantOne(endpoint, count, byId.get(endpoint.id)!, now),
+  );
 }
 
 function grantOne(endpoint: Endpoint, wanted: number, row: ThrottleRow, now: number): Grant {
@@ -148,6 +160,7 @@ function grantOne(endpoint: Endpoint, wanted: number, row: ThrottleRow, now: num
     granted,
     moreAt: moreAt === null ? null : Math.ceil(moreAt),
     breakerClosed: !open && endpoint.breakerOpen,
+    probe: open,
     spend: async (manager, taken, probeLeaseUntil) => {
       if (taken === 0) return;
       await queryRows(
@@ -171,12 +184,14 @@ function grantOne(endpoint: Endpoint, wanted: number, row: ThrottleRow, now: num
 export interface Reachability {
   endpointId: string;
   reached: boolean;
+  /** Made while the breaker was open (granted as its one probe). */
+  probe: boolean;
 }
 
 /**
  * Inside the transaction that records attempts, after the endpoints' health rows (the lock order):
  * each endpoint's run of unreachable attempts, and its breaker — opened after BREAKER_OPENS_AFTER in
- * a row, the next probe spaced after each that fails, closed by any answer. Which breakers opened
+ * a row, the next probe spaced (`probeSpacing`) after each that fails, closed by any answer. Which breakers opened
  * and which closed (the caller bumps the endpoints' revision so every process hears).
  */
 export async function recordReachability(
@@ -184,14 +199,23 @@ export async function recordReachability(
   outcomes: Reachability[],
   now: number,
 ): Promise<{ opened: string[]; closed: string[] }> {
-  const changes = new Map<string, { reached: boolean; unreachableAfter: number }>();
-  for (const { endpointId, reached } of outcomes) {
-    const change = changes.get(endpointId) ?? { reached: false, unreachableAfter: 0 };
+  const changes = new Map<
+    string,
+    { reached: boolean; unreachableAfter: number; probeFailed: boolean }
+  >();
+  for (const { endpointId, reached, probe } of outcomes) {
+    const change = changes.get(endpointId) ?? {
+      reached: false,
+      unreachableAfter: 0,
+      probeFailed: false,
+    };
     if (reached) {
       change.reached = true;
       change.unreachableAfter = 0;
+      change.probeFailed = false;
     } else {
       change.unreachableAfter += 1;
+      change.probeFailed ||= probe;
     }
     changes.set(endpointId, change);
   }
@@ -208,7 +232,7 @@ export async function recordReachability(
   ].filter((condition) => condition !== null);
   const rows = await queryRows(
     manager,
-    `SELECT endpoint_id, unreachable_attempts, breaker_opened_at
+    `SELECT endpoint_id, unreachable_attempts, breaker_opened_at, probe_at
        FROM webhook_endpoint_throttles WHERE ${conditions.join(' OR ')}
       ORDER BY endpoint_id ${isPostgres(manager) ? 'FOR UPDATE' : ''}`,
     { unreachable: unreachable.map(([id]) => id), reached: reachedOnly.map(([id]) => id) },
@@ -223,10 +247,20 @@ export async function recordReachability(
     const before = change.reached ? 0 : Number(row?.unreachable_attempts ?? 0);
     const count = before + change.unreachableAfter;
     const open = count >= BREAKER_OPENS_AFTER;
-    const spacing = Math.min(
-      PROBE_SPACING_MAX_MS,
-      PROBE_SPACING_MIN_MS * 2 ** Math.max(0, count - BREAKER_OPENS_AFTER),
-    );
+    const openedAt = open
+      ? wasOpen
+        ? row!.breaker_opened_at!
+        : new Date(now).toISOString()
+      : null;
+    // The first probe a little after opening; after a probe that failed, spaced; attempts that
+    // were already on the wire when it opened leave the next probe where it was.
+    const probeAt = !open
+      ? null
+      : !wasOpen
+        ? now + PROBE_SPACING_MIN_MS
+        : change.probeFailed
+          ? now + probeSpacing(Date.parse(openedAt!), now)
+          : Number(row!.probe_at ?? now);
     await queryRows(
       manager,
       `INSERT INTO webhook_endpoint_throttles
@@ -234,12 +268,7 @@ export async function recordReachability(
        VALUES (:endpointId, 0, :count, :openedAt, :probeAt)
        ON CONFLICT (endpoint_id) DO UPDATE
          SET unreachable_attempts = :count, breaker_opened_at = :openedAt, probe_at = :probeAt`,
-      {
-        endpointId,
-        count,
-        openedAt: open ? (row?.breaker_opened_at ?? new Date(now).toISOString()) : null,
-        probeAt: open ? now + spacing : null,
-      },
+      { endpointId, count, openedAt, probeAt },
     );
     if (open && !wasOpen) opened.push(endpointId);
     if (!open && wasOpen) closed.push(endpointId);

@@ -44,8 +44,7 @@ export class DeliveryProcessor
   async process(job: Job<DeliveryJob>, token?: string): Promise<void> {
     const { outcomes, later, waitUntil } = await this.dispatcher.attemptQueued(job.data);
     for (const { delivery, verdict } of outcomes) {
-      if (verdict.status === 'pending')
-        await this.queue.enqueue([delivery], verdict.nextAttemptAt);
+      if (verdict.status === 'pending') await this.queue.enqueue([delivery], verdict.nextAttemptAt);
     }
     if (later) await this.queue.enqueue(later.deliveries, new Date(later.at));
     if (waitUntil !== null && token) {
