@@ -9,6 +9,10 @@ export interface ReceivedRequest {
   headers: IncomingMessage['headers'];
   /** The body exactly as it arrived on the wire. */
   rawBody: Buffer;
+  /** When its body had arrived (Date.now()). */
+  receivedAt: number;
+  /** The status it was answered with, once answered; a request its sender gave up on has none. */
+  answeredWith?: number;
 }
 
 /** How the receiver answers one request; `hang` never answers; `hold` answers on `release()`. */
@@ -27,8 +31,8 @@ export class WebhookReceiver {
   private readonly sockets = new Set<Socket>();
   private readonly waiters = new Waiters<ReceivedRequest[]>();
   private replies: Reply[] = [];
-  private readonly held: ServerResponse[] = [];
-  /** The most requests that were ever held open at once. */
+  private readonly held: { response: ServerResponse; received: ReceivedRequest }[] = [];
+  /** The most requests that were ever held open at once (by senders still waiting). */
   maxHeld = 0;
   private defaultReply: Reply = { status: 200, body: 'ok' };
 
@@ -70,7 +74,10 @@ export class WebhookReceiver {
 
   /** Answers every held request with `status`. */
   release(status = 200): void {
-    for (const response of this.held.splice(0)) response.writeHead(status).end();
+    for (const { response, received } of this.held.splice(0)) {
+      response.writeHead(status).end();
+      received.answeredWith = status;
+    }
   }
 
   requestsTo(path: string): ReceivedRequest[] {
@@ -109,17 +116,28 @@ export class WebhookReceiver {
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const reply = this.replies.shift() ?? this.defaultReply;
-      this.requests.push({
+      const received: ReceivedRequest = {
         method: request.method ?? '',
         path: request.url ?? '',
         headers: request.headers,
         rawBody: Buffer.concat(chunks),
-      });
+        receivedAt: Date.now(),
+      };
+      this.requests.push(received);
       if ('hold' in reply) {
-        this.held.push(response);
+        const entry = { response, received };
+        this.held.push(entry);
         this.maxHeld = Math.max(this.maxHeld, this.held.length);
+        // A request its sender gave up on (a timeout) is held no longer.
+        response.once('close', () => {
+          const index = this.held.indexOf(entry);
+          if (index >= 0) this.held.splice(index, 1);
+        });
       } else if (!('hang' in reply)) {
-        const answer = () => response.writeHead(reply.status, reply.headers).end(reply.body ?? '');
+        const answer = () => {
+          response.writeHead(reply.status, reply.headers).end(reply.body ?? '');
+          received.answeredWith = reply.status;
+        };
         if (reply.delayMs) setTimeout(answer, reply.delayMs);
         else answer();
       }
