@@ -1,0 +1,77 @@
+import type { Endpoint } from '../endpoints/endpoint.js';
+import { EndpointShares } from './endpoint-shares.js';
+
+function endpoint(id: string, changes: Partial<Endpoint> = {}): Endpoint {
+  return {
+    id,
+    url: new URL('https://example.com/hook'),
+    secrets: [],
+    headers: {},
+    payload: 'minimal',
+    filter: null,
+    disabled: false,
+    restricted: true,
+    maxInFlight: 3,
+    rateLimit: null,
+    breakerOpen: false,
+    ...changes,
+  };
+}
+
+describe(EndpointShares.name, () => {
+  it('reserves each endpoint its room, never more than its max_in_flight with what is in flight', () => {
+    const shares = new EndpointShares();
+    const a = endpoint('a');
+    const b = endpoint('b', { maxInFlight: 1 });
+    expect(shares.reserve([a, b], 10)).toEqual(
+      new Map([
+        ['a', 3],
+        ['b', 1],
+      ]),
+    );
+    // Reserved counts as in flight: a second claim under way gets nothing.
+    expect(shares.reserve([a, b], 10)).toEqual(new Map());
+    shares.settle(
+      new Map([
+        ['a', 3],
+        ['b', 1],
+      ]),
+      new Map([['a', 2]]),
+    );
+    expect(shares.of('a')).toBe(2);
+    expect(shares.of('b')).toBe(0);
+    expect(shares.reserve([a, b], 10)).toEqual(
+      new Map([
+        ['a', 1],
+        ['b', 1],
+      ]),
+    );
+  });
+
+  it('caps each room at what the claim may take, and leaves disabled endpoints out', () => {
+    const shares = new EndpointShares();
+    expect(shares.reserve([endpoint('a'), endpoint('b', { disabled: true })], 2)).toEqual(
+      new Map([['a', 2]]),
+    );
+  });
+
+  it('gives an endpoint whose breaker is open room for one attempt, its probe', () => {
+    const shares = new EndpointShares();
+    const open = endpoint('a', { breakerOpen: true, maxInFlight: 50 });
+    expect(shares.reserve([open], 10)).toEqual(new Map([['a', 1]]));
+    expect(shares.reserve([open], 10)).toEqual(new Map());
+  });
+
+  it("counts an operator's retry while it runs, and gets every place back", () => {
+    const shares = new EndpointShares();
+    shares.add('a');
+    expect(shares.reserve([endpoint('a')], 10)).toEqual(new Map([['a', 2]]));
+    shares.settle(new Map([['a', 2]]), new Map([['a', 2]]));
+    for (let ended = 0; ended < 3; ended++) shares.ended('a');
+    expect(shares.of('a')).toBe(0);
+    expect(() => shares.ended('a')).toThrow('more attempts of a than are in flight');
+    expect(() => shares.settle(new Map([['a', 1]]), new Map([['a', 2]]))).toThrow(
+      'Claimed 2 attempt(s) of a with room for 1',
+    );
+  });
+});
