@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { eventually } from './helpers/deadline.js';
 import { createTestApp, TestApp } from './helpers/test-app.js';
 
 const URL = 'https://billing.example.com/hooks/steps';
@@ -256,6 +257,39 @@ describe('Endpoint limits and breaker (e2e)', () => {
       });
       await patch('env', { max_in_flight: 2 }).expect(409);
       await patch('env', { rate_limit: null }).expect(409);
+    });
+
+    it('/metrics shows each endpoint’s breaker as every process hears of it (the revision)', async () => {
+      t = await createTestApp({ STEP_COMPLETE_WEBHOOK: 'https://receiver.example.com/hook' });
+      const { id } = (await create({ url: URL }).expect(201)).body as EndpointBody;
+      const gauge = async (endpointId: string) => {
+        const text = (await request(t.server).get('/metrics').expect(200)).text;
+        const line = text
+          .split('\n')
+          .find((l) =>
+            l.startsWith(`stephook_endpoint_breaker_open{endpoint_id="${endpointId}"} `),
+          );
+        return line === undefined ? undefined : Number(line.split(' ').pop());
+      };
+      expect([await gauge('env'), await gauge(id)]).toEqual([0, 0]);
+      // As the delivery engine opens a breaker: the throttle row, then the endpoints' revision.
+      await t.dataSource.query(
+        `INSERT INTO webhook_endpoint_throttles
+           (endpoint_id, rate_next_at, unreachable_attempts, breaker_opened_at, probe_at)
+         VALUES (?, 0, 5, '2026-12-07T02:00:00.000Z', 0)`,
+        [id],
+      );
+      await t.dataSource.query(
+        'UPDATE webhook_endpoint_revision SET revision = revision + 1 WHERE id = 1',
+      );
+      await eventually(
+        async () => (await gauge(id)) === 1,
+        'the gauge shows the open breaker',
+        5_000,
+      );
+      expect(await gauge('env')).toBe(0);
+      await request(t.server).delete(`/v1/webhook-endpoints/${id}`).expect(204);
+      expect(await gauge(id)).toBeUndefined();
     });
 
     it('defaults to 16 in flight and no rate limit', async () => {
