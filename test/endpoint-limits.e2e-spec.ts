@@ -226,9 +226,9 @@ describe('Endpoint limits and breaker (e2e)', () => {
         [id, other],
       );
       await request(t.server).delete(`/v1/webhook-endpoints/${id}`).expect(204);
-      const rows = (await t.dataSource.query(
+      const rows = await t.dataSource.query<{ endpoint_id: string }[]>(
         'SELECT endpoint_id FROM webhook_endpoint_throttles ORDER BY endpoint_id',
-      )) as { endpoint_id: string }[];
+      );
       expect(rows.map((row) => row.endpoint_id)).toEqual([other]);
     });
   });
