@@ -58,6 +58,8 @@ function badge(status) {
       held: '‖ held',
       enabled: '✓ enabled',
       disabled: '‖ disabled',
+      closed: '✓ closed',
+      open: '✗ open',
     }[status] ?? status;
   return span;
 }
@@ -261,6 +263,24 @@ function describeFilter(filter) {
   return parts.length ? parts.join('; ') : 'every step';
 }
 
+/** An endpoint's limits, in words. */
+function describeLimits(endpoint) {
+  const rate = endpoint.rate_limit === null ? 'rate limit none' : `${endpoint.rate_limit}/s`;
+  return `${endpoint.max_in_flight} in flight; ${rate}`;
+}
+
+/** The circuit breaker: closed, or open since when and when the next probe may go. */
+function renderBreaker(td, breaker) {
+  td.append(badge(breaker.state));
+  if (breaker.state === 'open') {
+    td.append(` since ${time(breaker.opened_at)}`);
+    const probe = document.createElement('div');
+    probe.className = 'muted';
+    probe.textContent = `next probe ${time(breaker.next_probe_at)}`;
+    td.append(probe);
+  }
+}
+
 function actionButton(text, label, onClick) {
   const button = document.createElement('button');
   button.type = 'button';
@@ -305,6 +325,8 @@ function renderEndpoints(endpoints, stats) {
           : '—',
       );
       cell(row, `${health.counts.pending} / ${health.counts.held}`);
+      cell(row, describeLimits(endpoint));
+      renderBreaker(cell(row, ''), endpoint.breaker);
       const actions = cell(row, '', 'actions');
       if (endpoint.id === 'env') {
         actions.append('set by the environment');
@@ -357,11 +379,15 @@ function endpointBody(form) {
     const at = line.indexOf(':');
     if (at > 0) headers[line.slice(0, at).trim()] = line.slice(at + 1).trim();
   }
+  const rate = String(data.get('rate_limit') ?? '').trim();
   return {
     url: String(data.get('url')).trim(),
     description: String(data.get('description') ?? '').trim() || null,
     filter: Object.keys(filter).length ? filter : null,
     payload: String(data.get('payload')),
+    max_in_flight: Number(data.get('max_in_flight')),
+    // Empty: no limit (null also removes one when editing).
+    rate_limit: rate === '' ? null : Number(rate),
     headers,
   };
 }
@@ -377,6 +403,8 @@ function editEndpoint(endpoint) {
   for (const field of FILTER_FIELDS)
     form.elements[field].value = (endpoint.filter?.[field] ?? []).join(', ');
   $('endpoint-payload').value = endpoint.payload;
+  $('endpoint-max-in-flight').value = String(endpoint.max_in_flight);
+  $('endpoint-rate-limit').value = endpoint.rate_limit === null ? '' : String(endpoint.rate_limit);
   // The API shows header values masked; the text is kept so an unchanged one is not sent back.
   $('endpoint-headers').value = Object.entries(endpoint.headers)
     .map(([name, value]) => `${name}: ${value}`)

@@ -125,10 +125,12 @@ describe('The OpenAPI document (contract)', () => {
       const body = schema(ref.split('/').pop()!);
       expect(body.additionalProperties).toBe(false);
       for (const [name, property] of Object.entries(body.properties ?? {})) {
-        // Null means left out for every optional field: the document must accept it too.
+        // Null means left out for every optional field but max_in_flight, which refuses it (null
+        // there reads as "no limit", which does not exist): the document must say the same.
         if (!body.required?.includes(name)) {
           const violation = contract.schemaViolation(`${ref} ${name}`, property, null);
-          expect({ name, acceptsNull: violation }).toEqual({ name, acceptsNull: null });
+          if (name === 'max_in_flight') expect(violation).not.toBeNull();
+          else expect({ name, acceptsNull: violation }).toEqual({ name, acceptsNull: null });
         }
         if (property.enum && property.nullable) expect(property.enum).toContain(null);
       }
@@ -224,6 +226,8 @@ describe('The OpenAPI document (contract)', () => {
           fc.constant(Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`x-${i}`, 'v']))),
         ),
         disabled: fc.constantFrom(null, true, false, 'yes'),
+        max_in_flight: fc.constantFrom(null, 1, 16, 1000, 0, 1001, 1.5, -1, '16', [16]),
+        rate_limit: fc.constantFrom(null, 0.01, 2.5, 10000, 0, 0.001, 10000.5, -1, '50', true),
       },
       { requiredKeys: [] },
     );
@@ -323,6 +327,40 @@ describe('The OpenAPI document (contract)', () => {
           maxItems: 100,
         });
       expect(filter.additionalProperties).toBe(false);
+      for (const name of ['CreateEndpointDto', 'UpdateEndpointDto']) {
+        const limits = schema(name).properties!;
+        expect(limits.max_in_flight).toEqual({
+          type: 'integer',
+          minimum: 1,
+          maximum: 1000,
+          default: 16,
+          description: expect.any(String) as unknown,
+        });
+        expect(limits.rate_limit).toMatchObject({
+          type: 'number',
+          minimum: 0.01,
+          maximum: 10000,
+          nullable: true,
+          default: null,
+        });
+      }
+    });
+
+    it('shows every endpoint with its limits and its breaker', () => {
+      const view = schema('EndpointView');
+      expect(view.required).toEqual(
+        expect.arrayContaining(['max_in_flight', 'rate_limit', 'breaker']),
+      );
+      expect(view.properties!.rate_limit).toMatchObject({ type: 'number', nullable: true });
+      const breaker = schema('EndpointBreakerView');
+      expect(breaker.required).toEqual(
+        expect.arrayContaining(['state', 'opened_at', 'unreachable_attempts', 'next_probe_at']),
+      );
+      expect(breaker.properties!.state.enum).toEqual(['closed', 'open']);
+      expect(breaker.properties!.next_probe_at).toMatchObject({
+        format: 'date-time',
+        nullable: true,
+      });
     });
   });
 

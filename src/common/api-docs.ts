@@ -68,7 +68,8 @@ type Content = Record<string, { schema: Schema }>;
 /**
  * Rules that hold for every route, applied to the generated document so it states them exactly:
  * - request bodies refuse unknown fields (the ValidationPipe forbids them), and every optional field
- *   of a body accepts null, meaning the same as leaving it out (class-validator's IsOptional);
+ *   of a body accepts null, meaning the same as leaving it out (class-validator's IsOptional),
+ *   except one declared `nullable: false`, whose validator refuses null;
  * - a nullable enum lists null among its values, so the step it describes validates against it;
  * - a nullable $ref or a nullable oneOf offers null as a branch of its own;
  * - errors are JSON even on a route whose success is text (/metrics);
@@ -108,6 +109,11 @@ export function refineApiDocument(document: OpenAPIObject): OpenAPIObject {
     schema.additionalProperties = false;
     for (const [property, definition] of Object.entries(schema.properties ?? {})) {
       if (schema.required?.includes(property)) continue;
+      // An optional field that refuses null says so with `nullable: false` (`max_in_flight`).
+      if (definition.nullable === false) {
+        delete definition.nullable;
+        continue;
+      }
       // Beside a $ref every other keyword is ignored (OpenAPI 3.0), so a nullable ref is an allOf.
       schema.properties![property] = definition.$ref
         ? { allOf: [{ $ref: definition.$ref }], nullable: true }

@@ -15,7 +15,19 @@ describe(parseWebhookConfig.name, () => {
       retryScheduleMs: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
       concurrency: 64,
       payload: 'minimal',
+      maxInFlight: 16,
+      rateLimit: undefined,
     });
+  });
+
+  it('reads the environment endpoint’s limits: an integer in flight, a decimal rate', () => {
+    expect(
+      parseWebhookConfig({ STEP_COMPLETE_MAX_IN_FLIGHT: '1000', STEP_COMPLETE_RATE_LIMIT: '0.01' }),
+    ).toMatchObject({ maxInFlight: 1000, rateLimit: 0.01 });
+    expect(
+      parseWebhookConfig({ STEP_COMPLETE_MAX_IN_FLIGHT: '1', STEP_COMPLETE_RATE_LIMIT: '10000' }),
+    ).toMatchObject({ maxInFlight: 1, rateLimit: 10_000 });
+    expect(parseWebhookConfig({ STEP_COMPLETE_RATE_LIMIT: '2.5' }).rateLimit).toBe(2.5);
   });
 
   it('reads a schedule in every unit, and "none" as no retries', () => {
@@ -41,6 +53,17 @@ describe(parseWebhookConfig.name, () => {
     ['STEP_COMPLETE_ALLOWED_NETWORKS', '127.0.0.1'],
     ['STEP_COMPLETE_ALLOWED_NETWORKS', '10.0.0.0/33'],
     ['STEP_COMPLETE_ALLOWED_NETWORKS', 'localhost/8'],
+    ['STEP_COMPLETE_MAX_IN_FLIGHT', '0'],
+    ['STEP_COMPLETE_MAX_IN_FLIGHT', '1001'],
+    ['STEP_COMPLETE_MAX_IN_FLIGHT', '1.5'],
+    ['STEP_COMPLETE_MAX_IN_FLIGHT', 'many'],
+    ['STEP_COMPLETE_RATE_LIMIT', '0'],
+    ['STEP_COMPLETE_RATE_LIMIT', '0.001'],
+    ['STEP_COMPLETE_RATE_LIMIT', '10000.5'],
+    ['STEP_COMPLETE_RATE_LIMIT', '-1'],
+    ['STEP_COMPLETE_RATE_LIMIT', '1e3'],
+    ['STEP_COMPLETE_RATE_LIMIT', 'Infinity'],
+    ['STEP_COMPLETE_RATE_LIMIT', '50/s'],
   ])('stops on a bad %s (%s) with a message naming the variable', (variable, value) => {
     const parse = () => parseWebhookConfig({ [variable]: value });
     expect(parse).toThrow(ConfigValidationError);

@@ -1,8 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { OnEvent } from '@nestjs/event-emitter';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { STEP_COMPLETED, StepCompletedEvent } from '../steps/events/step-completed.event.js';
 import type { TerminalStepStatus } from '../steps/step-status.js';
+import type { Endpoint } from '../webhook/endpoints/endpoint.js';
+import { EndpointRegistry } from '../webhook/endpoints/endpoint-registry.js';
 import type { AttemptOutcome } from '../webhook/sender/webhook-sender.js';
 
 /**
@@ -24,12 +27,19 @@ const ATTEMPT_OUTCOMES: readonly AttemptOutcome[] = [
   'network_error',
 ];
 
+/** Which way a circuit breaker turned (SPEC §9 "Isolation"). */
+export type BreakerTransition = 'open' | 'closed';
+const BREAKER_TRANSITIONS: readonly BreakerTransition[] = ['open', 'closed'];
+
+/** What the breaker gauge reads of each endpoint this process knows. */
+export type BreakerState = Pick<Endpoint, 'id' | 'breakerOpen'>;
+
 /**
  * The Prometheus metrics of one process: terminal transitions, delivery attempts and their latency,
- * the delivery backlog, and Node's default process metrics.
+ * the delivery backlog, each endpoint's circuit breaker, and Node's default process metrics.
  */
 @Injectable()
-export class StephookMetrics {
+export class StephookMetrics implements OnApplicationBootstrap {
   readonly registry = new Registry();
 
   private readonly stepsCompleted = new Counter({
@@ -75,6 +85,22 @@ export class StephookMetrics {
     registers: [this.registry],
   });
 
+  private readonly breakerTransitions = new Counter({
+    name: 'stephook_endpoint_breaker_transitions_total',
+    help: 'Circuit breakers of webhook endpoints that this process saw open or close, by endpoint id and to (open, closed).',
+    labelNames: ['endpoint_id', 'to'] as const,
+    registers: [this.registry],
+    // Each known endpoint's transitions start at 0, so increase() sees its first one.
+    collect: () => {
+      for (const endpoint of this.knownEndpoints())
+        for (const to of BREAKER_TRANSITIONS)
+          this.breakerTransitions.inc({ endpoint_id: endpoint.id, to }, 0);
+    },
+  });
+
+  /** The endpoints whose breakers the gauge shows: the registry's, once the app is up. */
+  private knownEndpoints: () => readonly BreakerState[] = () => [];
+
   private backlog: { at: number; counts: Promise<Record<'pending' | 'failed', number>> } | null =
     null;
 
@@ -82,7 +108,7 @@ export class StephookMetrics {
   private countBacklog: () => Promise<Record<'pending' | 'failed', number>> = () =>
     Promise.resolve({ pending: 0, failed: 0 });
 
-  constructor() {
+  constructor(private readonly modules: ModuleRef) {
     collectDefaultMetrics({ register: this.registry });
     // Gauges whose names end in _total break Prometheus's naming rules (`promtool check metrics`);
     // each is the sum over the `type` label of its sibling without the suffix, which stays.
@@ -109,6 +135,44 @@ export class StephookMetrics {
         },
       });
     }
+    const breakerOpen: Gauge<'endpoint_id'> = new Gauge({
+      name: 'stephook_endpoint_breaker_open',
+      help: 'Whether the circuit breaker of a webhook endpoint is open (1) or closed (0), for every endpoint this process knows.',
+      labelNames: ['endpoint_id'] as const,
+      registers: [this.registry],
+      // Read from the registry at each scrape, so a deleted endpoint's series goes with it.
+      collect: () => {
+        breakerOpen.reset();
+        for (const endpoint of this.knownEndpoints()) {
+          breakerOpen.set({ endpoint_id: endpoint.id }, endpoint.breakerOpen ? 1 : 0);
+        }
+      },
+    });
+  }
+
+  /**
+   * Every process, API or worker, runs the delivery engine and its EndpointRegistry, which this
+   * global module cannot import (the engine imports it): it is found once the app is built. An
+   * app built without the engine (some tests) has no endpoints to show.
+   */
+  onApplicationBootstrap(): void {
+    let registry: EndpointRegistry;
+    try {
+      registry = this.modules.get(EndpointRegistry, { strict: false });
+    } catch {
+      return;
+    }
+    this.showBreakersOf(() => registry.all);
+  }
+
+  /** Where the breaker gauge reads the endpoints this process knows. */
+  showBreakersOf(endpoints: () => readonly BreakerState[]): void {
+    this.knownEndpoints = endpoints;
+  }
+
+  /** This process saw an endpoint's circuit breaker open or close (the delivery engine says). */
+  breakerChanged(endpointId: string, to: BreakerTransition): void {
+    this.breakerTransitions.inc({ endpoint_id: endpointId, to });
   }
 
   @OnEvent(STEP_COMPLETED)

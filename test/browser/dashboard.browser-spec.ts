@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { Browser, chromium, Page } from 'playwright-core';
 import { eventually } from '../helpers/deadline.js';
 import { ensureBuilt, ServerProcess } from '../helpers/server-process.js';
@@ -197,6 +198,67 @@ describe('Delivery dashboard in Chromium (browser)', () => {
     await page.locator('#rows tr').nth(2).waitFor({ state: 'detached' });
     expect(await page.locator('#rows tr').count()).toBe(2);
     expect(await page.locator('#rows tr', { hasText: id }).count()).toBe(2);
+  });
+
+  it('Endpoints: shows the limits it was created and edited with, and its breaker open once the delivering processes open it', async () => {
+    const app = await start({ STEP_COMPLETE_MAX_IN_FLIGHT: '8' });
+    await page.goto(`${app.baseUrl}/dashboard`);
+    const envRow = page.locator('#endpoint-rows tr[data-id="env"]');
+    await envRow.waitFor();
+    // The environment endpoint's limits come from its variables.
+    expect(await envRow.locator('td:nth-child(7)').textContent()).toBe(
+      '8 in flight; rate limit none',
+    );
+    expect(await envRow.locator('td:nth-child(8)').textContent()).toBe('✓ closed');
+
+    await page.getByLabel('URL').fill('https://limits.example.com/hook');
+    expect(await page.getByLabel('Max in flight').inputValue()).toBe('16');
+    await page.getByLabel('Max in flight').fill('4');
+    await page.getByLabel('Rate limit').fill('2.5');
+    await page.getByRole('button', { name: 'Create endpoint' }).click();
+    await page.getByText(/Endpoint ep_[0-9a-f]{32} created/).waitFor();
+    const id = /ep_[0-9a-f]{32}/.exec((await page.locator('#endpoint-result').textContent())!)![0];
+    const row = page.locator(`#endpoint-rows tr[data-id="${id}"]`);
+    const limits = row.locator('td:nth-child(7)');
+    const breaker = row.locator('td:nth-child(8)');
+    expect(await limits.textContent()).toBe('4 in flight; 2.5/s');
+    expect(await breaker.textContent()).toBe('✓ closed');
+
+    // Editing shows the limits in the form; an emptied rate limit is no limit.
+    await page.getByRole('button', { name: `Edit endpoint ${id}` }).click();
+    expect(await page.getByLabel('Max in flight').inputValue()).toBe('4');
+    expect(await page.getByLabel('Rate limit').inputValue()).toBe('2.5');
+    await page.getByLabel('Max in flight').fill('32');
+    await page.getByLabel('Rate limit').fill('');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText(`Endpoint ${id} saved.`).waitFor();
+    await row.locator('td:nth-child(7)', { hasText: /^32 in flight; rate limit none$/ }).waitFor();
+
+    // The breaker as a delivering process leaves it in the shared database when it opens.
+    const openedAt = new Date(Date.now() - 60_000).toISOString();
+    const probeAt = Date.now() + 30_000;
+    const database = new Database(join(work, 'stephook.sqlite'));
+    try {
+      database.pragma('busy_timeout = 5000');
+      database
+        .prepare(
+          `INSERT INTO webhook_endpoint_throttles
+             (endpoint_id, rate_next_at, unreachable_attempts, breaker_opened_at, probe_at)
+           VALUES (?, 0, 5, ?, ?)`,
+        )
+        .run(id, openedAt, probeAt);
+    } finally {
+      database.close();
+    }
+    await breaker.getByText('✗ open').waitFor({ timeout: 20_000 });
+    const shown = await page.evaluate(
+      ([opened, probe]) => [new Date(opened).toLocaleString(), new Date(probe).toLocaleString()],
+      [openedAt, probeAt] as const,
+    );
+    expect(await breaker.textContent()).toBe(`✗ open since ${shown[0]}next probe ${shown[1]}`);
+    expect(await envRow.locator('td:nth-child(8)').textContent()).toBe('✓ closed');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-limits.png'), fullPage: true });
   });
 
   it('with API_KEY: asks for the key, says so when it is wrong, loads with the right one', async () => {

@@ -1,5 +1,6 @@
 import type { EndpointFilterDto } from './dto/endpoint.dto.js';
 import { Endpoint, displayUrl } from './endpoint.js';
+import type { BreakerView } from './endpoint-throttles.js';
 import type { WebhookEndpoint } from './entities/webhook-endpoint.entity.js';
 
 /** When this process read the environment: the environment endpoint's created/updated time. */
@@ -18,8 +19,15 @@ export const MASKED_HEADER_VALUE = '********';
  */
 export type HeaderValues = 'shown' | 'masked';
 
-/** An endpoint as clients see it; never its secrets, header values only when `headerValues` says. */
-export function presentEndpoint(endpoint: WebhookEndpoint, headerValues: HeaderValues = 'masked') {
+/**
+ * An endpoint as clients see it, with its breaker (`readBreakers`); never its secrets, header
+ * values only when `headerValues` says.
+ */
+export function presentEndpoint(
+  endpoint: WebhookEndpoint,
+  breaker: BreakerView,
+  headerValues: HeaderValues = 'masked',
+) {
   const headers = JSON.parse(endpoint.headers) as Record<string, string>;
   return {
     id: endpoint.id,
@@ -30,6 +38,10 @@ export function presentEndpoint(endpoint: WebhookEndpoint, headerValues: HeaderV
     headers: headerValues === 'shown' ? headers : maskValues(headers),
     disabled: endpoint.disabled,
     disabled_reason: endpoint.disabledReason as string | null,
+    max_in_flight: endpoint.maxInFlight,
+    // PostgreSQL's driver may hand a double over as text.
+    rate_limit: endpoint.rateLimit === null ? null : Number(endpoint.rateLimit),
+    breaker,
     created_at: endpoint.createdAt,
     updated_at: endpoint.updatedAt,
   };
@@ -50,8 +62,11 @@ export function maskedHeaderNames(headers: Record<string, string> | null | undef
     .map(([name]) => name);
 }
 
-/** The environment endpoint: its URL without credentials or query, its key and secret unshown. */
-export function presentEnvironmentEndpoint(endpoint: Endpoint): EndpointJson {
+/**
+ * The environment endpoint: its URL without credentials or query, its key and secret unshown, its
+ * limits from STEP_COMPLETE_MAX_IN_FLIGHT and STEP_COMPLETE_RATE_LIMIT (the registry reads them).
+ */
+export function presentEnvironmentEndpoint(endpoint: Endpoint, breaker: BreakerView): EndpointJson {
   return {
     id: endpoint.id,
     url: displayUrl(endpoint.url),
@@ -61,6 +76,9 @@ export function presentEnvironmentEndpoint(endpoint: Endpoint): EndpointJson {
     headers: {},
     disabled: false,
     disabled_reason: null,
+    max_in_flight: endpoint.maxInFlight,
+    rate_limit: endpoint.rateLimit,
+    breaker,
     created_at: ENVIRONMENT_READ_AT,
     updated_at: ENVIRONMENT_READ_AT,
   };

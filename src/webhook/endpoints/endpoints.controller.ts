@@ -40,6 +40,7 @@ import {
   presentEndpoint,
   presentEnvironmentEndpoint,
 } from './endpoint.presenter.js';
+import { CLOSED_BREAKER } from './endpoint-throttles.js';
 import { EndpointsService, newestSecret } from './endpoints.service.js';
 
 const DAY_MS = 86_400_000;
@@ -88,7 +89,11 @@ export class EndpointsController {
   async createEndpoint(@Body() dto: CreateEndpointDto): Promise<EndpointJson & { secret: string }> {
     refuseMaskedHeaderValues(dto.headers);
     const endpoint = await this.endpoints.create(dto);
-    return { ...presentEndpoint(endpoint, 'shown'), secret: newestSecret(endpoint) };
+    // A new id has no throttle row yet: its breaker is closed.
+    return {
+      ...presentEndpoint(endpoint, CLOSED_BREAKER, 'shown'),
+      secret: newestSecret(endpoint),
+    };
   }
 
   @Get()
@@ -106,8 +111,15 @@ export class EndpointsController {
     const limit = query.limit ?? undefined;
     if (environment && firstPage && limit !== undefined) query.limit = limit - 1;
     const rows = query.limit === 0 ? [] : await this.endpoints.list(query);
-    const listed = rows.map((row) => presentEndpoint(row));
-    return environment && firstPage ? [presentEnvironmentEndpoint(environment), ...listed] : listed;
+    const withEnvironment = environment && firstPage ? environment : null;
+    const breakers = await this.endpoints.breakers([
+      ...(withEnvironment ? [withEnvironment.id] : []),
+      ...rows.map((row) => row.id),
+    ]);
+    const listed = rows.map((row) => presentEndpoint(row, breakers.get(row.id)!));
+    return withEnvironment
+      ? [presentEnvironmentEndpoint(withEnvironment, breakers.get(withEnvironment.id)!), ...listed]
+      : listed;
   }
 
   @Get(':id')
@@ -119,9 +131,10 @@ export class EndpointsController {
     if (id === ENV_ENDPOINT_ID) {
       const environment = this.registry.environmentEndpoint;
       if (!environment) throw new EndpointNotFoundError(id);
-      return presentEnvironmentEndpoint(environment);
+      return presentEnvironmentEndpoint(environment, await this.breakerOf(id));
     }
-    return presentEndpoint(await this.endpoints.findOne(id));
+    const endpoint = await this.endpoints.findOne(id);
+    return presentEndpoint(endpoint, await this.breakerOf(id));
   }
 
   @Get(':id/stats')
@@ -161,7 +174,11 @@ export class EndpointsController {
   ): Promise<EndpointJson> {
     refuseMaskedHeaderValues(dto.headers);
     const updated = await this.endpoints.update(id, dto);
-    return presentEndpoint(updated, dto.headers === undefined ? 'masked' : 'shown');
+    return presentEndpoint(
+      updated,
+      await this.breakerOf(id),
+      dto.headers === undefined ? 'masked' : 'shown',
+    );
   }
 
   @Delete(':id')
@@ -203,5 +220,9 @@ export class EndpointsController {
     @Param('id', ParseEndpointIdPipe) id: string,
   ): Promise<{ secret: string }> {
     return { secret: await this.endpoints.rotateSecret(id) };
+  }
+
+  private async breakerOf(id: string) {
+    return (await this.endpoints.breakers([id])).get(id)!;
   }
 }

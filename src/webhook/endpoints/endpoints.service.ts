@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager, Repository } from 'typeorm';
 import { applyCursorPage, PageQuery } from '../../common/cursor-page.js';
+import { ENDPOINT_LIMITS } from '../../config/webhook.config.js';
 import { TransactionRunner } from '../../database/transaction-runner.js';
 import { DeliveryStore } from '../delivery-store.js';
 import { ENDPOINT_DELETED } from '../dispatch/delivery-dispatcher.js';
@@ -18,6 +19,8 @@ import {
 } from './endpoint.js';
 import { lockEndpointForChange } from './endpoint-locks.js';
 import { bumpEndpointRevision, EndpointRegistry } from './endpoint-registry.js';
+import { BreakerView, readBreakers } from './endpoint-throttles.js';
+import { WebhookEndpointThrottle } from './entities/webhook-endpoint-throttle.entity.js';
 import { WebhookEndpoint } from './entities/webhook-endpoint.entity.js';
 
 /**
@@ -53,6 +56,8 @@ export class EndpointsService {
       disabledReason: disabled ? 'manual' : null,
       failingSince: null,
       failedAttempts: 0,
+      maxInFlight: dto.max_in_flight ?? ENDPOINT_LIMITS.maxInFlight.default,
+      rateLimit: dto.rate_limit ?? null,
       createdAt: now,
       updatedAt: now,
     });
@@ -64,6 +69,11 @@ export class EndpointsService {
 
   async list(query: PageQuery): Promise<WebhookEndpoint[]> {
     return (await applyCursorPage(this.endpoints.createQueryBuilder('e'), query)).getMany();
+  }
+
+  /** The circuit breakers of these endpoints (`env` included), in one query however many. */
+  async breakers(ids: readonly string[]): Promise<Map<string, BreakerView>> {
+    return readBreakers(this.endpoints.manager, ids);
   }
 
   async findOne(id: string): Promise<WebhookEndpoint> {
@@ -93,6 +103,8 @@ export class EndpointsService {
       if (dto.payload != null) endpoint.payload = dto.payload;
       if (dto.headers !== undefined)
         endpoint.headers = JSON.stringify(lowerCaseNames(dto.headers ?? {}));
+      if (dto.max_in_flight !== undefined) endpoint.maxInFlight = dto.max_in_flight;
+      if (dto.rate_limit !== undefined) endpoint.rateLimit = dto.rate_limit;
       // Holding and releasing run even when the state does not change: saying it again repairs
       // whatever an earlier fault left behind.
       if (dto.disabled === true) {
@@ -143,11 +155,16 @@ export class EndpointsService {
     });
   }
 
-  /** Deletes the endpoint; what it had not received ends as failed (`endpoint deleted`). */
+  /**
+   * Deletes the endpoint and its throttle row (breaker, rate allowance); what it had not received
+   * ends as failed (`endpoint deleted`).
+   */
   async remove(id: string): Promise<void> {
     this.refuseEnvironment(id);
     await this.change(async (manager) => {
       if (!(await lockEndpointForChange(manager, id))) throw new EndpointNotFoundError(id);
+      // The lock order: endpoint row, then its throttle row, then its deliveries.
+      await manager.delete(WebhookEndpointThrottle, { endpointId: id });
       await manager.delete(WebhookEndpoint, { id });
       await this.store.failUndelivered(manager, id, ENDPOINT_DELETED, new Date());
     });

@@ -11,11 +11,13 @@ import {
   IsOptional,
   IsString,
   MaxLength,
+  ValidateBy,
+  ValidateIf,
   ValidateNested,
   registerDecorator,
 } from 'class-validator';
 import { AsGiven } from '../../../common/as-given.js';
-import { PAYLOAD_MODES } from '../../../config/webhook.config.js';
+import { ENDPOINT_LIMITS, PAYLOAD_MODES } from '../../../config/webhook.config.js';
 import type { PayloadMode } from '../../../config/webhook.config.js';
 import { STEP_STATUSES } from '../../../steps/step-status.js';
 import type { TerminalStepStatus } from '../../../steps/step-status.js';
@@ -127,6 +129,73 @@ function EndpointHeaders(target: object, property: string) {
   });
 }
 
+const { maxInFlight: IN_FLIGHT, rateLimit: RATE } = ENDPOINT_LIMITS;
+
+/**
+ * `max_in_flight`: an integer within ENDPOINT_LIMITS. null is refused, not read as "left out": a
+ * client sending null most likely means "no limit", which does not exist, and would otherwise get
+ * the default (create) or the old value (PATCH) without a word.
+ */
+function MaxInFlight() {
+  return applyDecorators(
+    ApiPropertyOptional({
+      type: 'integer',
+      minimum: IN_FLIGHT.min,
+      maximum: IN_FLIGHT.max,
+      default: IN_FLIGHT.default,
+      // Kept by refineApiDocument: the one optional field that refuses null.
+      nullable: false,
+      description:
+        'Attempts of this endpoint in flight at once, per delivering process (with N processes, up ' +
+        `to N × max_in_flight). Beyond it deliveries wait as pending, in order. Never null.`,
+    }),
+    ValidateIf((_dto: object, value: unknown) => value !== undefined),
+    // One rule, so a wrong value gets one message naming the field and its range.
+    ValidateBy({
+      name: 'isMaxInFlight',
+      validator: {
+        validate: (value: unknown) =>
+          Number.isInteger(value) &&
+          (value as number) >= IN_FLIGHT.min &&
+          (value as number) <= IN_FLIGHT.max,
+        defaultMessage: (args) =>
+          `max_in_flight must be an integer from ${IN_FLIGHT.min} to ${IN_FLIGHT.max}` +
+          (args?.value === null
+            ? ` (null is refused: leave it out for the default, ${IN_FLIGHT.default})`
+            : ''),
+      },
+    }),
+  );
+}
+
+/** `rate_limit`: attempts per second within ENDPOINT_LIMITS; null = no limit. */
+function RateLimit() {
+  return applyDecorators(
+    ApiPropertyOptional({
+      type: 'number',
+      minimum: RATE.min,
+      maximum: RATE.max,
+      nullable: true,
+      default: null,
+      example: 50,
+      description:
+        'Attempts of this endpoint per second, held across every delivering process sharing the ' +
+        'database; null (the default): no limit. Beyond it deliveries wait as pending, in order.',
+    }),
+    IsOptional(),
+    ValidateBy({
+      name: 'isRateLimit',
+      validator: {
+        validate: (value: unknown) =>
+          typeof value === 'number' && value >= RATE.min && value <= RATE.max,
+        defaultMessage: () =>
+          `rate_limit must be a number from ${RATE.min} to ${RATE.max} (attempts per second), ` +
+          'or null for no limit',
+      },
+    }),
+  );
+}
+
 const URL_DOCS = {
   type: String,
   format: 'uri',
@@ -198,15 +267,22 @@ export class CreateEndpointDto {
   @IsOptional()
   @IsBoolean()
   disabled?: boolean | null;
+
+  @MaxInFlight() max_in_flight?: number;
+
+  @RateLimit() rate_limit?: number | null;
 }
 
 /**
- * Fields left out (or null) keep their value, except `description`, `filter` and `headers`, which
- * null clears.
+ * Fields left out (or null) keep their value, except `description`, `filter`, `headers` and
+ * `rate_limit`, which null clears, and `max_in_flight`, which refuses null.
  */
 export class UpdateEndpointDto extends PartialType(CreateEndpointDto) {
   @ApiPropertyOptional(URL_DOCS)
   @IsOptional()
   @EndpointUrl
   declare url?: string;
+
+  // PartialType makes every field IsOptional, which would let null through: the rule again.
+  @MaxInFlight() declare max_in_flight?: number;
 }

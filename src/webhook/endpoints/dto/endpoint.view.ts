@@ -1,13 +1,47 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { PAYLOAD_MODES } from '../../../config/webhook.config.js';
+import { ENDPOINT_LIMITS, PAYLOAD_MODES } from '../../../config/webhook.config.js';
 import { AttemptsSuccessView, DeliveryCountsView } from '../../deliveries/dto/delivery.view.js';
 import { ENDPOINT_ID } from '../endpoint.js';
 import { MASKED_HEADER_VALUE } from '../endpoint.presenter.js';
+import { BREAKER_OPENS_AFTER } from '../endpoint-throttles.js';
+import type { BreakerView } from '../endpoint-throttles.js';
 import { DISABLED_REASONS } from '../entities/webhook-endpoint.entity.js';
 import type { EndpointFilterDto } from './endpoint.dto.js';
 import { TERMINAL_STATUSES } from './endpoint.dto.js';
 
 const time = () => ApiProperty({ type: String, format: 'date-time' });
+
+/** An endpoint's circuit breaker (SPEC §9 "Isolation"), as every endpoint view shows it. */
+export class EndpointBreakerView implements BreakerView {
+  @ApiProperty({
+    enum: ['closed', 'open'],
+    description:
+      `open after ${BREAKER_OPENS_AFTER} attempts in a row that timed out or could not connect: ` +
+      'then one probe at a time, spaced 1 s doubling to 30 s, until any HTTP answer closes it. It ' +
+      'never disables the endpoint; its deliveries wait as pending.',
+  })
+  state: 'closed' | 'open';
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: 'null while closed',
+  })
+  opened_at: string | null;
+  @ApiProperty({
+    type: 'integer',
+    minimum: 0,
+    description: 'Attempts in a row that timed out or could not connect; any HTTP answer resets it',
+  })
+  unreachable_attempts: number;
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: 'While open: when the next probe may start; null while closed',
+  })
+  next_probe_at: string | null;
+}
 
 /** An endpoint as the API returns it; its secret only at creation and from `…/secret`. */
 export class EndpointView {
@@ -51,6 +85,24 @@ export class EndpointView {
   headers: Record<string, string>;
   @ApiProperty() disabled: boolean;
   @ApiProperty({ enum: DISABLED_REASONS, nullable: true }) disabled_reason: string | null;
+  @ApiProperty({
+    type: 'integer',
+    minimum: ENDPOINT_LIMITS.maxInFlight.min,
+    maximum: ENDPOINT_LIMITS.maxInFlight.max,
+    description:
+      'Attempts in flight at once, per delivering process. For env: STEP_COMPLETE_MAX_IN_FLIGHT',
+  })
+  max_in_flight: number;
+  @ApiProperty({
+    type: 'number',
+    minimum: ENDPOINT_LIMITS.rateLimit.min,
+    maximum: ENDPOINT_LIMITS.rateLimit.max,
+    nullable: true,
+    description:
+      'Attempts per second across every process; null: no limit. For env: STEP_COMPLETE_RATE_LIMIT',
+  })
+  rate_limit: number | null;
+  @ApiProperty({ type: EndpointBreakerView }) breaker: EndpointBreakerView;
   @time() created_at: string;
   @time() updated_at: string;
 }
