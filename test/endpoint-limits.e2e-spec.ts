@@ -266,9 +266,7 @@ describe('Endpoint limits and breaker (e2e)', () => {
         const text = (await request(t.server).get('/metrics').expect(200)).text;
         const line = text
           .split('\n')
-          .find((l) =>
-            l.startsWith(`stephook_endpoint_breaker_open{endpoint_id="${endpointId}"} `),
-          );
+          .find((l) => l.startsWith(`stephook_endpoint_breaker_open{endpoint="${endpointId}"} `));
         return line === undefined ? undefined : Number(line.split(' ').pop());
       };
       expect([await gauge('env'), await gauge(id)]).toEqual([0, 0]);

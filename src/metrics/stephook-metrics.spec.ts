@@ -25,29 +25,25 @@ describe(StephookMetrics.name, () => {
     sut.showBreakersOf(() => endpoints);
 
     const first = await sut.registry.metrics();
-    expect(sample(first, 'stephook_endpoint_breaker_open', '{endpoint_id="env"}')).toBe(0);
+    expect(sample(first, 'stephook_endpoint_breaker_open', '{endpoint="env"}')).toBe(0);
     expect(
       sample(
         first,
         'stephook_endpoint_breaker_open',
-        '{endpoint_id="ep_0f1e2d3c4b5a69788796a5b4c3d2e1f0"}',
+        '{endpoint="ep_0f1e2d3c4b5a69788796a5b4c3d2e1f0"}',
       ),
     ).toBe(1);
     // Transitions of every known endpoint start at 0, so increase() sees the first one.
     for (const to of ['open', 'closed'])
       expect(
-        sample(
-          first,
-          'stephook_endpoint_breaker_transitions_total',
-          `{endpoint_id="env",to="${to}"}`,
-        ),
+        sample(first, 'stephook_endpoint_breaker_transitions_total', `{endpoint="env",to="${to}"}`),
       ).toBe(0);
 
     endpoints = [{ id: 'env', breakerOpen: true }];
     const second = await sut.registry.metrics();
-    expect(sample(second, 'stephook_endpoint_breaker_open', '{endpoint_id="env"}')).toBe(1);
+    expect(sample(second, 'stephook_endpoint_breaker_open', '{endpoint="env"}')).toBe(1);
     expect(second).not.toContain(
-      'stephook_endpoint_breaker_open{endpoint_id="ep_0f1e2d3c4b5a69788796a5b4c3d2e1f0"}',
+      'stephook_endpoint_breaker_open{endpoint="ep_0f1e2d3c4b5a69788796a5b4c3d2e1f0"}',
     );
     await close();
   });
@@ -59,7 +55,7 @@ describe(StephookMetrics.name, () => {
     sut.breakerChanged('env', 'open');
     const text = await sut.registry.metrics();
     const transitions = (to: string) =>
-      sample(text, 'stephook_endpoint_breaker_transitions_total', `{endpoint_id="env",to="${to}"}`);
+      sample(text, 'stephook_endpoint_breaker_transitions_total', `{endpoint="env",to="${to}"}`);
     expect([transitions('open'), transitions('closed')]).toEqual([2, 1]);
     expect(text).toContain('# TYPE stephook_endpoint_breaker_transitions_total counter');
     expect(text).toContain('# TYPE stephook_endpoint_breaker_open gauge');

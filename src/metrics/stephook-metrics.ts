@@ -71,13 +71,6 @@ export class StephookMetrics implements OnApplicationBootstrap {
     registers: [this.registry],
   });
 
-  private readonly breakerTransitions = new Counter({
-    name: 'stephook_endpoint_breaker_transitions_total',
-    help: 'Circuit breakers of webhook endpoints opened or closed, by endpoint id and the state they moved to.',
-    labelNames: ['endpoint', 'to'] as const,
-    registers: [this.registry],
-  });
-
   private readonly purged = new Counter({
     name: 'stephook_retention_deleted_total',
     help: 'Rows deleted because they outlived their retention setting, by rule (deliveries_delivered, deliveries_failed, steps).',
@@ -88,13 +81,13 @@ export class StephookMetrics implements OnApplicationBootstrap {
   private readonly breakerTransitions = new Counter({
     name: 'stephook_endpoint_breaker_transitions_total',
     help: 'Circuit breakers of webhook endpoints that this process saw open or close, by endpoint id and to (open, closed).',
-    labelNames: ['endpoint_id', 'to'] as const,
+    labelNames: ['endpoint', 'to'] as const,
     registers: [this.registry],
     // Each known endpoint's transitions start at 0, so increase() sees its first one.
     collect: () => {
       for (const endpoint of this.knownEndpoints())
         for (const to of BREAKER_TRANSITIONS)
-          this.breakerTransitions.inc({ endpoint_id: endpoint.id, to }, 0);
+          this.breakerTransitions.inc({ endpoint: endpoint.id, to }, 0);
     },
   });
 
@@ -135,16 +128,16 @@ export class StephookMetrics implements OnApplicationBootstrap {
         },
       });
     }
-    const breakerOpen: Gauge<'endpoint_id'> = new Gauge({
+    const breakerOpen: Gauge<'endpoint'> = new Gauge({
       name: 'stephook_endpoint_breaker_open',
       help: 'Whether the circuit breaker of a webhook endpoint is open (1) or closed (0), for every endpoint this process knows.',
-      labelNames: ['endpoint_id'] as const,
+      labelNames: ['endpoint'] as const,
       registers: [this.registry],
       // Read from the registry at each scrape, so a deleted endpoint's series goes with it.
       collect: () => {
         breakerOpen.reset();
         for (const endpoint of this.knownEndpoints()) {
-          breakerOpen.set({ endpoint_id: endpoint.id }, endpoint.breakerOpen ? 1 : 0);
+          breakerOpen.set({ endpoint: endpoint.id }, endpoint.breakerOpen ? 1 : 0);
         }
       },
     });
@@ -172,7 +165,7 @@ export class StephookMetrics implements OnApplicationBootstrap {
 
   /** This process saw an endpoint's circuit breaker open or close (the delivery engine says). */
   breakerChanged(endpointId: string, to: BreakerTransition): void {
-    this.breakerTransitions.inc({ endpoint_id: endpointId, to });
+    this.breakerTransitions.inc({ endpoint: endpointId, to });
   }
 
   @OnEvent(STEP_COMPLETED)
@@ -193,10 +186,6 @@ export class StephookMetrics implements OnApplicationBootstrap {
 
   endpointDisabled(reason: 'failing'): void {
     this.endpointsDisabled.inc({ reason });
-  }
-
-  breakerChanged(endpoint: string, to: 'open' | 'closed'): void {
-    this.breakerTransitions.inc({ endpoint, to });
   }
 
   recordPurged(rule: string, rows: number): void {

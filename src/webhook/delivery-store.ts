@@ -227,6 +227,13 @@ export class DeliveryStore {
       const failed =
         (await move('pending', 'failed', gone, deletedReason)).length +
         (await move('held', 'failed', gone, deletedReason)).length;
+      // An attempt recorded after its endpoint was deleted leaves a throttle row behind.
+      await queryRows(
+        manager,
+        `DELETE FROM webhook_endpoint_throttles
+          WHERE endpoint_id <> '${ENV_ENDPOINT_ID}'
+            AND NOT EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = endpoint_id)`,
+      );
       if (released.length + held.length + failed > 0) this.metrics.backlogChanged();
       return {
         released: released.map((row) => ({

@@ -55,12 +55,12 @@ export async function readBreakers(
 ): Promise<Map<string, BreakerView>> {
   const breakers = new Map<string, BreakerView>();
   if (endpointIds.length === 0) return breakers;
-  const rows = (await manager.query(
+  const rows = await manager.query<ThrottleRow[]>(
     `SELECT endpoint_id, unreachable_attempts, breaker_opened_at, probe_at
        FROM webhook_endpoint_throttles
       WHERE endpoint_id IN (${endpointIds.map((_, index) => placeholder(manager, index)).join(', ')})`,
     [...endpointIds],
-  )) as ThrottleRow[];
+  );
   for (const row of rows) breakers.set(row.endpoint_id, breakerOf(row));
   for (const id of endpointIds) if (!breakers.has(id)) breakers.set(id, CLOSED_BREAKER);
   return breakers;
@@ -247,11 +247,7 @@ export async function recordReachability(
     const before = change.reached ? 0 : Number(row?.unreachable_attempts ?? 0);
     const count = before + change.unreachableAfter;
     const open = count >= BREAKER_OPENS_AFTER;
-    const openedAt = open
-      ? wasOpen
-        ? row!.breaker_opened_at!
-        : new Date(now).toISOString()
-      : null;
+    const openedAt = open ? (wasOpen ? row.breaker_opened_at! : new Date(now).toISOString()) : null;
     // The first probe a little after opening; after a probe that failed, spaced; attempts that
     // were already on the wire when it opened leave the next probe where it was.
     const probeAt = !open
@@ -260,7 +256,7 @@ export async function recordReachability(
         ? now + PROBE_SPACING_MIN_MS
         : change.probeFailed
           ? now + probeSpacing(Date.parse(openedAt!), now)
-          : Number(row!.probe_at ?? now);
+          : Number(row.probe_at ?? now);
     await queryRows(
       manager,
       `INSERT INTO webhook_endpoint_throttles
