@@ -246,7 +246,9 @@ describe('Endpoint limits and breaker (e2e)', () => {
       await t.dataSource.query(
         `INSERT INTO webhook_endpoint_throttles
            (endpoint_id, rate_next_at, unreachable_attempts, breaker_opened_at, probe_at)
-         VALUES ('env', 0, 5, '2026-12-07T02:00:00.000Z', ?)`,
+         VALUES ('env', 0, 5, '2026-12-07T02:00:00.000Z', ?)
+         ON CONFLICT (endpoint_id) DO UPDATE SET unreachable_attempts = excluded.unreachable_attempts,
+           breaker_opened_at = excluded.breaker_opened_at, probe_at = excluded.probe_at`,
         [Date.parse('2026-12-07T02:00:01.000Z')],
       );
       expect((await getOne('env')).breaker).toEqual({
@@ -274,7 +276,9 @@ describe('Endpoint limits and breaker (e2e)', () => {
       await t.dataSource.query(
         `INSERT INTO webhook_endpoint_throttles
            (endpoint_id, rate_next_at, unreachable_attempts, breaker_opened_at, probe_at)
-         VALUES (?, 0, 5, '2026-12-07T02:00:00.000Z', 0)`,
+         VALUES (?, 0, 5, '2026-12-07T02:00:00.000Z', 0)
+         ON CONFLICT (endpoint_id) DO UPDATE SET unreachable_attempts = excluded.unreachable_attempts,
+           breaker_opened_at = excluded.breaker_opened_at, probe_at = excluded.probe_at`,
         [id],
       );
       await t.dataSource.query(

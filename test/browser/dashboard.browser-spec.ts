@@ -244,7 +244,9 @@ describe('Delivery dashboard in Chromium (browser)', () => {
         .prepare(
           `INSERT INTO webhook_endpoint_throttles
              (endpoint_id, rate_next_at, unreachable_attempts, breaker_opened_at, probe_at)
-           VALUES (?, 0, 5, ?, ?)`,
+           VALUES (?, 0, 5, ?, ?)
+           ON CONFLICT (endpoint_id) DO UPDATE SET unreachable_attempts = 5,
+             breaker_opened_at = excluded.breaker_opened_at, probe_at = excluded.probe_at`,
         )
         .run(id, openedAt, probeAt);
     } finally {
