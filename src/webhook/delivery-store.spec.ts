@@ -125,4 +125,23 @@ describe('DeliveryStore.claimFair', () => {
     expect(claimed.every((delivery) => steps.includes(delivery.stepId))).toBe(true);
     expect(claimed.filter((delivery) => delivery.endpointId === B)).toHaveLength(2);
   });
+
+  it('takes one delivery of an endpoint it has not read yet in a scoped claim, none of one without room', async () => {
+    const steps = await backlog(1, [A, B, C, 'env']);
+    const { perEndpoint } = await claim(
+      [
+        [A, 0],
+        [B, 5],
+      ],
+      10,
+      { stepIds: steps },
+    );
+    // C is unknown here (created elsewhere a moment ago); env is off (STEP_COMPLETE_WEBHOOK unset).
+    expect(perEndpoint).toEqual(
+      new Map([
+        [B, 1],
+        [C, 1],
+      ]),
+    );
+  });
 });
