@@ -13,7 +13,11 @@ export const PROBE_SPACING_MIN_MS = 1_000;
 export const PROBE_SPACING_MAX_MS = 30_000;
 
 export function probeSpacing(openedAt: number, now: number): number {
-  return Math.min(PROBE_SPACING_MAX_MS, Math.max(PROBE_SPACING_MIN_MS, (now - openedAt) / 2));
+  // Whole milliseconds: the column is an integer (bigint), and PostgreSQL refuses a fraction.
+  return Math.min(
+    PROBE_SPACING_MAX_MS,
+    Math.max(PROBE_SPACING_MIN_MS, Math.round((now - openedAt) / 2)),
+  );
 }
 /**
  * How far a rate-limited endpoint may catch up after a pause, as time: with `rate_limit` r, at most
