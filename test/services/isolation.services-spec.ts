@@ -1,4 +1,7 @@
-import { BREAKER_OPENS_AFTER } from '../../src/webhook/endpoints/endpoint-throttles.js';
+import {
+  BREAKER_OPENS_AFTER,
+  probeSpacing,
+} from '../../src/webhook/endpoints/endpoint-throttles.js';
 import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 import type { ReceivedRequest } from '../helpers/webhook-receiver.js';
 import { recordFigures } from './figures.js';
@@ -296,7 +299,7 @@ describe('Isolation between endpoints: PostgreSQL, two delivering processes (ser
   it('the circuit breaker opens and closes in /metrics, one probe at a time meanwhile, nothing lost', async () => {
     const STEPS = 30;
     const TIMEOUT_MS = 1_000;
-    const OBSERVE_OPEN_MS = 10_000;
+    const OBSERVE_OPEN_MS = 12_000;
     const apis = await startApis({ STEP_COMPLETE_TIMEOUT_MS: String(TIMEOUT_MS) });
     const [apiA, apiB] = apis;
     const endpointId = await createEndpoint(apiA, { url: hanging.url('/down') });
@@ -382,6 +385,22 @@ describe('Isolation between endpoints: PostgreSQL, two delivering processes (ser
       .catch(() => undefined); // reported below
     await sleep(1_000); // a webhook sent twice would arrive now
     const perWebhook = answered2xxPerWebhook(hanging.requests);
+    // Each probe that fails (at its timeout) spaces the next by half as long as the breaker has
+    // been open: how much later than that each next probe came.
+    const sinceOpening = hanging.requests.filter(
+      (r) => r.receivedAt >= openedAt && r.receivedAt < recoveredAt,
+    );
+    const probesLateMs = sinceOpening.slice(1).map((r, index) => {
+      const failedAt = sinceOpening[index].receivedAt + TIMEOUT_MS;
+      return r.receivedAt - (failedAt + probeSpacing(openedAt, failedAt));
+    });
+    const recordedLate = apis.flatMap((api) =>
+      api.lines.filter((line) => line.message.includes('cannot be recorded yet')),
+    );
+    // The timeline: when each request after the opening arrived, from the opening.
+    const timeline = Object.fromEntries(
+      sinceOpening.map((r, index) => [`probe_${index + 1}_at_ms`, r.receivedAt - openedAt]),
+    );
     const figures = {
       timeout_ms: TIMEOUT_MS,
       requests_before_open: hanging.requests.filter((r) => r.receivedAt < openedAt).length,
@@ -389,6 +408,8 @@ describe('Isolation between endpoints: PostgreSQL, two delivering processes (ser
       max_probes_at_once: maxProbesAtOnce,
       min_probe_gap_ms: Math.min(...probeGaps),
       max_probe_gap_ms: Math.max(...probeGaps),
+      max_probe_late_ms: Math.max(...probesLateMs),
+      attempts_not_recorded_at_first_write: recordedLate.length,
       open_in_endpoint_view: view.breaker.state === 'open' ? 1 : 0,
       pending_while_open: states.pending ?? 0,
       failed_while_open: states.failed ?? 0,
@@ -398,12 +419,6 @@ describe('Isolation between endpoints: PostgreSQL, two delivering processes (ser
       answered_2xx: perWebhook.size,
       answered_2xx_more_than_once: [...perWebhook.values()].filter((n) => n > 1).length,
     };
-    // The timeline: when each request after the opening arrived, from the opening.
-    const timeline = Object.fromEntries(
-      hanging.requests
-        .filter((r) => r.receivedAt >= openedAt && r.receivedAt < recoveredAt)
-        .map((r, index) => [`probe_${index + 1}_at_ms`, r.receivedAt - openedAt]),
-    );
     recordFigures('isolation-breaker-postgres', { ...figures, ...timeline });
     // Probes were seen (else nothing about spacing was measured), spaced by more than the timeout.
     expect(figures.probes_while_open).toBeGreaterThanOrEqual(2);
@@ -419,5 +434,9 @@ describe('Isolation between endpoints: PostgreSQL, two delivering processes (ser
       answered_2xx: STEPS,
       answered_2xx_more_than_once: 0,
     });
+    // Spaced as documented, not later: a probe whose result cannot be written waits (and with it
+    // the next probe) for the write to be retried.
+    expect(recordedLate.map((line) => line.message)).toEqual([]);
+    expect(figures.max_probe_late_ms).toBeLessThanOrEqual(500);
   }, 120_000);
 });
