@@ -321,14 +321,17 @@ export class DeliveryStore {
     claim: FairClaim,
     rooms: ReadonlyMap<string, number>,
   ): Promise<WebhookDelivery[]> {
-    const entries = [...rooms].filter(([, room]) => room > 0);
-    if (entries.length === 0 || claim.limit <= 0) return [];
+    const scoped = claim.stepIds !== undefined || claim.deliveryId !== undefined;
+    // A scoped claim lists every endpoint this process knows (0: no room now); the global one only
+    // those with room.
+    const entries = [...rooms].filter(([, room]) => scoped || room > 0);
+    if ((!scoped && entries.length === 0) || claim.limit <= 0) return [];
     const postgres = isPostgres(manager);
     const parameters: Record<string, unknown> = {
       at: claim.now.toISOString(),
       lease: claim.leaseUntil.toISOString(),
       limit: claim.limit,
-      maxRoom: Math.max(...entries.map(([, room]) => room)),
+      maxRoom: Math.max(1, ...entries.map(([, room]) => room)),
       stepIds: claim.stepIds,
       deliveryId: claim.deliveryId,
     };
@@ -337,18 +340,22 @@ export class DeliveryStore {
       parameters[`room${index}`] = room;
       return `(CAST(:endpoint${index} AS varchar(40)), CAST(:room${index} AS integer))`;
     });
+    // VALUES needs a row: one that names no endpoint.
+    if (values.length === 0) values.push(`(CAST('' AS varchar(40)), CAST(0 AS integer))`);
     const dueAndFree = (alias: string, narrowed: boolean) => {
       const plus = narrowed && !postgres ? '+' : '';
       return `${plus}${alias}.status = 'pending' AND ${plus}${alias}.next_attempt_at <= :at
               AND (${alias}.lease_until IS NULL OR ${alias}.lease_until < :at)`;
     };
     let candidates: string;
-    if (claim.stepIds || claim.deliveryId) {
-      // A few rows, found by step or id: every one of them is a candidate.
+    if (scoped) {
+      // A few rows, found by step or id: every one of them is a candidate. One of an endpoint this
+      // process has not read yet (created elsewhere a moment ago) is taken too, one at a time;
+      // the attempt reads the endpoints again before it gives it up as gone.
       const scope = claim.stepIds ? 'd.step_id IN (:...stepIds)' : 'd.id = :deliveryId';
-      candidates = `SELECT d.id, d.endpoint_id, d.next_attempt_at, room.n
-                      FROM webhook_deliveries d JOIN room ON room.endpoint_id = d.endpoint_id
-                     WHERE ${scope} AND ${dueAndFree('d', true)}
+      candidates = `SELECT d.id, d.endpoint_id, d.next_attempt_at, COALESCE(room.n, 1) AS n
+                      FROM webhook_deliveries d LEFT JOIN room ON room.endpoint_id = d.endpoint_id
+                     WHERE ${scope} AND ${dueAndFree('d', true)}${this.envOff.replace('endpoint_id', 'd.endpoint_id')}
                      ${postgres ? 'FOR UPDATE OF d SKIP LOCKED' : ''}`;
     } else if (postgres) {
       candidates = `SELECT p.id, p.endpoint_id, p.next_attempt_at, room.n
@@ -616,7 +623,10 @@ export interface FairClaim {
   leaseUntil: Date;
   /** At most this many in all. */
   limit: number;
-  /** Each endpoint's room; endpoints left out are not claimed. */
+  /**
+   * Each endpoint's room. The global claim takes only endpoints with room; a scoped one (steps, a
+   * delivery) also takes one delivery of each endpoint not listed (not read here yet).
+   */
   rooms: ReadonlyMap<string, number>;
   /** Of those, the endpoints with a rate limit or an open breaker (granted by throttle rows). */
   gated: readonly Endpoint[];

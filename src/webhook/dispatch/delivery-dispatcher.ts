@@ -277,22 +277,30 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     const gated = endpoints.filter(
       (endpoint) => rooms.has(endpoint.id) && (endpoint.rateLimit !== null || endpoint.breakerOpen),
     );
+    // Every endpoint known here is listed, those without room (disabled ones too) as 0.
+    const listed = new Map(this.endpoints.all.map((endpoint) => [endpoint.id, 0]));
+    for (const [endpointId, room] of rooms) listed.set(endpointId, room);
     let result = NOTHING_CLAIMED;
     try {
-      if (rooms.size > 0) {
-        const now = new Date();
+      if (rooms.size > 0 || scope.stepIds || scope.deliveryId) {
         result = await this.store.claimFair({
-          now,
+          now: new Date(),
           leaseUntil: this.leaseUntil(),
           limit: slots,
-          rooms,
+          rooms: listed,
           gated,
           ...scope,
         });
       }
     } finally {
       if (useSlots) this.slots.returnUnfilled(slots - result.claimed.length);
-      this.shares.settle(rooms, result.perEndpoint);
+      const reserved = new Map<string, number>();
+      for (const [endpointId, taken] of result.perEndpoint) {
+        // An endpoint not read here yet: its attempt counts from now on.
+        if (!listed.has(endpointId)) for (let i = 0; i < taken; i++) this.shares.add(endpointId);
+        else reserved.set(endpointId, taken);
+      }
+      this.shares.settle(rooms, reserved);
     }
     for (const [endpointId, room] of rooms) {
       if ((result.perEndpoint.get(endpointId) ?? 0) >= room) this.backlogged.add(endpointId);
