@@ -13,6 +13,8 @@ export interface ReceivedRequest {
   receivedAt: number;
   /** The status it was answered with, once answered; a request its sender gave up on has none. */
   answeredWith?: number;
+  /** When it was over: answered, or given up on by its sender (Date.now()). */
+  closedAt?: number;
 }
 
 /** How the receiver answers one request; `hang` never answers; `hold` answers on `release()`. */
@@ -124,6 +126,7 @@ export class WebhookReceiver {
         receivedAt: Date.now(),
       };
       this.requests.push(received);
+      response.once('close', () => (received.closedAt = Date.now()));
       if ('hold' in reply) {
         const entry = { response, received };
         this.held.push(entry);
