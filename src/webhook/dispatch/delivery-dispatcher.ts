@@ -84,7 +84,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
   }[] = [];
   private readonly policy: RetryPolicy;
   readonly slots: Slots;
-  readonly shares = new EndpointShares();
+  readonly shares: EndpointShares;
   /** Endpoints whose last claim filled their room: more of theirs may be due. */
   private readonly backlogged = new Set<string>();
   /** The last claim filled every free slot: more may be due. */
@@ -105,6 +105,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
   ) {
     this.policy = new RetryPolicy(config.retryScheduleMs);
     this.slots = new Slots(config.concurrency);
+    this.shares = new EndpointShares(config.concurrency);
   }
 
   /**

@@ -20,7 +20,7 @@ function endpoint(id: string, changes: Partial<Endpoint> = {}): Endpoint {
 
 describe(EndpointShares.name, () => {
   it('reserves each endpoint its room, never more than its max_in_flight with what is in flight', () => {
-    const shares = new EndpointShares();
+    const shares = new EndpointShares(64);
     const a = endpoint('a');
     const b = endpoint('b', { maxInFlight: 1 });
     expect(shares.reserve([a, b], 10)).toEqual(
@@ -49,21 +49,21 @@ describe(EndpointShares.name, () => {
   });
 
   it('caps each room at what the claim may take, and leaves disabled endpoints out', () => {
-    const shares = new EndpointShares();
+    const shares = new EndpointShares(64);
     expect(shares.reserve([endpoint('a'), endpoint('b', { disabled: true })], 2)).toEqual(
       new Map([['a', 2]]),
     );
   });
 
   it('gives an endpoint whose breaker is open room for one attempt, its probe', () => {
-    const shares = new EndpointShares();
+    const shares = new EndpointShares(64);
     const open = endpoint('a', { breakerOpen: true, maxInFlight: 50 });
     expect(shares.reserve([open], 10)).toEqual(new Map([['a', 1]]));
     expect(shares.reserve([open], 10)).toEqual(new Map());
   });
 
   it("counts an operator's retry while it runs, and gets every place back", () => {
-    const shares = new EndpointShares();
+    const shares = new EndpointShares(64);
     shares.add('a');
     expect(shares.reserve([endpoint('a')], 10)).toEqual(new Map([['a', 2]]));
     shares.settle(new Map([['a', 2]]), new Map([['a', 2]]));
@@ -73,5 +73,16 @@ describe(EndpointShares.name, () => {
     expect(() => shares.settle(new Map([['a', 1]]), new Map([['a', 2]]))).toThrow(
       'Claimed 2 attempt(s) of a with room for 1',
     );
+  });
+
+  it('lets no endpoint hold more than half the slots while another is enabled, whatever its max_in_flight', () => {
+    const greedy = endpoint('a', { maxInFlight: 1000 });
+    expect(new EndpointShares(16).reserve([greedy, endpoint('b')], 100).get('a')).toBe(8);
+    expect(new EndpointShares(15).reserve([greedy, endpoint('b')], 100).get('a')).toBe(8);
+    // Alone (or beside disabled ones only), it may have them all.
+    expect(new EndpointShares(16).reserve([greedy], 100).get('a')).toBe(16);
+    expect(
+      new EndpointShares(16).reserve([greedy, endpoint('b', { disabled: true })], 100).get('a'),
+    ).toBe(16);
   });
 });

@@ -7,7 +7,8 @@ import type { Endpoint } from '../endpoints/endpoint.js';
  *   under way and attempts in flight never exceed an endpoint's limit together;
  * - the claim gives back what it did not fill (`settle`), and each attempt its place when it ends
  *   (`ended`); an operator's retry, which no limit holds back, still counts while it runs (`add`);
- * - an endpoint whose breaker is open gets room for one attempt (its probe) at most.
+ * - an endpoint whose breaker is open gets room for one attempt (its probe) at most;
+ * - while other endpoints are enabled, an endpoint holds at most half the process's slots.
  * Together with a claim that takes endpoints in turn, no endpoint can hold more than its
  * `max_in_flight` of the process's slots, whatever it does, while others have due deliveries.
  */
@@ -20,14 +21,22 @@ export class EndpointShares {
   }
 
   /**
+   * `concurrency`: the process's slots. While more than one endpoint is enabled, none may hold more
+   * than half of them, whatever its `max_in_flight`, so one that hangs always leaves the others
+   * room.
+   */
+  constructor(private readonly concurrency: number) {}
+
+  /**
    * Reserves for each enabled endpoint the room it has left, at most `cap`: what a claim may take
    * of each. Endpoints without room are left out.
    */
   reserve(endpoints: readonly Endpoint[], cap: number): Map<string, number> {
     const reserved = new Map<string, number>();
-    for (const endpoint of endpoints) {
-      if (endpoint.disabled) continue;
-      const limit = endpoint.breakerOpen ? 1 : endpoint.maxInFlight;
+    const enabled = endpoints.filter((endpoint) => !endpoint.disabled);
+    const most = enabled.length > 1 ? Math.ceil(this.concurrency / 2) : this.concurrency;
+    for (const endpoint of enabled) {
+      const limit = endpoint.breakerOpen ? 1 : Math.min(endpoint.maxInFlight, most);
       const room = Math.min(cap, limit - this.of(endpoint.id));
       if (room <= 0) continue;
       reserved.set(endpoint.id, room);
