@@ -12,7 +12,7 @@ import { Api, eventually, inParallel, useProcessBed } from './services.js';
  * SPEC §9 "Isolation" on PostgreSQL with two delivering processes (API processes that deliver
  * themselves, no REDIS_URL: the database is all they share), counted at real receivers.
  */
-const REDIS_DB = 9; // emptied by the bed; no process here is given REDIS_URL
+const REDIS_DB = 9; // emptied by the bed; only the BullMQ case gives it to its processes
 
 /** Every attempt may be retried a second later for as long as any test here lasts. */
 const RETRY_SCHEDULE = Array.from({ length: 40 }, () => '1s').join(',');
@@ -133,116 +133,124 @@ describe('Isolation between endpoints: PostgreSQL, two delivering processes (ser
     return ids;
   }
 
-  it('a hanging receiver beside a fast one: every fast webhook within 2 s, every hung one answered once after', async () => {
-    const STEPS = 200;
-    const CALLS_PER_SECOND = 40; // 5 s of terminal calls
-    const FAST_WITHIN_MS = 2_000;
-    const [apiA, apiB] = await startApis({ STEP_COMPLETE_TIMEOUT_MS: '3000' });
-    const fastPath = ownPath('fast');
-    const hangingPath = ownPath('hangs');
-    const fast = () => bed.receiver.requestsTo(fastPath);
-    const hung = () => hanging.requestsTo(hangingPath);
-    await createEndpoint(apiA, { url: bed.receiver.url(fastPath) });
-    const hangingId = await createEndpoint(apiA, { url: hanging.url(hangingPath) });
-    const stepIds = await createSteps(apiA, STEPS);
-    await sleep(1_100); // SPEC §9: B hears of the endpoints within a second
+  it.each(['database', 'bullmq'] as const)(
+    'a hanging receiver beside a fast one (%s queue): every fast webhook within 2 s, every hung one answered once after',
+    async (queue) => {
+      const STEPS = 200;
+      const CALLS_PER_SECOND = 40; // 5 s of terminal calls
+      const FAST_WITHIN_MS = 2_000;
+      // With REDIS_URL every attempt is a BullMQ job: one whose endpoint has no room is delayed.
+      const [apiA, apiB] = await startApis({
+        STEP_COMPLETE_TIMEOUT_MS: '3000',
+        ...(queue === 'bullmq' ? { REDIS_URL: bed.redisUrl } : {}),
+      });
+      const fastPath = ownPath('fast');
+      const hangingPath = ownPath('hangs');
+      const fast = () => bed.receiver.requestsTo(fastPath);
+      const hung = () => hanging.requestsTo(hangingPath);
+      await createEndpoint(apiA, { url: bed.receiver.url(fastPath) });
+      const hangingId = await createEndpoint(apiA, { url: hanging.url(hangingPath) });
+      const stepIds = await createSteps(apiA, STEPS);
+      await sleep(1_100); // SPEC §9: B hears of the endpoints within a second
 
-    // Terminal calls at a steady pace, alternating between the processes; each step's commit is
-    // when its call was answered.
-    const committedAt = new Map<string, number>();
-    let serverErrors = 0;
-    const started = Date.now();
-    await Promise.all(
-      stepIds.map(async (stepId, index) => {
-        await sleep(started + (index * 1000) / CALLS_PER_SECOND - Date.now());
-        const api = index % 2 === 0 ? apiA : apiB;
-        const response = await call(api, 'POST', `/v1/steps/${stepId}/success`, {});
-        if (response.status >= 500) serverErrors++;
-        else if (response.status === 200) committedAt.set(stepId, Date.now());
-        await response.body?.cancel();
-      }),
-    );
-    const callsTookMs = Date.now() - started;
-    await bed.receiver
-      .waitUntil(
-        (requests) => new Set(to(fastPath)(requests).map(stepIdOf)).size >= committedAt.size,
-        `the fast endpoint's ${committedAt.size} webhooks`,
-        15_000,
-      )
-      .catch(() => undefined); // what did not arrive is reported below, not hidden
-    const latencies = fast().map(
-      (received) => received.receivedAt - committedAt.get(stepIdOf(received))!,
-    );
-    const fastMaxMs = Math.max(...latencies);
-    const late = latencies.filter((ms) => ms > FAST_WITHIN_MS).length;
-    // The hang lasted all along: nothing of the hanging receiver has been answered yet.
-    const hungRequests = hung().length;
-    const hungAnswered = hung().filter((r) => r.answeredWith !== undefined).length;
-    const fastReceived = new Set(fast().map(stepIdOf)).size;
+      // Terminal calls at a steady pace, alternating between the processes; each step's commit is
+      // when its call was answered.
+      const committedAt = new Map<string, number>();
+      let serverErrors = 0;
+      const started = Date.now();
+      await Promise.all(
+        stepIds.map(async (stepId, index) => {
+          await sleep(started + (index * 1000) / CALLS_PER_SECOND - Date.now());
+          const api = index % 2 === 0 ? apiA : apiB;
+          const response = await call(api, 'POST', `/v1/steps/${stepId}/success`, {});
+          if (response.status >= 500) serverErrors++;
+          else if (response.status === 200) committedAt.set(stepId, Date.now());
+          await response.body?.cancel();
+        }),
+      );
+      const callsTookMs = Date.now() - started;
+      await bed.receiver
+        .waitUntil(
+          (requests) => new Set(to(fastPath)(requests).map(stepIdOf)).size >= committedAt.size,
+          `the fast endpoint's ${committedAt.size} webhooks`,
+          15_000,
+        )
+        .catch(() => undefined); // what did not arrive is reported below, not hidden
+      const latencies = fast().map(
+        (received) => received.receivedAt - committedAt.get(stepIdOf(received))!,
+      );
+      const fastMaxMs = Math.max(...latencies);
+      const late = latencies.filter((ms) => ms > FAST_WITHIN_MS).length;
+      // The hang lasted all along: nothing of the hanging receiver has been answered yet.
+      const hungRequests = hung().length;
+      const hungAnswered = hung().filter((r) => r.answeredWith !== undefined).length;
+      const fastReceived = new Set(fast().map(stepIdOf)).size;
 
-    // The receiver answers again: every one of its deliveries is answered 2xx exactly once. The
-    // requests it still holds stay unanswered: stephook gives up on them at its timeout and sends
-    // them again (an answer racing that timeout would honestly count twice).
-    const recoveredAt = Date.now();
-    hanging.replyWith({ status: 204 });
-    await hanging
-      .waitUntil(
-        (requests) => answered2xxPerWebhook(to(hangingPath)(requests)).size >= committedAt.size,
-        `the hanging endpoint's ${committedAt.size} webhooks answered 2xx after it recovers`,
-        60_000,
-      )
-      .catch(() => undefined); // reported below
-    const hungAnsweredAfterMs = Date.now() - recoveredAt;
-    await eventually(
-      async () => {
-        const [{ open }] = await bed.db.query<{ open: string }>(
-          "SELECT COUNT(*) AS open FROM webhook_deliveries WHERE status <> 'delivered'",
-        );
-        return Number(open) === 0;
-      },
-      'every delivery of both endpoints recorded as delivered',
-      30_000,
-    ).catch(() => undefined);
-    await sleep(1_000); // a webhook sent twice would arrive now
-    const perWebhook = answered2xxPerWebhook(hung());
-    const [{ deliveries }] = await bed.db.query<{ deliveries: string }>(
-      'SELECT COUNT(*) AS deliveries FROM webhook_deliveries WHERE endpoint_id = $1',
-      [hangingId],
-    );
-    const [{ undelivered }] = await bed.db.query<{ undelivered: string }>(
-      "SELECT COUNT(*) AS undelivered FROM webhook_deliveries WHERE status <> 'delivered'",
-    );
-    const figures = {
-      terminal_calls: committedAt.size,
-      terminal_calls_took_ms: callsTookMs,
-      answers_500_or_more: serverErrors,
-      fast_received: fastReceived,
-      fast_latency_max_ms: fastMaxMs,
-      fast_later_than_2s: late,
-      hung_requests_during_hang: hungRequests,
-      hung_answered_during_hang: hungAnswered,
-      hung_deliveries: Number(deliveries),
-      hung_answered_2xx: perWebhook.size,
-      hung_answered_2xx_more_than_once: [...perWebhook.values()].filter((n) => n > 1).length,
-      hung_all_answered_after_ms: hungAnsweredAfterMs,
-      undelivered: Number(undelivered),
-    };
-    recordFigures('isolation-hang-postgres', figures);
-    expect(figures.terminal_calls).toBe(STEPS);
-    // The hang held: its receiver got requests (stephook kept trying) and answered none of them.
-    expect(figures.hung_requests_during_hang).toBeGreaterThan(0);
-    expect(figures).toEqual({
-      ...figures,
-      answers_500_or_more: 0,
-      fast_received: STEPS,
-      fast_later_than_2s: 0,
-      hung_answered_during_hang: 0,
-      hung_deliveries: STEPS,
-      hung_answered_2xx: STEPS,
-      hung_answered_2xx_more_than_once: 0,
-      undelivered: 0,
-    });
-  }, 150_000);
+      // The receiver answers again: every one of its deliveries is answered 2xx exactly once. The
+      // requests it still holds stay unanswered: stephook gives up on them at its timeout and sends
+      // them again (an answer racing that timeout would honestly count twice).
+      const recoveredAt = Date.now();
+      hanging.replyWith({ status: 204 });
+      await hanging
+        .waitUntil(
+          (requests) => answered2xxPerWebhook(to(hangingPath)(requests)).size >= committedAt.size,
+          `the hanging endpoint's ${committedAt.size} webhooks answered 2xx after it recovers`,
+          60_000,
+        )
+        .catch(() => undefined); // reported below
+      const hungAnsweredAfterMs = Date.now() - recoveredAt;
+      await eventually(
+        async () => {
+          const [{ open }] = await bed.db.query<{ open: string }>(
+            "SELECT COUNT(*) AS open FROM webhook_deliveries WHERE status <> 'delivered'",
+          );
+          return Number(open) === 0;
+        },
+        'every delivery of both endpoints recorded as delivered',
+        30_000,
+      ).catch(() => undefined);
+      await sleep(1_000); // a webhook sent twice would arrive now
+      const perWebhook = answered2xxPerWebhook(hung());
+      const [{ deliveries }] = await bed.db.query<{ deliveries: string }>(
+        'SELECT COUNT(*) AS deliveries FROM webhook_deliveries WHERE endpoint_id = $1',
+        [hangingId],
+      );
+      const [{ undelivered }] = await bed.db.query<{ undelivered: string }>(
+        "SELECT COUNT(*) AS undelivered FROM webhook_deliveries WHERE status <> 'delivered'",
+      );
+      const figures = {
+        terminal_calls: committedAt.size,
+        terminal_calls_took_ms: callsTookMs,
+        answers_500_or_more: serverErrors,
+        fast_received: fastReceived,
+        fast_latency_max_ms: fastMaxMs,
+        fast_later_than_2s: late,
+        hung_requests_during_hang: hungRequests,
+        hung_answered_during_hang: hungAnswered,
+        hung_deliveries: Number(deliveries),
+        hung_answered_2xx: perWebhook.size,
+        hung_answered_2xx_more_than_once: [...perWebhook.values()].filter((n) => n > 1).length,
+        hung_all_answered_after_ms: hungAnsweredAfterMs,
+        undelivered: Number(undelivered),
+      };
+      recordFigures(`isolation-hang-postgres-${queue}`, figures);
+      expect(figures.terminal_calls).toBe(STEPS);
+      // The hang held: its receiver got requests (stephook kept trying) and answered none of them.
+      expect(figures.hung_requests_during_hang).toBeGreaterThan(0);
+      expect(figures).toEqual({
+        ...figures,
+        answers_500_or_more: 0,
+        fast_received: STEPS,
+        fast_later_than_2s: 0,
+        hung_answered_during_hang: 0,
+        hung_deliveries: STEPS,
+        hung_answered_2xx: STEPS,
+        hung_answered_2xx_more_than_once: 0,
+        undelivered: 0,
+      });
+    },
+    150_000,
+  );
 
   it('rate_limit 20 held across both processes on a backlog of 300: within 10 % at the receiver, each webhook once', async () => {
     const STEPS = 300;
