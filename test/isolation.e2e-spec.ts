@@ -108,4 +108,36 @@ describe('One hanging receiver beside a fast one (e2e)', () => {
       return Number(left) === 0;
     }, 'every delivery recorded as delivered');
   }, 60_000);
+
+  it('sends what waits for a rate limit oldest first, and at the new pace as soon as the limit is raised', async () => {
+    await bed.start({ STEP_COMPLETE_WEBHOOK: '', STEP_COMPLETE_ALLOWED_NETWORKS: '127.0.0.0/8' });
+    const id = await createEndpoint(bed.receiver.url('/limited'), { rate_limit: 0.05 });
+    const completed: string[] = [];
+    for (let index = 0; index < 30; index++) {
+      const step = await bed.steps.create();
+      await bed.steps.complete(step.id, 'success').expect(200);
+      completed.push(step.id);
+    }
+    // One every 20 s: the first went out, the rest wait.
+    await bed.receiver.waitForRequests(1);
+    expect(stepIdOf(bed.receiver.requests[0])).toBe(completed[0]);
+
+    const raisedAt = Date.now();
+    await request(bed.app.server)
+      .patch(`/v1/webhook-endpoints/${id}`)
+      .send({ rate_limit: 10 })
+      .expect(200);
+    // Steps keep completing while the backlog drains at the new pace.
+    for (let index = 0; index < 10; index++) {
+      const step = await bed.steps.create();
+      await bed.steps.complete(step.id, 'success').expect(200);
+      completed.push(step.id);
+    }
+    // 39 at 10/s (after a catch-up of 1 + 10 × 0.25): about 3.7 s, not the 20 s the old pace said.
+    await bed.receiver.waitForRequests(40, 8_000);
+    expect(Date.now() - raisedAt).toBeLessThan(6_000);
+    // Every one in the order its step completed: a new step's first attempt never takes the turn
+    // of an older delivery waiting for the limit.
+    expect(bed.receiver.requests.map(stepIdOf)).toEqual(completed);
+  });
 });

@@ -19,11 +19,15 @@ import { Slots } from './slots.js';
 
 /** How much longer than one attempt's deadline a claim lasts (time to record the attempt). */
 const LEASE_MARGIN_MS = 10_000;
+/** The part of the slots (1/8) that backlogs and retries leave to first attempts. */
+const FIRST_ATTEMPT_SLOTS_PART = 8;
 /**
  * With a queue, how long a job whose endpoint has no room here waits before it asks again (plus up
  * to as much at random, so the jobs of a busy endpoint do not all ask at once).
  */
 const ROOM_RECHECK_MS = 250;
+/** The longest a queued job waits for a rate limit or a probe before it asks again. */
+const MAX_QUEUED_WAIT_MS = 5_000;
 /** Why a delivery whose endpoint no longer exists ends without an attempt. */
 export const ENDPOINT_DELETED = 'endpoint deleted';
 
@@ -54,6 +58,12 @@ const NOTHING_CLAIMED: FairClaimResult = {
   closedBreakers: [],
   probes: new Set(),
 };
+
+export interface LaunchedDue {
+  launched: number;
+  moreAt: number | null;
+  full: boolean;
+}
 
 /** How an attempt was started: an operator's retry, within a slot, as its breaker's probe. */
 interface Launch {
@@ -87,7 +97,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
   readonly shares: EndpointShares;
   /** Endpoints whose last claim filled their room: more of theirs may be due. */
   private readonly backlogged = new Set<string>();
-  /** The last claim filled every free slot: more may be due. */
+  /** The last claim was cut short by the slots it could have: more may be due. */
   private saturated = false;
   private roomFreed: () => void = () => undefined;
   private accepting = true;
@@ -136,14 +146,27 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
 
   /**
    * Claims up to `limit` due deliveries across endpoints in turn (never more than free slots, nor
-   * any endpoint's room) and starts them. How many, and when an endpoint held back by its rate
-   * limit or breaker may be granted more.
+   * any endpoint's room) and starts them. How many; whether it took all it was allowed (more may be
+   * due: an attempt that ends calls `onRoomFreed`); when an endpoint held back by its rate limit or
+   * breaker may be granted more.
    */
-  async launchDue(limit: number): Promise<{ launched: number; moreAt: number | null }> {
-    if (this.endpoints.all.length === 0) return { launched: 0, moreAt: null };
-    const claim = await this.claimFairly(limit, {});
+  async launchDue(limit: number): Promise<LaunchedDue> {
+    if (this.endpoints.all.length === 0) return { launched: 0, moreAt: null, full: false };
+    // Beside other endpoints, backlogs and retries leave the last slots to first attempts, so a
+    // claim that finds several endpoints backlogged at once cannot fill every slot with them.
+    const enabled = this.endpoints.all.filter((endpoint) => !endpoint.disabled).length;
+    const kept = enabled > 1 ? Math.ceil(this.config.concurrency / FIRST_ATTEMPT_SLOTS_PART) : 0;
+    const allowed = Math.min(limit, this.slots.free - kept);
+    if (allowed <= 0) {
+      this.saturated = true; // the next attempt to end looks again
+      return { launched: 0, moreAt: null, full: true };
+    }
+    const claim = await this.claimFairly(allowed, {});
     this.launchClaimed(claim);
-    return { launched: claim.claimed.length, moreAt: claim.moreAt };
+    const launched = claim.claimed.length;
+    const full = launched >= allowed;
+    if (full) this.saturated = true;
+    return { launched, moreAt: claim.moreAt, full };
   }
 
   /**
@@ -179,7 +202,11 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
       claimed = claim.claimed;
       probes = claim.probes;
       if (claim.limited) {
-        const at = claim.moreAt ?? Date.now() + ROOM_RECHECK_MS * (1 + Math.random());
+        // A limit changed meanwhile (a PATCH) is seen within MAX_QUEUED_WAIT_MS.
+        const at = Math.min(
+          claim.moreAt ?? Date.now() + ROOM_RECHECK_MS * (1 + Math.random()),
+          Date.now() + MAX_QUEUED_WAIT_MS,
+        );
         if ('stepId' in job) {
           const left = await this.store.unclaimedOfStep(job.stepId, now);
           if (left.length > 0) result.later = { deliveries: left, at };
@@ -275,9 +302,19 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     if (slots === 0) return { ...NOTHING_CLAIMED, limited: true };
     const endpoints = this.endpoints.all.filter((endpoint) => !endpoint.disabled);
     const rooms = this.shares.reserve(endpoints, slots);
-    const gated = endpoints.filter(
+    let gated = endpoints.filter(
       (endpoint) => rooms.has(endpoint.id) && (endpoint.rateLimit !== null || endpoint.breakerOpen),
     );
+    const waitForTurn = scope.stepIds !== undefined && gated.length > 0;
+    if (waitForTurn) {
+      // A step's first attempt to an endpoint with a rate limit or an open breaker would take the
+      // next free turn ahead of older deliveries that wait for it: those endpoints are left to
+      // the scheduler, which takes each one's oldest first (woken below).
+      const passed = new Map(gated.map((endpoint) => [endpoint.id, rooms.get(endpoint.id)!]));
+      this.shares.settle(passed, new Map());
+      for (const endpoint of gated) rooms.delete(endpoint.id);
+      gated = [];
+    }
     // Every endpoint known here is listed, those without room (disabled ones too) as 0.
     const listed = new Map(this.endpoints.all.map((endpoint) => [endpoint.id, 0]));
     for (const [endpointId, room] of rooms) listed.set(endpointId, room);
@@ -307,7 +344,9 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
       if ((result.perEndpoint.get(endpointId) ?? 0) >= room) this.backlogged.add(endpointId);
       else this.backlogged.delete(endpointId);
     }
-    if (useSlots) this.saturated = result.claimed.length >= slots;
+    // Only a claim cut short by the free slots leaves work that a freed slot should look for.
+    if (useSlots) this.saturated = slots < limit && result.claimed.length >= slots;
+    if (waitForTurn && useSlots) this.roomFreed();
     // A breaker another process closed: read the endpoints now rather than at the next revision poll.
     if (result.closedBreakers.length > 0) void this.endpoints.reload().catch(() => undefined);
     return {
@@ -338,11 +377,11 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     }
     const attempt = this.attempt(delivery, how).finally(() => {
       this.inFlight.delete(delivery.id);
+      const wasFull = this.slots.free === 0;
       if (holdsSlot) this.slots.attemptEnded();
       this.shares.ended(delivery.endpointId);
-      if (this.accepting && (this.saturated || this.backlogged.has(delivery.endpointId))) {
-        this.roomFreed();
-      }
+      const mayBeWaiting = wasFull || this.saturated || this.backlogged.has(delivery.endpointId);
+      if (this.accepting && mayBeWaiting) this.roomFreed();
     });
     this.inFlight.set(
       delivery.id,

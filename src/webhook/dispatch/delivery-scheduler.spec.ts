@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import { RecordingLogger } from '../../../test/helpers/recording-logger.js';
 import type { DeliveryStore } from '../delivery-store.js';
-import type { DeliveryDispatcher } from './delivery-dispatcher.js';
+import type { DeliveryDispatcher, LaunchedDue } from './delivery-dispatcher.js';
 import { DeliveryScheduler, MAX_POLL_INTERVAL_MS } from './delivery-scheduler.js';
 import { Slots } from './slots.js';
 
@@ -13,7 +13,7 @@ import { Slots } from './slots.js';
  */
 describe(DeliveryScheduler.name, () => {
   let slots: Slots;
-  let launchDue: jest.Mock<(limit: number) => Promise<{ launched: number; moreAt: number | null }>>;
+  let launchDue: jest.Mock<(limit: number) => Promise<LaunchedDue>>;
   let nextDueAfter: jest.Mock<() => Promise<Date | null>>;
   let roomFreed: () => void;
   let sut: DeliveryScheduler;
@@ -24,7 +24,7 @@ describe(DeliveryScheduler.name, () => {
     Logger.overrideLogger(logs);
     jest.useFakeTimers({ now: 0 });
     slots = new Slots(4);
-    launchDue = jest.fn(() => Promise.resolve({ launched: 0, moreAt: null }));
+    launchDue = jest.fn(() => Promise.resolve({ launched: 0, moreAt: null, full: false }));
     nextDueAfter = jest.fn(() => Promise.resolve(null));
     const onRoomFreed = (listener: () => void) => (roomFreed = listener);
     const dispatcher = { slots, launchDue, onRoomFreed } as unknown as DeliveryDispatcher;
@@ -63,7 +63,7 @@ describe(DeliveryScheduler.name, () => {
 
   it('sleeps until a rate limit or a breaker allows more, when that comes before the next retry', async () => {
     nextDueAfter.mockResolvedValue(new Date(900));
-    launchDue.mockResolvedValueOnce({ launched: 1, moreAt: 120 });
+    launchDue.mockResolvedValueOnce({ launched: 1, moreAt: 120, full: false });
     await sut.onApplicationBootstrap();
     await jest.advanceTimersByTimeAsync(119);
     expect(launchDue).toHaveBeenCalledTimes(1);
@@ -78,7 +78,7 @@ describe(DeliveryScheduler.name, () => {
 
   it('asks for no more than the free slots, and waits for a slot to free when all are full', async () => {
     launchDue.mockImplementation((limit) =>
-      Promise.resolve({ launched: slots.take(limit), moreAt: null }),
+      Promise.resolve({ launched: slots.take(limit), moreAt: null, full: true }),
     );
     await sut.onApplicationBootstrap();
     await jest.advanceTimersByTimeAsync(0);

@@ -80,8 +80,8 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
         this.pollAgain = false;
         const free = this.dispatcher.slots.free;
         if (free === 0) return; // the next slot to free wakes us
-        const { launched, moreAt } = await this.dispatcher.launchDue(free);
-        if (launched === free) return; // more may be due: the next slot to free wakes us
+        const { full, moreAt } = await this.dispatcher.launchDue(free);
+        if (full) return; // more may be due: the next attempt to end wakes us
         wakeAt = moreAt;
       } while (this.pollAgain && !this.stopped);
       // What is due now was claimed, or waits for its endpoint's room (an attempt that ends

@@ -85,4 +85,21 @@ describe(EndpointShares.name, () => {
       new EndpointShares(16).reserve([greedy, endpoint('b', { disabled: true })], 100).get('a'),
     ).toBe(16);
   });
+
+  it("shrinks every busy endpoint's share as more are busy, so a newcomer always finds free slots", () => {
+    const shares = new EndpointShares(64);
+    const slow = ['s1', 's2', 's3', 's4', 's5'].map((id) => endpoint(id, { maxInFlight: 16 }));
+    const all = [...slow, endpoint('fast', { maxInFlight: 16 })];
+    // Transitions one after another, each with one delivery per slow endpoint, none of which ends
+    // (they crawl): each claim takes one of each slow endpoint's, as long as it has room.
+    for (let transition = 0; transition < 40; transition++) {
+      const rooms = shares.reserve(all, 64);
+      const claimed = new Map(slow.filter((one) => rooms.has(one.id)).map((one) => [one.id, 1]));
+      shares.settle(rooms, claimed);
+    }
+    const held = slow.map((one) => shares.of(one.id));
+    // Each of the five holds 64 / 6 (four others and one that may come): 55 in all, 9 stay free.
+    expect(held).toEqual([11, 11, 11, 11, 11]);
+    expect(shares.reserve(all, 64).get('fast')).toBe(10);
+  });
 });

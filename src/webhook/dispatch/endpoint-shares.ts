@@ -8,7 +8,8 @@ import type { Endpoint } from '../endpoints/endpoint.js';
  * - the claim gives back what it did not fill (`settle`), and each attempt its place when it ends
  *   (`ended`); an operator's retry, which no limit holds back, still counts while it runs (`add`);
  * - an endpoint whose breaker is open gets room for one attempt (its probe) at most;
- * - while other endpoints are enabled, an endpoint holds at most half the process's slots.
+ * - while other endpoints are enabled, an endpoint holds at most its fair share of the process's
+ *   slots, which shrinks as more endpoints are busy, so slots stay free for a newcomer.
  * Together with a claim that takes endpoints in turn, no endpoint can hold more than its
  * `max_in_flight` of the process's slots, whatever it does, while others have due deliveries.
  */
@@ -20,29 +21,40 @@ export class EndpointShares {
     return this.inFlight.get(endpointId) ?? 0;
   }
 
-  /**
-   * `concurrency`: the process's slots. While more than one endpoint is enabled, none may hold more
-   * than half of them, whatever its `max_in_flight`, so one that hangs always leaves the others
-   * room.
-   */
+  /** `concurrency`: the process's slots (STEP_COMPLETE_CONCURRENCY). */
   constructor(private readonly concurrency: number) {}
 
   /**
    * Reserves for each enabled endpoint the room it has left, at most `cap`: what a claim may take
-   * of each. Endpoints without room are left out.
+   * of each. Endpoints without room are left out. An endpoint's limit is its `max_in_flight`, and
+   * while other endpoints are enabled also its fair share (`share`).
    */
   reserve(endpoints: readonly Endpoint[], cap: number): Map<string, number> {
     const reserved = new Map<string, number>();
     const enabled = endpoints.filter((endpoint) => !endpoint.disabled);
-    const most = enabled.length > 1 ? Math.ceil(this.concurrency / 2) : this.concurrency;
+    const busy = this.inFlight.size;
     for (const endpoint of enabled) {
-      const limit = endpoint.breakerOpen ? 1 : Math.min(endpoint.maxInFlight, most);
+      const share =
+        enabled.length > 1
+          ? this.share(busy - (this.of(endpoint.id) > 0 ? 1 : 0))
+          : this.concurrency;
+      const limit = endpoint.breakerOpen ? 1 : Math.min(endpoint.maxInFlight, share);
       const room = Math.min(cap, limit - this.of(endpoint.id));
       if (room <= 0) continue;
       reserved.set(endpoint.id, room);
       this.inFlight.set(endpoint.id, this.of(endpoint.id) + room);
     }
     return reserved;
+  }
+
+  /**
+   * The most slots one endpoint may hold while `othersBusy` other endpoints have attempts here: an
+   * equal part for each of them, itself, and one more that may come — so however many endpoints
+   * hang or crawl, some slots stay free for one that has not had any (half of them beside a
+   * single busy endpoint, a third beside two, …, never less than one).
+   */
+  private share(othersBusy: number): number {
+    return Math.max(1, Math.ceil(this.concurrency / (othersBusy + 2)));
   }
 
   /** A claim is back: each endpoint keeps what it claimed of its reservation, the rest is free. */

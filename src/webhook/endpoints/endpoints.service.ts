@@ -104,7 +104,11 @@ export class EndpointsService {
       if (dto.headers !== undefined)
         endpoint.headers = JSON.stringify(lowerCaseNames(dto.headers ?? {}));
       if (dto.max_in_flight !== undefined) endpoint.maxInFlight = dto.max_in_flight;
-      if (dto.rate_limit !== undefined) endpoint.rateLimit = dto.rate_limit;
+      if (dto.rate_limit !== undefined && dto.rate_limit !== endpoint.rateLimit) {
+        endpoint.rateLimit = dto.rate_limit;
+        // The next free time was spaced by the old rate: the new one applies from now.
+        await manager.update(WebhookEndpointThrottle, { endpointId: id }, { rateNextAt: '0' });
+      }
       // Holding and releasing run even when the state does not change: saying it again repairs
       // whatever an earlier fault left behind.
       if (dto.disabled === true) {
