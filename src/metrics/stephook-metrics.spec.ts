@@ -69,4 +69,27 @@ describe(StephookMetrics.name, () => {
     expect(text).not.toContain('stephook_endpoint_breaker_open{');
     await close();
   });
+
+  it("drops a deleted endpoint's attempt and transition series, never the environment's", async () => {
+    const { sut, close } = await boot();
+    const gone = 'ep_0f1e2d3c4b5a69788796a5b4c3d2e1f0';
+    let endpoints = [
+      { id: 'env', breakerOpen: false },
+      { id: gone, breakerOpen: false },
+    ];
+    sut.showBreakersOf(() => endpoints);
+    sut.recordAttempt(gone, 'success', 5);
+    sut.recordAttempt('env', 'success', 5);
+    sut.breakerChanged(gone, 'open');
+    const before = await sut.registry.metrics();
+    expect(before).toContain(
+      `stephook_delivery_attempts_total{endpoint="${gone}",outcome="success"} 1`,
+    );
+
+    endpoints = [{ id: 'env', breakerOpen: false }];
+    const after = await sut.registry.metrics();
+    expect(after).not.toContain(gone);
+    expect(after).toContain('stephook_delivery_attempts_total{endpoint="env",outcome="success"} 1');
+    await close();
+  });
 });

@@ -54,6 +54,7 @@ export class StephookMetrics implements OnApplicationBootstrap {
     help: 'Webhook delivery attempts, by endpoint id and outcome (success, http_error, timeout, network_error).',
     labelNames: ['endpoint', 'outcome'] as const,
     registers: [this.registry],
+    collect: () => this.forgetDeletedEndpoints(),
   });
 
   private readonly attemptDuration = new Histogram({
@@ -85,11 +86,19 @@ export class StephookMetrics implements OnApplicationBootstrap {
     registers: [this.registry],
     // Each known endpoint's transitions start at 0, so increase() sees its first one.
     collect: () => {
-      for (const endpoint of this.knownEndpoints())
+      this.forgetDeletedEndpoints();
+      for (const endpoint of this.knownEndpoints()) {
+        this.labelledEndpoints.add(endpoint.id);
         for (const to of BREAKER_TRANSITIONS)
           this.breakerTransitions.inc({ endpoint: endpoint.id, to }, 0);
+      }
     },
   });
+
+  /** Endpoints that have series here (attempts, breaker transitions). */
+  private readonly labelledEndpoints = new Set<string>(['env']);
+  /** Whether the registry is known (an app built without the delivery engine has none). */
+  private followsEndpoints = false;
 
   /** The endpoints whose breakers the gauge shows: the registry's, once the app is up. */
   private knownEndpoints: () => readonly BreakerState[] = () => [];
@@ -161,11 +170,28 @@ export class StephookMetrics implements OnApplicationBootstrap {
   /** Where the breaker gauge reads the endpoints this process knows. */
   showBreakersOf(endpoints: () => readonly BreakerState[]): void {
     this.knownEndpoints = endpoints;
+    this.followsEndpoints = true;
+  }
+
+  /**
+   * A deleted endpoint's counters go with it (with a thousand endpoints created and deleted, their
+   * series would otherwise stay for the life of the process). The environment's always stay.
+   */
+  private forgetDeletedEndpoints(): void {
+    if (!this.followsEndpoints) return;
+    const known = new Set(this.knownEndpoints().map((endpoint) => endpoint.id));
+    for (const endpoint of this.labelledEndpoints) {
+      if (endpoint === 'env' || known.has(endpoint)) continue;
+      for (const outcome of ATTEMPT_OUTCOMES) this.attempts.remove({ endpoint, outcome });
+      for (const to of BREAKER_TRANSITIONS) this.breakerTransitions.remove({ endpoint, to });
+      this.labelledEndpoints.delete(endpoint);
+    }
   }
 
   /** This process saw an endpoint's circuit breaker open or close (the delivery engine says). */
   breakerChanged(endpointId: string, to: BreakerTransition): void {
     this.breakerTransitions.inc({ endpoint: endpointId, to });
+    this.labelledEndpoints.add(endpointId);
   }
 
   @OnEvent(STEP_COMPLETED)
@@ -194,6 +220,7 @@ export class StephookMetrics implements OnApplicationBootstrap {
 
   recordAttempt(endpoint: string, outcome: AttemptOutcome, durationMs: number): void {
     this.attempts.inc({ endpoint, outcome });
+    this.labelledEndpoints.add(endpoint);
     this.attemptDuration.observe({ outcome }, durationMs / 1000);
   }
 
