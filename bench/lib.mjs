@@ -104,7 +104,9 @@ export function startWorker({ env }) {
 
 /**
  * The benchmark receiver (bench/receiver-process.mjs) in its own process: `hook` is its URL;
- * `count()`, `arrivals()` (step_id → epoch ms), `waitForCount(n)`, `mode('fast'|'hang')`, `reset()`.
+ * `count()`, `arrivals()` (step_id → epoch ms), `waitForCount(n)`, `mode('fast'|'503'|'hang')`,
+ * `reset()`; `okCount()` (webhook-ids answered 2xx), `deliveries()` (webhook-id → [step_id, 2xx
+ * answers, other arrivals]) and `times()` (every request's arrival, epoch ms).
  */
 export async function startReceiver() {
   const port = await freePort();
@@ -121,6 +123,9 @@ export async function startReceiver() {
     reset: () => fetch(`${url}/reset`, { method: 'POST' }),
     count: async () => (await (await fetch(`${url}/count`)).json()).count,
     arrivals: async () => (await (await fetch(`${url}/stats`)).json()).arrivals,
+    okCount: async () => (await (await fetch(`${url}/count`)).json()).ok,
+    deliveries: async () => (await fetch(`${url}/deliveries`)).json(),
+    times: async () => (await fetch(`${url}/times`)).json(),
     async waitForCount(count) {
       while ((await receiver.count()) < count)
         await new Promise((resolve) => setTimeout(resolve, 50));
@@ -267,7 +272,8 @@ export function percentile(values, p) {
  * connection's quota for the second back-to-back at the start of every second: that measures a
  * burst, not a steady rate, so the latency figures use this instead. Resolves to the latencies in ms.
  * `requests` ({path, body, headers}) replaces `paths` with one `body`; `dueTimes` receives each
- * call's due time (epoch ms), for latencies measured elsewhere (e.g. at the receiver). An aborted
+ * call's due time (epoch ms), for latencies measured elsewhere (e.g. at the receiver), and
+ * `doneTimes` when its answer came back (epoch ms, by the call's index). An aborted
  * `signal` ends the load early: no call is sent after it, the calls under way are awaited.
  */
 export async function steadyLoad({
@@ -278,9 +284,13 @@ export async function steadyLoad({
   requests = paths.map((path) => ({ path, body })),
   timeoutMs = 30_000,
   dueTimes = [],
+  doneTimes = [],
   signal,
 }) {
-  const agent = new Agent({ keepAlive: true, maxSockets: 512 });
+  // Idle sockets are closed here after 4 s, before the server's 5 s keep-alive timeout closes them:
+  // otherwise a call may go out on a socket the server is closing at that moment (ECONNRESET), which
+  // long runs after a stall (many sockets opened, then idle) meet.
+  const agent = new Agent({ keepAlive: true, maxSockets: 512, timeout: 4_000 });
   const { hostname, port } = new URL(baseUrl);
   const call = ({ path, body: payload, headers = {} }) =>
     new Promise((resolve) => {
@@ -319,6 +329,7 @@ export async function steadyLoad({
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     calls.push(
       call(requests[i]).then((status) => {
+        doneTimes[i] = performance.timeOrigin + performance.now();
         if (!(status >= 200 && status < 300)) failures.set(status, (failures.get(status) ?? 0) + 1);
         latencies.push(performance.now() - due);
       }),
@@ -468,4 +479,68 @@ export function seedEndpoints(databasePath, url, filters) {
     db.prepare('UPDATE webhook_endpoint_revision SET revision = revision + 1').run();
   })();
   db.close();
+}
+
+/**
+ * API endpoints with their limits, written into a migrated SQLite database before its server
+ * starts: `{id, url, disabled?, maxInFlight?, rateLimit?}` each, no filter (every step); the
+ * revision moves so the server reads them.
+ */
+export function seedEndpointRows(databasePath, endpoints) {
+  writeInOneTransaction(databasePath, (db, now) => {
+    const insert = db.prepare(
+      `INSERT INTO webhook_endpoints (id, url, description, filter, payload, headers, secrets,
+         disabled, disabled_reason, failing_since, failed_attempts, created_at, updated_at,
+         max_in_flight, rate_limit)
+       VALUES (?, ?, NULL, NULL, 'minimal', '{}', ?, ?, NULL, NULL, 0, ?, ?, ?, ?)`,
+    );
+    const secrets = JSON.stringify([{ secret: `whsec_${btoa('x'.repeat(32))}`, expires_at: null }]);
+    for (const endpoint of endpoints) {
+      insert.run(
+        endpoint.id,
+        endpoint.url,
+        secrets,
+        endpoint.disabled ? 1 : 0,
+        now,
+        now,
+        endpoint.maxInFlight ?? 16,
+        endpoint.rateLimit ?? null,
+      );
+    }
+    db.prepare('UPDATE webhook_endpoint_revision SET revision = revision + 1').run();
+  });
+}
+
+/**
+ * `count` completed steps, each with one delivery of `endpointId` in `status` (`pending`, or `held`
+ * for a disabled endpoint), all due now: a backlog as an outage leaves it. Returns the step ids.
+ */
+export function seedEndpointBacklog(databasePath, endpointId, count, status) {
+  const ids = [];
+  writeInOneTransaction(databasePath, (db, now) => {
+    const insertStep = db.prepare(
+      `INSERT INTO steps (id, status, tags, prompt_tokens, completion_tokens, total_tokens, created_at, updated_at, completed_at)
+       VALUES (?, 'success', '[]', 0, 0, 0, ?, ?, ?)`,
+    );
+    const insertDelivery = db.prepare(
+      `INSERT INTO webhook_deliveries (id, step_id, endpoint_id, status, payload, attempt_count, schedule_position, next_attempt_at, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?, ?)`,
+    );
+    for (let i = 0; i < count; i++) {
+      const stepId = `step-${randomUUID()}`;
+      ids.push(stepId);
+      insertStep.run(stepId, now, now, now);
+      insertDelivery.run(
+        `msg_${randomUUID().replaceAll('-', '')}`,
+        stepId,
+        endpointId,
+        status,
+        JSON.stringify({ step_id: stepId }),
+        now,
+        now,
+        now,
+      );
+    }
+  });
+  return ids;
 }
