@@ -14,7 +14,7 @@ import { WebhookDelivery } from './entities/webhook-delivery.entity.js';
 import type { DeliveryStatus } from './entities/webhook-delivery.entity.js';
 import { ENV_ENDPOINT_ID } from './endpoints/endpoint.js';
 import type { Endpoint } from './endpoints/endpoint.js';
-import { grantGated } from './endpoints/endpoint-throttles.js';
+import { grantGated, reachedReceiver } from './endpoints/endpoint-throttles.js';
 import { EndpointHealth } from './endpoints/endpoint-health.js';
 import type { HealthChanges } from './endpoints/endpoint-health.js';
 import { readEndpointStates } from './endpoints/endpoint-locks.js';
@@ -530,8 +530,7 @@ export class DeliveryStore {
       endpointId: delivery.endpointId,
       succeeded: result.outcome === 'success',
       probe,
-      // Any HTTP answer reached the receiver; a timeout or a failed connection did not.
-      reached: result.outcome === 'success' || result.outcome === 'http_error',
+      reached: reachedReceiver(result),
       at: startedAt,
     }));
     const changes = await this.health.record(manager, outcomes);

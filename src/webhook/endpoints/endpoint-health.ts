@@ -111,7 +111,8 @@ export class EndpointHealth {
       this.metrics.breakerChanged(endpointId, 'open');
       this.logger.warn(
         `Webhook endpoint ${endpointId} does not answer: its circuit breaker is open after ` +
-          `${BREAKER_OPENS_AFTER} attempts in a row that timed out or could not connect. Its ` +
+          `${BREAKER_OPENS_AFTER} attempts in a row that timed out, could not connect or were ` +
+          'answered 429 or 5xx. Its ' +
           'deliveries wait as pending; one probe at a time, spaced, until one gets an answer',
         { endpoint_id: endpointId },
       );

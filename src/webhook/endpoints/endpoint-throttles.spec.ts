@@ -2,7 +2,13 @@ import { Module } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { BootedModules, bootModules } from '../../../test/helpers/boot-modules.js';
 import type { Endpoint } from './endpoint.js';
-import { Grant, grantGated, RATE_BURST_MS, readBreakers } from './endpoint-throttles.js';
+import {
+  Grant,
+  grantGated,
+  RATE_BURST_MS,
+  reachedReceiver,
+  readBreakers,
+} from './endpoint-throttles.js';
 
 @Module({})
 class NothingMore {}
@@ -121,4 +127,20 @@ describe('endpoint throttles', () => {
     expect(await claim(both, 1, 9_000)).toMatchObject({ granted: 0, moreAt: 10_000 });
     expect(await claim(both, 1, 10_000)).toMatchObject({ granted: 1, probe: true });
   });
+
+  it.each([
+    ['success', 200, true],
+    ['http_error', 404, true],
+    ['http_error', 410, true],
+    ['http_error', 429, false],
+    ['http_error', 500, false],
+    ['http_error', 503, false],
+    ['timeout', null, false],
+    ['network_error', null, false],
+  ] as const)(
+    'counts %s %s as reaching a receiver able to take it: %s',
+    (outcome, statusCode, reached) => {
+      expect(reachedReceiver({ outcome, statusCode })).toBe(reached);
+    },
+  );
 });

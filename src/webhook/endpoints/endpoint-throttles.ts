@@ -1,8 +1,12 @@
 import type { EntityManager } from 'typeorm';
 import { isPostgres, queryRows } from '../../database/raw-sql.js';
+import type { AttemptResult } from '../sender/webhook-sender.js';
 import type { Endpoint } from './endpoint.js';
 
-/** Attempts in a row that timed out or could not connect before an endpoint's breaker opens. */
+/**
+ * Attempts in a row that did not reach a receiver able to take them (timed out, could not connect,
+ * or answered 429 or 5xx) before an endpoint's breaker opens.
+ */
 export const BREAKER_OPENS_AFTER = 5;
 /**
  * The pause before the next probe of an open breaker: half as long as it has been open, from the
@@ -31,7 +35,7 @@ export interface BreakerView {
   state: 'closed' | 'open';
   /** When it opened; null while closed. */
   opened_at: string | null;
-  /** Attempts in a row that timed out or could not connect (reset by any answer). */
+  /** Attempts in a row that timed out, could not connect or got 429/5xx (any other answer resets it). */
   unreachable_attempts: number;
   /** While open: when the next probe may start. */
   next_probe_at: string | null;
@@ -184,7 +188,17 @@ function grantOne(endpoint: Endpoint, wanted: number, row: ThrottleRow, now: num
   };
 }
 
-/** Whether an attempt reached the receiver: any HTTP answer did; a timeout or no connection did not. */
+/**
+ * Whether an attempt reached a receiver able to take it: any answer did, but for 429 and 5xx
+ * (overloaded or down: a receiver answering 503 at once would otherwise cost attempts as fast as
+ * steps arrive); a timeout or no connection did not. What counts towards opening the breaker.
+ */
+export function reachedReceiver(result: Pick<AttemptResult, 'outcome' | 'statusCode'>): boolean {
+  if (result.outcome === 'success') return true;
+  if (result.outcome !== 'http_error' || result.statusCode === null) return false;
+  return result.statusCode !== 429 && result.statusCode < 500;
+}
+
 export interface Reachability {
   endpointId: string;
   reached: boolean;

@@ -16,9 +16,10 @@ export class EndpointBreakerView implements BreakerView {
   @ApiProperty({
     enum: ['closed', 'open'],
     description:
-      `open after ${BREAKER_OPENS_AFTER} attempts in a row that timed out or could not connect: ` +
-      'then one probe at a time, spaced 1 s doubling to 30 s, until any HTTP answer closes it. It ' +
-      'never disables the endpoint; its deliveries wait as pending.',
+      `open after ${BREAKER_OPENS_AFTER} attempts in a row that timed out, could not connect or ` +
+      'were answered 429 or 5xx: then one probe at a time (the first 1 s after opening, then ' +
+      'after half as long as it has been open, 1 s to 30 s) until any other answer closes it. ' +
+      'It never disables the endpoint; its deliveries wait as pending.',
   })
   state: 'closed' | 'open';
   @ApiProperty({
@@ -31,7 +32,9 @@ export class EndpointBreakerView implements BreakerView {
   @ApiProperty({
     type: 'integer',
     minimum: 0,
-    description: 'Attempts in a row that timed out or could not connect; any HTTP answer resets it',
+    description:
+      'Attempts in a row that timed out, could not connect or were answered 429 or 5xx; any ' +
+      'other answer resets it',
   })
   unreachable_attempts: number;
   @ApiProperty({

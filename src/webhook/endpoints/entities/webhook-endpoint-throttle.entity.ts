@@ -15,7 +15,7 @@ export class WebhookEndpointThrottle {
   @Column({ name: 'rate_next_at', type: 'bigint', default: 0 })
   rateNextAt: string;
 
-  /** Attempts in a row that timed out or could not connect; a reachable answer resets it. */
+  /** Attempts in a row that timed out, could not connect or got 429/5xx; any other answer resets it. */
   @Column({ name: 'unreachable_attempts', type: 'integer', default: 0 })
   unreachableAttempts: number;
 
