@@ -151,7 +151,7 @@ export class RetentionSweeper implements OnApplicationBootstrap, BeforeApplicati
         const batch = await this.transactions.run((manager) => {
           batchStarted = performance.now();
           return rule.deleteBatch(manager, cutoff, cursor, limit);
-        });
+        }, 'background');
         const tookMs = performance.now() - batchStarted;
         this.batchSizes.set(rule, nextBatchSize(limit, tookMs, batch.cursor !== null));
         total += batch.deleted;
@@ -209,7 +209,7 @@ export class RetentionSweeper implements OnApplicationBootstrap, BeforeApplicati
       const left = await this.transactions.runStatement(async () => {
         db.pragma(`incremental_vacuum(${VACUUM_PAGES})`);
         return db.pragma('freelist_count', { simple: true }) as number;
-      });
+      }, 'background');
       if (left === 0) return;
       await sleep(Math.max(PAUSE_MIN_MS, (performance.now() - started) * PAUSE_FACTOR));
     }

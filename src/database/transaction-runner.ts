@@ -20,15 +20,23 @@ export const MAX_RUNS_ON_CONFLICT = 5;
 @Injectable()
 export class TransactionRunner {
   private readonly serialise: boolean;
-  private queueTail: Promise<unknown> = Promise.resolve();
+  /** On SQLite, units waiting for the connection: the urgent ones go first. */
+  private readonly waiting: Record<Lane, (() => void)[]> = { urgent: [], background: [] };
+  private running = false;
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {
     this.serialise = dataSource.options.type === 'better-sqlite3';
   }
 
-  run<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+  /**
+   * `lane`: `background` for work no request or first attempt waits on (recording attempts,
+   * claiming backlogs and retries, housekeeping). On SQLite, where units run one at a time, an
+   * urgent unit (the default: a step's transition, its first attempts' claim, an API change) goes
+   * before every background unit still waiting, so a busy backlog never queues a terminal call.
+   */
+  run<T>(work: (manager: EntityManager) => Promise<T>, lane: Lane = 'urgent'): Promise<T> {
     const transaction = () => againOnConflict(() => this.dataSource.transaction(work));
-    return this.serialise ? this.queued(transaction) : transaction();
+    return this.serialise ? this.queued(transaction, lane) : transaction();
   }
 
   /**
@@ -36,16 +44,32 @@ export class TransactionRunner {
    * statement instead of three — on PostgreSQL on a pooled connection, on SQLite queued like any
    * transaction, so it cannot land inside someone else's.
    */
-  runStatement<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+  runStatement<T>(work: (manager: EntityManager) => Promise<T>, lane: Lane = 'urgent'): Promise<T> {
     const statement = () => againOnConflict(() => this.statement(work));
-    return this.serialise ? this.queued(statement) : statement();
+    return this.serialise ? this.queued(statement, lane) : statement();
   }
 
-  /** Runs `unit` after every unit queued before it has settled. */
-  private queued<T>(unit: () => Promise<T>): Promise<T> {
-    const result = this.queueTail.then(unit);
-    this.queueTail = result.catch(() => undefined);
-    return result;
+  /** Runs `unit` once every unit before it has settled: urgent ones first, each lane in order. */
+  private queued<T>(unit: () => Promise<T>, lane: Lane): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.waiting[lane].push(() => {
+        unit()
+          .then(resolve, reject)
+          .finally(() => {
+            this.running = false;
+            this.next();
+          });
+      });
+      this.next();
+    });
+  }
+
+  private next(): void {
+    if (this.running) return;
+    const unit = this.waiting.urgent.shift() ?? this.waiting.background.shift();
+    if (!unit) return;
+    this.running = true;
+    unit();
   }
 
   private async statement<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
@@ -57,6 +81,9 @@ export class TransactionRunner {
     }
   }
 }
+
+/** Which units go first on SQLite (`TransactionRunner.run`). */
+export type Lane = 'urgent' | 'background';
 
 async function againOnConflict<T>(unit: () => Promise<T>): Promise<T> {
   for (let run = 1; ; run++) {

@@ -264,9 +264,12 @@ export class DeliveryStore {
    */
   async claimFair(claim: FairClaim): Promise<FairClaimResult> {
     const rooms = new Map(claim.rooms);
+    // A step's first attempts are waited for; backlogs and retries are not.
+    const lane = claim.stepIds ? 'urgent' : 'background';
     if (claim.gated.length === 0) {
-      const claimed = await this.transactions.runStatement((manager) =>
-        this.claimInTurn(manager, claim, rooms),
+      const claimed = await this.transactions.runStatement(
+        (manager) => this.claimInTurn(manager, claim, rooms),
+        lane,
       );
       return {
         claimed,
@@ -307,7 +310,7 @@ export class DeliveryStore {
             .map((grant) => grant.endpointId),
         ),
       };
-    });
+    }, lane);
   }
 
   /**
@@ -483,7 +486,10 @@ export class DeliveryStore {
     this.recording = batch.length;
     let retryInMs = 0;
     try {
-      const changes = await this.transactions.run((manager) => this.writeBatch(manager, batch));
+      const changes = await this.transactions.run(
+        (manager) => this.writeBatch(manager, batch),
+        'background',
+      );
       this.metrics.backlogChanged();
       await this.health.announce(changes);
       for (const attempt of batch) attempt.resolve();
