@@ -745,7 +745,13 @@ if (want(8)) {
   ];
   const results = {};
   const ms = (value) => (Number.isFinite(value) ? `${value.toFixed(1)}` : String(value));
+  // --cases=alone,backlog runs just those (while working on one); the ratios need `alone`.
+  const onlyCases = process.argv
+    .find((arg) => arg.startsWith('--cases='))
+    ?.slice('--cases='.length)
+    .split(',');
   for (const [letter, kind, label] of cases) {
+    if (onlyCases && !onlyCases.includes(kind)) continue;
     results[kind] = [];
     for (let i = 0; i < RUNS; i++) {
       const runStarted = Date.now();

@@ -14,11 +14,14 @@ import { AttemptResult, WebhookSender } from '../sender/webhook-sender.js';
 import { traceparentOf } from '../../tracing/tracing.js';
 import { endAttemptSpan, startAttemptSpan } from './attempt-span.js';
 import { DeliveryVerdict, RetryPolicy } from './retry-policy.js';
+import { BackgroundPace } from './background-pace.js';
 import { EndpointShares } from './endpoint-shares.js';
 import { Slots } from './slots.js';
 
 /** How much longer than one attempt's deadline a claim lasts (time to record the attempt). */
 const LEASE_MARGIN_MS = 10_000;
+/** While paced, how soon the scheduler looks again (the budget may have grown). */
+const PACED_RECHECK_MS = 50;
 /** The part of the slots (1/8) that backlogs and retries leave to first attempts. */
 const FIRST_ATTEMPT_SLOTS_PART = 8;
 /**
@@ -95,6 +98,9 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
   private readonly policy: RetryPolicy;
   readonly slots: Slots;
   readonly shares: EndpointShares;
+  /** Background attempts (backlogs, retries) while live traffic flows (`BackgroundPace`). */
+  private readonly pace: BackgroundPace;
+  private backgroundInFlight = 0;
   /** Endpoints whose last claim filled their room: more of theirs may be due. */
   private readonly backlogged = new Set<string>();
   /** The last claim was cut short by the slots it could have: more may be due. */
@@ -116,6 +122,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     this.policy = new RetryPolicy(config.retryScheduleMs);
     this.slots = new Slots(config.concurrency);
     this.shares = new EndpointShares(config.concurrency);
+    this.pace = new BackgroundPace(config.concurrency);
   }
 
   /**
@@ -133,6 +140,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
 
   private async launchCommittedSteps(): Promise<void> {
     const steps = this.committedSteps.splice(0);
+    this.pace.live();
     try {
       const claim = await this.claimFairly(steps.length * this.deliveriesPerStep, {
         stepIds: steps.map((step) => step.stepId),
@@ -156,17 +164,23 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     // claim that finds several endpoints backlogged at once cannot fill every slot with them.
     const enabled = this.endpoints.all.filter((endpoint) => !endpoint.disabled).length;
     const kept = enabled > 1 ? Math.ceil(this.config.concurrency / FIRST_ATTEMPT_SLOTS_PART) : 0;
-    const allowed = Math.min(limit, this.slots.free - kept);
+    const bySlots = Math.min(limit, this.slots.free - kept);
+    // While live traffic flows, backlogs and retries drain at the pace the event loop allows.
+    const byPace = this.pace.allowance - this.backgroundInFlight;
+    const allowed = Math.min(bySlots, byPace);
+    const paced = byPace < bySlots;
+    const later = paced ? Date.now() + PACED_RECHECK_MS : null;
     if (allowed <= 0) {
       this.saturated = true; // the next attempt to end looks again
-      return { launched: 0, moreAt: null, full: true };
+      return { launched: 0, moreAt: later, full: !paced };
     }
     const claim = await this.claimFairly(allowed, {});
-    this.launchClaimed(claim);
+    this.launchClaimed(claim, true);
     const launched = claim.claimed.length;
     const full = launched >= allowed;
     if (full) this.saturated = true;
-    return { launched, moreAt: claim.moreAt, full };
+    const moreAt = paced && full ? later : claim.moreAt;
+    return { launched, moreAt, full: full && !paced };
   }
 
   /**
@@ -259,6 +273,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
 
   private async drainInFlight(): Promise<void> {
     this.accepting = false;
+    this.pace.close();
     this.slots.close();
     if (this.inFlight.size > 0) {
       this.logger.log(
@@ -355,11 +370,14 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     };
   }
 
-  /** Starts the attempts of a claim made within free slots. */
-  private launchClaimed({ claimed, probes }: FairClaimResult): void {
+  /** Starts the attempts of a claim made within free slots; `background`: the scheduler's. */
+  private launchClaimed({ claimed, probes }: FairClaimResult, background = false): void {
     for (const delivery of claimed) {
       const probe = probes.has(delivery.endpointId);
-      void this.launch(delivery, { manual: false, holdsSlot: true, probe });
+      if (background) this.backgroundInFlight++;
+      void this.launch(delivery, { manual: false, holdsSlot: true, probe }).finally(() => {
+        if (background) this.backgroundInFlight--;
+      });
     }
   }
 
