@@ -20,6 +20,11 @@ import type { HealthChanges } from './endpoints/endpoint-health.js';
 import { readEndpointStates } from './endpoints/endpoint-locks.js';
 import type { AttemptResult } from './sender/webhook-sender.js';
 
+/**
+ * The most attempts one record transaction writes: on SQLite it holds the only connection while it
+ * runs, and a terminal call or a first attempt's claim waits for it.
+ */
+const RECORD_BATCH_MAX = 16;
 /** Pauses between writes of results kept through an outage: from this, doubling up to the max. */
 const RECORD_RETRY_MIN_MS = 250;
 const RECORD_RETRY_MAX_MS = 5_000;
@@ -482,7 +487,7 @@ export class DeliveryStore {
   private async recordBatch(): Promise<void> {
     // After a failure that is not an outage, one attempt per transaction, the one that failed going
     // to the back: an attempt that cannot be written then holds back no other.
-    const batch = this.unrecorded.splice(0, this.oneAtATime ? 1 : this.unrecorded.length);
+    const batch = this.unrecorded.splice(0, this.oneAtATime ? 1 : RECORD_BATCH_MAX);
     this.recording = batch.length;
     let retryInMs = 0;
     try {

@@ -98,9 +98,8 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
   private readonly policy: RetryPolicy;
   readonly slots: Slots;
   readonly shares: EndpointShares;
-  /** Background attempts (backlogs, retries) while live traffic flows (`BackgroundPace`). */
+  /** The pace of background attempts (backlogs, retries) while live traffic flows. */
   private readonly pace: BackgroundPace;
-  private backgroundInFlight = 0;
   /** Endpoints whose last claim filled their room: more of theirs may be due. */
   private readonly backlogged = new Set<string>();
   /** The last claim was cut short by the slots it could have: more may be due. */
@@ -122,7 +121,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     this.policy = new RetryPolicy(config.retryScheduleMs);
     this.slots = new Slots(config.concurrency);
     this.shares = new EndpointShares(config.concurrency);
-    this.pace = new BackgroundPace(config.concurrency);
+    this.pace = new BackgroundPace();
   }
 
   /**
@@ -165,21 +164,22 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     const enabled = this.endpoints.all.filter((endpoint) => !endpoint.disabled).length;
     const kept = enabled > 1 ? Math.ceil(this.config.concurrency / FIRST_ATTEMPT_SLOTS_PART) : 0;
     const bySlots = Math.min(limit, this.slots.free - kept);
-    // While live traffic flows, backlogs and retries drain at the pace the event loop allows.
-    const byPace = this.pace.allowance - this.backgroundInFlight;
-    const allowed = Math.min(bySlots, byPace);
-    const paced = byPace < bySlots;
-    const later = paced ? Date.now() + PACED_RECHECK_MS : null;
-    if (allowed <= 0) {
+    if (bySlots <= 0) {
       this.saturated = true; // the next attempt to end looks again
-      return { launched: 0, moreAt: later, full: !paced };
+      return { launched: 0, moreAt: null, full: true };
     }
+    // While live traffic flows, backlogs and retries drain at the pace the event loop allows.
+    const allowed = this.pace.allow(bySlots);
+    const paced = allowed < bySlots;
+    const later = paced ? Date.now() + PACED_RECHECK_MS : null;
+    if (allowed <= 0) return { launched: 0, moreAt: later, full: false };
     const claim = await this.claimFairly(allowed, {});
-    this.launchClaimed(claim, true);
+    this.launchClaimed(claim);
     const launched = claim.claimed.length;
+    this.pace.giveBack(allowed - launched);
     const full = launched >= allowed;
-    if (full) this.saturated = true;
-    const moreAt = paced && full ? later : claim.moreAt;
+    if (full && !paced) this.saturated = true;
+    const moreAt = paced && full ? Math.min(later!, claim.moreAt ?? Infinity) : claim.moreAt;
     return { launched, moreAt, full: full && !paced };
   }
 
@@ -370,14 +370,11 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
     };
   }
 
-  /** Starts the attempts of a claim made within free slots; `background`: the scheduler's. */
-  private launchClaimed({ claimed, probes }: FairClaimResult, background = false): void {
+  /** Starts the attempts of a claim made within free slots. */
+  private launchClaimed({ claimed, probes }: FairClaimResult): void {
     for (const delivery of claimed) {
       const probe = probes.has(delivery.endpointId);
-      if (background) this.backgroundInFlight++;
-      void this.launch(delivery, { manual: false, holdsSlot: true, probe }).finally(() => {
-        if (background) this.backgroundInFlight--;
-      });
+      void this.launch(delivery, { manual: false, holdsSlot: true, probe });
     }
   }
 
