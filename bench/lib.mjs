@@ -503,7 +503,7 @@ export function seedEndpointRows(databasePath, endpoints) {
         endpoint.disabled ? 1 : 0,
         now,
         now,
-        endpoint.maxInFlight ?? 16,
+        endpoint.maxInFlight ?? 64,
         endpoint.rateLimit ?? null,
       );
     }

@@ -39,9 +39,9 @@ describe('Endpoint limits and breaker (e2e)', () => {
       t = await createTestApp();
     });
 
-    it('defaults to 16 in flight and no rate limit, with a closed breaker, in every view', async () => {
+    it('defaults to 64 in flight and no rate limit, with a closed breaker, in every view', async () => {
       const created = (await create({ url: URL }).expect(201)).body as EndpointBody;
-      const expected = { max_in_flight: 16, rate_limit: null, breaker: CLOSED };
+      const expected = { max_in_flight: 64, rate_limit: null, breaker: CLOSED };
       expect(created).toMatchObject(expected);
       expect(await getOne(created.id)).toMatchObject(expected);
       expect(await list()).toEqual([expect.objectContaining(expected)]);
@@ -55,7 +55,7 @@ describe('Endpoint limits and breaker (e2e)', () => {
       expect(await getOne(limited.id)).toMatchObject({ max_in_flight: 3, rate_limit: 2.5 });
       const unlimited = (await create({ url: URL, rate_limit: null }).expect(201))
         .body as EndpointBody;
-      expect(unlimited).toMatchObject({ max_in_flight: 16, rate_limit: null });
+      expect(unlimited).toMatchObject({ max_in_flight: 64, rate_limit: null });
       for (const edge of [
         { max_in_flight: 1, rate_limit: 0.01 },
         { max_in_flight: 1000, rate_limit: 10000 },
@@ -173,7 +173,7 @@ describe('Endpoint limits and breaker (e2e)', () => {
     it('says in the 400 for a null max_in_flight that null is refused and what the default is', async () => {
       const refused = await create({ url: URL, max_in_flight: null }).expect(400);
       expect(refused.body.message).toEqual([
-        'max_in_flight must be an integer from 1 to 1000 (null is refused: leave it out for the default, 16)',
+        'max_in_flight must be an integer from 1 to 1000 (null is refused: leave it out for the default, 64)',
       ]);
     });
 
@@ -294,9 +294,9 @@ describe('Endpoint limits and breaker (e2e)', () => {
       expect(await gauge(id)).toBeUndefined();
     });
 
-    it('defaults to 16 in flight and no rate limit', async () => {
+    it('defaults to 64 in flight and no rate limit', async () => {
       t = await createTestApp({ STEP_COMPLETE_WEBHOOK: 'https://receiver.example.com/hook' });
-      expect(await getOne('env')).toMatchObject({ max_in_flight: 16, rate_limit: null });
+      expect(await getOne('env')).toMatchObject({ max_in_flight: 64, rate_limit: null });
     });
   });
 });

@@ -15,7 +15,7 @@ describe(parseWebhookConfig.name, () => {
       retryScheduleMs: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
       concurrency: 64,
       payload: 'minimal',
-      maxInFlight: 16,
+      maxInFlight: 64,
       rateLimit: undefined,
     });
   });

@@ -68,7 +68,7 @@ export function parseAllowedNetworks(raw: string | undefined): BlockList {
 
 /** Limits an endpoint may be given (SPEC §9 "Isolation"), and the default of `max_in_flight`. */
 export const ENDPOINT_LIMITS = {
-  maxInFlight: { min: 1, max: 1_000, default: 16 },
+  maxInFlight: { min: 1, max: 1_000, default: 64 },
   rateLimit: { min: 0.01, max: 10_000 },
 } as const;
 

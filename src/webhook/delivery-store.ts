@@ -24,7 +24,7 @@ import type { AttemptResult } from './sender/webhook-sender.js';
  * The most attempts one record transaction writes: on SQLite it holds the only connection while it
  * runs, and a terminal call or a first attempt's claim waits for it.
  */
-const RECORD_BATCH_MAX = 16;
+const RECORD_BATCH_MAX = 64;
 /** Pauses between writes of results kept through an outage: from this, doubling up to the max. */
 const RECORD_RETRY_MIN_MS = 250;
 const RECORD_RETRY_MAX_MS = 5_000;

@@ -11,7 +11,7 @@ export class AddEndpointIsolation1764748800000 implements MigrationInterface {
 
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(
-      'ALTER TABLE webhook_endpoints ADD COLUMN max_in_flight integer NOT NULL DEFAULT 16',
+      'ALTER TABLE webhook_endpoints ADD COLUMN max_in_flight integer NOT NULL DEFAULT 64',
     );
     await queryRunner.query('ALTER TABLE webhook_endpoints ADD COLUMN rate_limit double precision');
     await queryRunner.createTable(

@@ -28,7 +28,7 @@ export class BackgroundPace {
   private readonly delay: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   private readonly timer: NodeJS.Timeout;
   private perSecond = MIN_PER_SECOND;
-  private tokens = 0;
+  private tokens = Math.max(1, MIN_PER_SECOND / 10);
   private refilledAt = Date.now();
   private lastLiveAt = 0;
 

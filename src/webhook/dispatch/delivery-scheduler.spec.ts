@@ -91,7 +91,7 @@ describe(DeliveryScheduler.name, () => {
 
     slots.attemptEnded();
     roomFreed();
-    await jest.advanceTimersByTimeAsync(0);
+    await jest.advanceTimersByTimeAsync(2);
     expect(launchDue).toHaveBeenCalledTimes(2);
     expect(launchDue).toHaveBeenLastCalledWith(1);
   });
@@ -110,5 +110,30 @@ describe(DeliveryScheduler.name, () => {
     sut.wake();
     await jest.advanceTimersByTimeAsync(10 * MAX_POLL_INTERVAL_MS);
     expect(launchDue).toHaveBeenCalledTimes(2);
+  });
+
+  it('gathers attempts that end together into one look, and never loses one that ends during a look', async () => {
+    nextDueAfter.mockResolvedValue(new Date(60_000));
+    await sut.onApplicationBootstrap();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(launchDue).toHaveBeenCalledTimes(1);
+    for (let i = 0; i < 5; i++) roomFreed();
+    await jest.advanceTimersByTimeAsync(1);
+    expect(launchDue).toHaveBeenCalledTimes(1);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(launchDue).toHaveBeenCalledTimes(2);
+
+    // An attempt ends while a look is under way: the look's own sleep does not swallow it.
+    let finishLook: (value: LaunchedDue) => void = () => undefined;
+    launchDue.mockImplementationOnce(
+      () => new Promise<LaunchedDue>((resolve) => (finishLook = resolve)),
+    );
+    roomFreed();
+    await jest.advanceTimersByTimeAsync(2);
+    expect(launchDue).toHaveBeenCalledTimes(3);
+    roomFreed();
+    finishLook({ launched: 0, moreAt: null, full: false });
+    await jest.advanceTimersByTimeAsync(2);
+    expect(launchDue).toHaveBeenCalledTimes(4);
   });
 });

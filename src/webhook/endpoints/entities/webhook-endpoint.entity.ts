@@ -49,7 +49,7 @@ export class WebhookEndpoint {
   failedAttempts: number;
 
   /** Attempts in flight at once for this endpoint, per delivering process (SPEC §9 Isolation). */
-  @Column({ name: 'max_in_flight', type: 'integer', default: 16 })
+  @Column({ name: 'max_in_flight', type: 'integer', default: 64 })
   maxInFlight: number;
 
   /** Attempts per second across every delivering process; null: no limit. */
