@@ -333,7 +333,7 @@ describe('The OpenAPI document (contract)', () => {
           type: 'integer',
           minimum: 1,
           maximum: 1000,
-          default: 16,
+          default: 64,
           description: expect.any(String) as unknown,
         });
         expect(limits.rate_limit).toMatchObject({

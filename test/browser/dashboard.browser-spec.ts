@@ -212,7 +212,7 @@ describe('Delivery dashboard in Chromium (browser)', () => {
     expect(await envRow.locator('td:nth-child(8)').textContent()).toBe('✓ closed');
 
     await page.getByLabel('URL').fill('https://limits.example.com/hook');
-    expect(await page.getByLabel('Max in flight').inputValue()).toBe('16');
+    expect(await page.getByLabel('Max in flight').inputValue()).toBe('64');
     await page.getByLabel('Max in flight').fill('4');
     await page.getByLabel('Rate limit').fill('2.5');
     await page.getByRole('button', { name: 'Create endpoint' }).click();
