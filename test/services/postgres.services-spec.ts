@@ -46,6 +46,7 @@ describe('The API on PostgreSQL (services)', () => {
       'webhook_deliveries',
       'webhook_delivery_attempts',
       'webhook_endpoint_revision',
+      'webhook_endpoint_throttles',
       'webhook_endpoints',
     ]);
   });

@@ -20,7 +20,7 @@ import { Slots } from './slots.js';
 
 /** How much longer than one attempt's deadline a claim lasts (time to record the attempt). */
 const LEASE_MARGIN_MS = 10_000;
-/** While paced, how soon the scheduler looks again (the budget may have grown). */
+/** While paced, how soon the scheduler looks again (the pace may allow more by then). */
 const PACED_RECHECK_MS = 50;
 /** The part of the slots (1/8) that backlogs and retries leave to first attempts. */
 const FIRST_ATTEMPT_SLOTS_PART = 8;
