@@ -4,7 +4,15 @@ import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import type { ReceivedRequest } from '../helpers/webhook-receiver.js';
 import { recordFigures } from './figures.js';
-import { Api, eventually, ProcessBed, TestDatabase, useProcessBed } from './services.js';
+import {
+  Api,
+  call,
+  eventually,
+  json,
+  ProcessBed,
+  TestDatabase,
+  useProcessBed,
+} from './services.js';
 
 /**
  * SPEC §9 "Nothing is stranded": endpoint changes racing transitions, counted from the receiver's
@@ -15,21 +23,6 @@ const REDIS_DB = 13; // emptied by the bed; no process here is given REDIS_URL
 
 interface Endpoint {
   id: string;
-}
-
-async function call(api: Api, method: string, path: string, body?: object): Promise<Response> {
-  return fetch(`${api.baseUrl}${path}`, {
-    method,
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-}
-
-async function json<T>(response: Response, status: number): Promise<T> {
-  if (response.status !== status) {
-    throw new Error(`expected HTTP ${status}, got ${response.status}: ${await response.text()}`);
-  }
-  return (await response.json()) as T;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

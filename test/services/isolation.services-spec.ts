@@ -6,7 +6,7 @@ import {
 import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 import type { ReceivedRequest } from '../helpers/webhook-receiver.js';
 import { recordFigures } from './figures.js';
-import { Api, eventually, inParallel, useProcessBed } from './services.js';
+import { Api, call, eventually, inParallel, json, useProcessBed } from './services.js';
 
 /**
  * SPEC §9 "Isolation" on PostgreSQL with two delivering processes (API processes that deliver
@@ -18,21 +18,6 @@ const REDIS_DB = 9; // emptied by the bed; only the BullMQ case gives it to its 
 const RETRY_SCHEDULE = Array.from({ length: 40 }, () => '1s').join(',');
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function call(api: Api, method: string, path: string, body?: object): Promise<Response> {
-  return fetch(`${api.baseUrl}${path}`, {
-    method,
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-}
-
-async function json<T>(response: Response, status: number): Promise<T> {
-  if (response.status !== status) {
-    throw new Error(`expected HTTP ${status}, got ${response.status}: ${await response.text()}`);
-  }
-  return (await response.json()) as T;
-}
 
 async function createEndpoint(api: Api, body: object): Promise<string> {
   return (await json<{ id: string }>(await call(api, 'POST', '/v1/webhook-endpoints', body), 201))

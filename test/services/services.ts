@@ -82,6 +82,28 @@ export { eventually } from '../helpers/deadline.js';
 
 export type Api = ServerProcess & { baseUrl: string };
 
+/** One request to a server started by the bed; a JSON body when given. */
+export async function call(
+  api: Api,
+  method: string,
+  path: string,
+  body?: object,
+): Promise<Response> {
+  return fetch(`${api.baseUrl}${path}`, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+}
+
+/** The JSON body of an answer that must have `status` (else an error naming what came back). */
+export async function json<T>(response: Response, status: number): Promise<T> {
+  if (response.status !== status) {
+    throw new Error(`expected HTTP ${status}, got ${response.status}: ${await response.text()}`);
+  }
+  return (await response.json()) as T;
+}
+
 /** What a suite of several built processes shares: fresh services, a receiver, its processes. */
 export interface ProcessBed {
   db: TestDatabase;

@@ -1,22 +1,10 @@
+import { endpointFixture } from '../../../test/helpers/endpoint-fixture.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { EndpointShares } from './endpoint-shares.js';
 
-function endpoint(id: string, changes: Partial<Endpoint> = {}): Endpoint {
-  return {
-    id,
-    url: new URL('https://example.com/hook'),
-    secrets: [],
-    headers: {},
-    payload: 'minimal',
-    filter: null,
-    disabled: false,
-    restricted: true,
-    maxInFlight: 3,
-    rateLimit: null,
-    breakerOpen: false,
-    ...changes,
-  };
-}
+/** Shares are counted against a max_in_flight of 3 unless a test says otherwise. */
+const endpoint = (id: string, changes: Partial<Endpoint> = {}): Endpoint =>
+  endpointFixture(id, { maxInFlight: 3, ...changes });
 
 describe(EndpointShares.name, () => {
   it('reserves each endpoint its room, never more than its max_in_flight with what is in flight', () => {

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { BootedModules, bootModules } from '../../../test/helpers/boot-modules.js';
+import { endpointFixture } from '../../../test/helpers/endpoint-fixture.js';
 import type { Endpoint } from './endpoint.js';
 import {
   Grant,
@@ -15,22 +16,7 @@ class NothingMore {}
 
 const ID = 'ep_0000000000000000000000000000000b';
 
-function endpoint(changes: Partial<Endpoint>): Endpoint {
-  return {
-    id: ID,
-    url: new URL('https://example.com/hook'),
-    secrets: [],
-    headers: {},
-    payload: 'minimal',
-    filter: null,
-    disabled: false,
-    restricted: true,
-    maxInFlight: 16,
-    rateLimit: null,
-    breakerOpen: false,
-    ...changes,
-  };
-}
+const endpoint = (changes: Partial<Endpoint>): Endpoint => endpointFixture(ID, changes);
 
 /**
  * What the shared throttle rows grant a claim (the rate limit's GCRA and the breaker's one probe),
