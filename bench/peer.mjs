@@ -91,6 +91,23 @@ const systems = {
     });
     return { ...server, pid: server.child.pid, events: ids.map(stepEvent) };
   },
+  'stephook, PostgreSQL (no Redis)': async () => {
+    const db = await freshPostgres();
+    const ids = await seedPostgresSteps(db.url, EVENTS + RATE * STEADY_S, 'pending');
+    const server = await startServer({
+      databaseUrl: db.url,
+      env: { STEP_COMPLETE_WEBHOOK: receiver.hook },
+    });
+    return {
+      ...server,
+      pid: server.child.pid,
+      events: ids.map(stepEvent),
+      stop: async () => {
+        await server.stop();
+        await db.drop();
+      },
+    };
+  },
   'stephook, PostgreSQL + Redis (BullMQ)': async () => {
     const db = await freshPostgres();
     const ids = await seedPostgresSteps(db.url, EVENTS + RATE * STEADY_S, 'pending');
