@@ -3,6 +3,7 @@ import { INestApplication, NestApplicationOptions } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { refineApiDocument } from './common/api-docs.js';
+import { requestComponents } from './common/request-schema.js';
 import type { NextFunction, Request, Response } from 'express';
 import { API_KEY_REFUSAL, bearerMatches, digest } from './auth/api-key.middleware.js';
 import { ErrorResponseFilter } from './common/error-response.filter.js';
@@ -120,5 +121,11 @@ export function createApiDocument(app: INestApplication): OpenAPIObject {
     // Operation ids are the controller methods' names, chosen as a client calls them (listSteps).
     { operationIdFactory: (_controller: string, method: string) => method },
   );
-  return refineApiDocument(document);
+  // The request schemas that validate bodies are the document's own components, as they are.
+  const requests = requestComponents();
+  document.components = {
+    ...document.components,
+    schemas: { ...document.components?.schemas, ...requests },
+  };
+  return refineApiDocument(document, new Set(Object.keys(requests)));
 }

@@ -77,7 +77,10 @@ type Content = Record<string, { schema: Schema }>;
  *   query parameter named after an Object.prototype member, is refused everywhere;
  * - a route without the Bearer requirement says so (`security: []`), and the shared key is no JWT.
  */
-export function refineApiDocument(document: OpenAPIObject): OpenAPIObject {
+export function refineApiDocument(
+  document: OpenAPIObject,
+  exact: ReadonlySet<string> = new Set(),
+): OpenAPIObject {
   const schemas = (document.components?.schemas ?? {}) as Record<string, Schema>;
   const requestSchemas = new Set<string>();
   for (const path of Object.values(document.paths)) {
@@ -105,6 +108,8 @@ export function refineApiDocument(document: OpenAPIObject): OpenAPIObject {
     }
   }
   for (const name of requestSchemas) {
+    // A request schema that validates (request-schema.ts) already says what it accepts.
+    if (exact.has(name)) continue;
     const schema = schemas[name];
     schema.additionalProperties = false;
     for (const [property, definition] of Object.entries(schema.properties ?? {})) {

@@ -1,6 +1,9 @@
 import { applyDecorators } from '@nestjs/common';
 import { Transform } from 'class-transformer';
 import { isISO8601, IsOptional, Matches } from 'class-validator';
+import { Type } from 'typebox';
+import type { TUnsafe } from 'typebox';
+import { withMessages } from './request-schema.js';
 
 /**
  * A date (`2026-11-28`, midnight UTC) or a date-time with its time zone (`Z` or `±hh:mm`, as RFC 3339
@@ -24,4 +27,25 @@ export const IsoTimestamp = ({ optional = true } = {}) =>
       message: ({ property }) =>
         `${property} must be an ISO 8601 date or a date-time with a time zone (Z or ±hh:mm)`,
     }),
+  );
+
+/**
+ * A timestamp field of a request schema (`date-time` as stephook reads it, see request-schema.ts):
+ * a date or a zoned date-time, normalised in place to the stored form.
+ */
+export const isoTimestamp = (
+  documentation: Record<string, unknown>,
+  nullable = false,
+): TUnsafe<string> =>
+  withMessages(
+    Type.Unsafe<string>({
+      type: 'string',
+      format: 'date-time',
+      'x-timestamp': true,
+      ...(nullable ? { nullable: true } : {}),
+      ...documentation,
+    }),
+    (_value, property) => [
+      `${property} must be an ISO 8601 date or a date-time with a time zone (Z or ±hh:mm)`,
+    ],
   );

@@ -1,7 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
 import {
   ApiBearerAuth,
-  ApiBody,
   ApiCreatedResponse,
   ApiOkResponse,
   ApiOperation,
@@ -9,6 +8,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ApiBodyErrors, ApiErrors } from '../common/api-docs.js';
+import { ApiJsonBody, ApiQueryOf, BodyPipe, QueryPipe } from '../common/schema-pipe.js';
 import { CancelStepDto, StepErrorDto, StepSuccessDto } from './dto/complete-step.dto.js';
 import { CreateStepDto } from './dto/create-step.dto.js';
 import { StepFeedbackDto } from './dto/feedback.dto.js';
@@ -38,18 +38,22 @@ export class StepsController {
   constructor(private readonly steps: StepsService) {}
 
   @Post()
+  @ApiJsonBody(CreateStepDto)
   @ApiOperation({ summary: 'Record a new step (always pending)' })
   @ApiCreatedResponse({ type: StepView })
   @ApiBodyErrors(409)
-  async createStep(@Body() dto: CreateStepDto): Promise<StepJson> {
+  async createStep(@Body(new BodyPipe(CreateStepDto)) dto: CreateStepDto): Promise<StepJson> {
     return presentStep(await this.steps.create(dto));
   }
 
   @Get()
+  @ApiQueryOf(ListStepsQuery)
   @ApiOperation({ summary: 'List steps: filters and cursor paging (also at /v1/steps/)' })
   @ApiOkResponse({ type: [StepView] })
   @ApiErrors(400)
-  async listSteps(@Query() query: ListStepsQuery): Promise<StepJson[]> {
+  async listSteps(
+    @Query(new QueryPipe(ListStepsQuery)) query: ListStepsQuery,
+  ): Promise<StepJson[]> {
     return (await this.steps.list(query)).map(presentStep);
   }
 
@@ -64,26 +68,28 @@ export class StepsController {
 
   @Post(':step_id/success')
   @HttpCode(200)
+  @ApiJsonBody(StepSuccessDto)
   @ApiOperation({ summary: 'Mark the step successful', description: TERMINAL_NOTE })
   @StepIdParam()
   @ApiOkResponse({ type: StepView })
   @ApiBodyErrors(404, 409)
   async completeStepSuccess(
     @Param('step_id', ParseStepIdPipe) stepId: string,
-    @Body() dto: StepSuccessDto,
+    @Body(new BodyPipe(StepSuccessDto)) dto: StepSuccessDto,
   ): Promise<StepJson> {
     return presentStep(await this.steps.markSucceeded(stepId, dto));
   }
 
   @Post(':step_id/error')
   @HttpCode(200)
+  @ApiJsonBody(StepErrorDto)
   @ApiOperation({ summary: 'Mark the step failed', description: TERMINAL_NOTE })
   @StepIdParam()
   @ApiOkResponse({ type: StepView })
   @ApiBodyErrors(404, 409)
   async completeStepError(
     @Param('step_id', ParseStepIdPipe) stepId: string,
-    @Body() dto: StepErrorDto,
+    @Body(new BodyPipe(StepErrorDto)) dto: StepErrorDto,
   ): Promise<StepJson> {
     return presentStep(await this.steps.markFailed(stepId, dto));
   }
@@ -94,37 +100,39 @@ export class StepsController {
     summary: 'Mark the step cancelled (an empty body is fine)',
     description: TERMINAL_NOTE,
   })
-  @ApiBody({ type: CancelStepDto, required: false })
+  @ApiJsonBody(CancelStepDto, false)
   @StepIdParam()
   @ApiOkResponse({ type: StepView })
   @ApiBodyErrors(404, 409)
   async cancelStep(
     @Param('step_id', ParseStepIdPipe) stepId: string,
-    @Body() dto: CancelStepDto,
+    @Body(new BodyPipe(CancelStepDto)) dto: CancelStepDto,
   ): Promise<StepJson> {
     return presentStep(await this.steps.markCancelled(stepId, dto));
   }
 
   @Patch(':step_id/feedback')
+  @ApiJsonBody(StepFeedbackDto)
   @ApiOperation({ summary: 'Set or clear feedback, and optionally replace tags' })
   @StepIdParam()
   @ApiOkResponse({ type: StepView })
   @ApiBodyErrors(404)
   async setStepFeedback(
     @Param('step_id', ParseStepIdPipe) stepId: string,
-    @Body() dto: StepFeedbackDto,
+    @Body(new BodyPipe(StepFeedbackDto)) dto: StepFeedbackDto,
   ): Promise<StepJson> {
     return presentStep(await this.steps.recordFeedback(stepId, dto));
   }
 
   @Put(':step_id/metrics')
+  @ApiJsonBody(StepMetricsDto)
   @ApiOperation({ summary: 'Record timing metrics; fields left out keep their value' })
   @StepIdParam()
   @ApiOkResponse({ type: StepMetricsView })
   @ApiBodyErrors(404)
   async putStepMetrics(
     @Param('step_id', ParseStepIdPipe) stepId: string,
-    @Body() dto: StepMetricsDto,
+    @Body(new BodyPipe(StepMetricsDto)) dto: StepMetricsDto,
   ): Promise<StepMetricsJson> {
     return presentStepMetrics(await this.steps.recordMetrics(stepId, dto));
   }

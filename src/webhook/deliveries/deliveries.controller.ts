@@ -8,6 +8,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ApiBodyErrors, ApiErrors } from '../../common/api-docs.js';
+import { ApiJsonBody, ApiQueryOf, BodyPipe, QueryPipe } from '../../common/schema-pipe.js';
 import { ParseIdPipe } from '../../common/id-format.js';
 import { DeliveriesService, DeliverySummary } from './deliveries.service.js';
 import {
@@ -48,12 +49,15 @@ export class DeliveriesController {
   ) {}
 
   @Get()
+  @ApiQueryOf(ListDeliveriesQuery)
   @ApiOperation({
     summary: 'List deliveries, newest first; filter by status, step and endpoint, page like steps',
   })
   @ApiOkResponse({ type: [DeliveryView] })
   @ApiErrors(400)
-  async listDeliveries(@Query() query: ListDeliveriesQuery): Promise<DeliveryJson[]> {
+  async listDeliveries(
+    @Query(new QueryPipe(ListDeliveriesQuery)) query: ListDeliveriesQuery,
+  ): Promise<DeliveryJson[]> {
     return (await this.reads.list(query)).map(presentDelivery);
   }
 
@@ -80,13 +84,16 @@ export class DeliveriesController {
 
   @Post('recover')
   @HttpCode(202)
+  @ApiJsonBody(RecoverDeliveriesDto)
   @ApiOperation({
     summary:
       'Put every failed delivery created since a time (of one endpoint, or all) back to pending',
   })
   @ApiAcceptedResponse({ type: RecoverResultView })
   @ApiBodyErrors()
-  async recoverDeliveries(@Body() dto: RecoverDeliveriesDto): Promise<{ requeued: number }> {
+  async recoverDeliveries(
+    @Body(new BodyPipe(RecoverDeliveriesDto)) dto: RecoverDeliveriesDto,
+  ): Promise<{ requeued: number }> {
     return { requeued: await this.deliveries.recoverFailedSince(dto.since, dto.endpoint_id) };
   }
 

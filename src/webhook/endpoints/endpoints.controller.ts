@@ -20,8 +20,11 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ApiBodyErrors, ApiErrors } from '../../common/api-docs.js';
-import { IdCursor, ParseIdPipe } from '../../common/id-format.js';
-import { PageQuery } from '../../common/cursor-page.js';
+import { idCursor, ParseIdPipe } from '../../common/id-format.js';
+import { PAGE_FIELDS, reportedOwnFirst } from '../../common/cursor-page.js';
+import { ApiQueryOf, QueryPipe } from '../../common/schema-pipe.js';
+import { Type } from 'typebox';
+import type { Static } from 'typebox';
 import { EndpointNotFoundError } from '../webhook.errors.js';
 import { CreateEndpointDto, UpdateEndpointDto } from './dto/endpoint.dto.js';
 import {
@@ -54,10 +57,17 @@ const EndpointIdParam = () =>
     example: 'ep_0f1e2d3c4b5a69788796a5b4c3d2e1f0',
   });
 
-export class ListEndpointsQuery extends PageQuery {
-  @IdCursor(ENDPOINT_ID, 'after') declare after?: string;
-  @IdCursor(ENDPOINT_ID, 'before') declare before?: string;
-}
+export const ListEndpointsQuery = reportedOwnFirst(
+  Type.Object(
+    {
+      ...PAGE_FIELDS,
+      after: idCursor(ENDPOINT_ID, 'after'),
+      before: idCursor(ENDPOINT_ID, 'before'),
+    },
+    { additionalProperties: false },
+  ),
+);
+export type ListEndpointsQuery = Static<typeof ListEndpointsQuery>;
 
 /** 400 for a header whose value is the mask a view showed: storing it would lose the real one. */
 function refuseMaskedHeaderValues(headers: Record<string, string> | null | undefined): void {
@@ -97,13 +107,16 @@ export class EndpointsController {
   }
 
   @Get()
+  @ApiQueryOf(ListEndpointsQuery)
   @ApiOperation({
     summary:
       'List endpoints, paged like steps; the environment endpoint (env), when set, opens the first page',
   })
   @ApiOkResponse({ type: [EndpointView] })
   @ApiErrors(400)
-  async listEndpoints(@Query() query: ListEndpointsQuery): Promise<EndpointJson[]> {
+  async listEndpoints(
+    @Query(new QueryPipe(ListEndpointsQuery)) query: ListEndpointsQuery,
+  ): Promise<EndpointJson[]> {
     const environment = this.registry.environmentEndpoint;
     const firstPage = !query.after && !query.before;
     if (query.after === ENV_ENDPOINT_ID) query.after = undefined;
