@@ -69,7 +69,7 @@ export const ajv = new Ajv({
   strictRequired: false,
   // OpenAPI's `nullable: true` beside `type`: the document and the validation read it alike.
 });
-addFormats(ajv, ['int64', 'uri']);
+addFormats(ajv, ['int64']);
 // OpenAPI's annotation, kept in the schema for the document; Ajv only needs to know it.
 ajv.addVocabulary(['example']);
 
@@ -280,6 +280,8 @@ function describeObject(
     const given = value?.[name];
     if (field[COMPONENT]) {
       if (given === null || typeof given !== 'object') {
+        const say = field[MESSAGES] as FieldMessages | undefined;
+        messages.push(...(say ? say(given, name) : []).map((message) => `${prefix}${message}`));
         messages.push(`${prefix}nested property ${name} must be either object or array`);
       } else {
         const inner = describeObject(
@@ -336,9 +338,23 @@ export function namedSchemas(): ReadonlyArray<TSchema> {
   return NAMED;
 }
 
-/** A named object schema as a field that may be null (`usage`): documented as a nullable $ref. */
-export function nullableObject<T extends TSchema>(schema: T): T {
-  return { ...schema, nullable: true };
+/** On a named object used as a field: what the document says beside its $ref (`description`). */
+const FIELD_DOCS = Symbol('field documentation');
+
+/**
+ * A named object schema as a field that may be null (`usage`): documented as a nullable $ref, with
+ * `docs` beside it. `messages`, if given, are what the field says before `nested property … must
+ * be either object or array` when it is no object.
+ */
+export function nullableObject<T extends TSchema>(
+  schema: T,
+  docs: Record<string, unknown> = {},
+  messages?: FieldMessages,
+): T {
+  const field: Tagged = { ...(schema as Tagged), nullable: true };
+  field[FIELD_DOCS] = docs;
+  if (messages) field[MESSAGES] = messages;
+  return field as unknown as T;
 }
 
 /**
@@ -350,7 +366,8 @@ export function toOpenApi(schema: unknown, top = true): Record<string, unknown> 
   const name = componentName(source);
   if (name && !top) {
     const ref = { $ref: `#/components/schemas/${name}` };
-    return source.nullable ? { allOf: [ref], nullable: true } : ref;
+    const docs = (source[FIELD_DOCS] as Record<string, unknown> | undefined) ?? {};
+    return source.nullable ? { ...docs, allOf: [ref], nullable: true } : ref;
   }
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(source)) {

@@ -1,7 +1,10 @@
 import { BadRequestException } from '@nestjs/common';
-import { StepErrorDto, StepSuccessDto } from '../steps/dto/complete-step.dto.js';
-import { StepMetricsDto } from '../steps/dto/step-metrics.dto.js';
-import { ListStepsQuery } from '../steps/dto/list-steps.query.js';
+import { ListStepsQuerySchema } from '../steps/dto/list-steps.query.js';
+import type { ListStepsQuery } from '../steps/dto/list-steps.query.js';
+import { StepMetricsSchema } from '../steps/dto/step-metrics.dto.js';
+import type { StepMetricsDto } from '../steps/dto/step-metrics.dto.js';
+import { StepErrorSchema, StepSuccessSchema } from '../steps/dto/complete-step.dto.js';
+import type { StepErrorDto, StepSuccessDto } from '../steps/dto/complete-step.dto.js';
 import { MAX_LISTED_PROBLEMS } from './request-schema.js';
 import { BodyPipe, QueryPipe } from './schema-pipe.js';
 
@@ -16,8 +19,8 @@ const refusal = (run: () => unknown): unknown => {
 };
 
 describe(BodyPipe.name, () => {
-  const error = new BodyPipe<StepErrorDto>(StepErrorDto);
-  const success = new BodyPipe<StepSuccessDto>(StepSuccessDto);
+  const error = new BodyPipe<StepErrorDto>(StepErrorSchema);
+  const success = new BodyPipe<StepSuccessDto>(StepSuccessSchema);
   const names = Object.getOwnPropertyNames(Object.prototype).filter(
     (name) => name !== '__proto__' && name !== 'constructor',
   );
@@ -81,7 +84,7 @@ describe(BodyPipe.name, () => {
   });
 
   it('keeps null, and a nanosecond count as its exact text', () => {
-    const metrics = new BodyPipe<StepMetricsDto>(StepMetricsDto);
+    const metrics = new BodyPipe<StepMetricsDto>(StepMetricsSchema);
     expect(
       metrics.transform({
         step_ns: 5,
@@ -102,7 +105,7 @@ describe(BodyPipe.name, () => {
 });
 
 describe(QueryPipe.name, () => {
-  const list = new QueryPipe<ListStepsQuery>(ListStepsQuery);
+  const list = new QueryPipe<ListStepsQuery>(ListStepsQuerySchema);
 
   it('reads integers, booleans, lists and timestamps explicitly, without touching the given query', () => {
     const given = { limit: '05', has_feedback: 'false', tags: 'a', start_date: '2026-11-28' };

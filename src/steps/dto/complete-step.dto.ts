@@ -1,10 +1,10 @@
 import { Type } from 'typebox';
+import { UsageSchema } from './usage.dto.js';
+import { StepMetricsSchema } from './step-metrics.dto.js';
 import type { Static } from 'typebox';
 import { named, nullableObject } from '../../common/request-schema.js';
 import { STOP_REASONS } from '../step-status.js';
 import type { StopReason } from '../step-status.js';
-import { StepMetricsDto } from './step-metrics.dto.js';
-import { UsageDto } from './usage.dto.js';
 import { field, OptionalObject, oneOfMessages, textMessages } from './validators.js';
 
 const stopReason = () =>
@@ -15,31 +15,31 @@ const stopReason = () =>
     ),
   );
 
-export const CancelStepDto = named(
+export const CancelStepSchema = named(
   'CancelStepDto',
   Type.Object({ stop_reason: stopReason() }, { additionalProperties: false }),
 );
-export type CancelStepDto = Static<typeof CancelStepDto>;
+export type CancelStepDto = Static<typeof CancelStepSchema>;
 
-export const StepSuccessDto = named(
+export const StepSuccessSchema = named(
   'StepSuccessDto',
   Type.Object(
     {
       stop_reason: stopReason(),
-      usage: Type.Optional(nullableObject(UsageDto)),
-      metrics: Type.Optional(nullableObject(StepMetricsDto)),
+      usage: Type.Optional(nullableObject(UsageSchema)),
+      metrics: Type.Optional(nullableObject(StepMetricsSchema)),
     },
     { additionalProperties: false },
   ),
   ['usage', 'metrics', 'stop_reason'],
 );
-export type StepSuccessDto = Static<typeof StepSuccessDto>;
+export type StepSuccessDto = Static<typeof StepSuccessSchema>;
 
 /** A required text, refused with its length rule first, then its type (as it always was). */
 const requiredText = (maxLength: number, example: string) =>
   field<string>({ type: 'string', maxLength, example }, textMessages(maxLength, true));
 
-export const StepErrorDto = named(
+export const StepErrorSchema = named(
   'StepErrorDto',
   Type.Object(
     {
@@ -58,4 +58,4 @@ export const StepErrorDto = named(
   ),
   ['error_type', 'error_message', 'error_traceback', 'error_details', 'stop_reason'],
 );
-export type StepErrorDto = Static<typeof StepErrorDto>;
+export type StepErrorDto = Static<typeof StepErrorSchema>;

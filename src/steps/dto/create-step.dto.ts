@@ -33,9 +33,9 @@ const OWN_FIELDS = {
 };
 
 /** A new step: always created `pending`; usage may be known already or reported on success. */
-export const CreateStepDto = named(
+export const CreateStepSchema = named(
   'CreateStepDto',
   Type.Object({ ...USAGE_FIELDS, ...OWN_FIELDS }, { additionalProperties: false }),
   [...Object.keys(OWN_FIELDS), ...Object.keys(USAGE_FIELDS)],
 );
-export type CreateStepDto = Static<typeof CreateStepDto>;
+export type CreateStepDto = Static<typeof CreateStepSchema>;

@@ -5,7 +5,7 @@ import { FEEDBACK_VALUES } from '../step-status.js';
 import type { Feedback } from '../step-status.js';
 import { field, oneOfMessages, OptionalTags } from './validators.js';
 
-export const StepFeedbackDto = named(
+export const StepFeedbackSchema = named(
   'StepFeedbackDto',
   Type.Object(
     {
@@ -23,4 +23,4 @@ export const StepFeedbackDto = named(
     { additionalProperties: false },
   ),
 );
-export type StepFeedbackDto = Static<typeof StepFeedbackDto>;
+export type StepFeedbackDto = Static<typeof StepFeedbackSchema>;

@@ -41,13 +41,13 @@ const filters = (withRun: boolean) => ({
 });
 
 /** Filters and cursor paging of the step lists (Letta's paging contract). */
-export const ListStepsQuery = reportedOwnFirst(
+export const ListStepsQuerySchema = reportedOwnFirst(
   Type.Object({ ...PAGE_FIELDS, ...filters(true) }, { additionalProperties: false }),
 );
-export type ListStepsQuery = Static<typeof ListStepsQuery>;
+export type ListStepsQuery = Static<typeof ListStepsQuerySchema>;
 
 /** The same, under /v1/runs/{run_id}/steps: the run comes from the path, so no run_id filter. */
-export const ListRunStepsQuery = reportedOwnFirst(
+export const ListRunStepsQuerySchema = reportedOwnFirst(
   Type.Object({ ...PAGE_FIELDS, ...filters(false) }, { additionalProperties: false }),
 );
-export type ListRunStepsQuery = Static<typeof ListRunStepsQuery>;
+export type ListRunStepsQuery = Static<typeof ListRunStepsQuerySchema>;

@@ -4,7 +4,7 @@ import { named } from '../../common/request-schema.js';
 import { NanosecondCount } from './validators.js';
 
 /** Timing of one step in nanoseconds; fields left out keep their recorded value. */
-export const StepMetricsDto = named(
+export const StepMetricsSchema = named(
   'StepMetricsDto',
   Type.Object(
     {
@@ -17,4 +17,4 @@ export const StepMetricsDto = named(
     { additionalProperties: false },
   ),
 );
-export type StepMetricsDto = Static<typeof StepMetricsDto>;
+export type StepMetricsDto = Static<typeof StepMetricsSchema>;

@@ -17,8 +17,8 @@ export const USAGE_FIELDS = {
 };
 
 /** Token usage of one step, as Letta reports it. */
-export const UsageDto = named(
+export const UsageSchema = named(
   'UsageDto',
   Type.Object(USAGE_FIELDS, { additionalProperties: false }),
 );
-export type UsageDto = Static<typeof UsageDto>;
+export type UsageDto = Static<typeof UsageSchema>;

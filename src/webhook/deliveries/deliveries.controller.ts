@@ -1,4 +1,8 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { RecoverDeliveriesSchema } from './dto/recover-deliveries.dto.js';
+import type { RecoverDeliveriesDto } from './dto/recover-deliveries.dto.js';
+import { ListDeliveriesQuerySchema } from './dto/list-deliveries.query.js';
+import type { ListDeliveriesQuery } from './dto/list-deliveries.query.js';
 import {
   ApiAcceptedResponse,
   ApiBearerAuth,
@@ -25,8 +29,6 @@ import {
   presentDelivery,
   presentDeliveryWithAttempts,
 } from './delivery.presenter.js';
-import { ListDeliveriesQuery } from './dto/list-deliveries.query.js';
-import { RecoverDeliveriesDto } from './dto/recover-deliveries.dto.js';
 
 /** The delivery `id` path parameter. */
 const ParseDeliveryIdPipe = new ParseIdPipe(DELIVERY_ID, 'id');
@@ -49,14 +51,14 @@ export class DeliveriesController {
   ) {}
 
   @Get()
-  @ApiQueryOf(ListDeliveriesQuery)
+  @ApiQueryOf(ListDeliveriesQuerySchema)
   @ApiOperation({
     summary: 'List deliveries, newest first; filter by status, step and endpoint, page like steps',
   })
   @ApiOkResponse({ type: [DeliveryView] })
   @ApiErrors(400)
   async listDeliveries(
-    @Query(new QueryPipe(ListDeliveriesQuery)) query: ListDeliveriesQuery,
+    @Query(new QueryPipe(ListDeliveriesQuerySchema)) query: ListDeliveriesQuery,
   ): Promise<DeliveryJson[]> {
     return (await this.reads.list(query)).map(presentDelivery);
   }
@@ -84,7 +86,7 @@ export class DeliveriesController {
 
   @Post('recover')
   @HttpCode(202)
-  @ApiJsonBody(RecoverDeliveriesDto)
+  @ApiJsonBody(RecoverDeliveriesSchema)
   @ApiOperation({
     summary:
       'Put every failed delivery created since a time (of one endpoint, or all) back to pending',
@@ -92,7 +94,7 @@ export class DeliveriesController {
   @ApiAcceptedResponse({ type: RecoverResultView })
   @ApiBodyErrors()
   async recoverDeliveries(
-    @Body(new BodyPipe(RecoverDeliveriesDto)) dto: RecoverDeliveriesDto,
+    @Body(new BodyPipe(RecoverDeliveriesSchema)) dto: RecoverDeliveriesDto,
   ): Promise<{ requeued: number }> {
     return { requeued: await this.deliveries.recoverFailedSince(dto.since, dto.endpoint_id) };
   }

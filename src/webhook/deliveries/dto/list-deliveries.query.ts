@@ -15,7 +15,7 @@ export const endpointIdField = (description: string) =>
     () => [`endpoint_id must be ${ENDPOINT_ID.description}`],
   );
 
-export const ListDeliveriesQuery = reportedOwnFirst(
+export const ListDeliveriesQuerySchema = reportedOwnFirst(
   Type.Object(
     {
       ...PAGE_FIELDS,
@@ -43,4 +43,4 @@ export const ListDeliveriesQuery = reportedOwnFirst(
     { additionalProperties: false },
   ),
 );
-export type ListDeliveriesQuery = Static<typeof ListDeliveriesQuery>;
+export type ListDeliveriesQuery = Static<typeof ListDeliveriesQuerySchema>;

@@ -5,7 +5,7 @@ import { named } from '../../../common/request-schema.js';
 import { ENDPOINT_ID } from '../../endpoints/endpoint.js';
 import { field } from '../../../steps/dto/validators.js';
 
-export const RecoverDeliveriesDto = named(
+export const RecoverDeliveriesSchema = named(
   'RecoverDeliveriesDto',
   Type.Object(
     {
@@ -29,4 +29,4 @@ export const RecoverDeliveriesDto = named(
     { additionalProperties: false },
   ),
 );
-export type RecoverDeliveriesDto = Static<typeof RecoverDeliveriesDto>;
+export type RecoverDeliveriesDto = Static<typeof RecoverDeliveriesSchema>;
