@@ -7,7 +7,6 @@ import { requestComponents } from './common/request-schema.js';
 import type { NextFunction, Request, Response } from 'express';
 import { API_KEY_REFUSAL, bearerMatches, digest } from './auth/api-key.middleware.js';
 import { ErrorResponseFilter } from './common/error-response.filter.js';
-import { ExactValidationPipe } from './common/exact-validation.pipe.js';
 import { CheckedPathPipe } from './common/text-rules.js';
 import { STEPHOOK_VERSION } from './common/version.js';
 import { appConfig } from './config/app.config.js';
@@ -18,15 +17,8 @@ export const APP_OPTIONS: NestApplicationOptions = { bodyParser: false };
 
 /** Everything main.ts and the e2e tests both apply to the app, so tests run what ships. */
 export function setUpApp(app: INestApplication): INestApplication {
-  app.useGlobalPipes(
-    new CheckedPathPipe(),
-    new ExactValidationPipe({
-      whitelist: true,
-      forbidNonWhitelisted: true,
-      forbidUnknownValues: true,
-      transform: true,
-    }),
-  );
+  // Bodies and queries are validated by each route's own schema pipe (common/schema-pipe.ts).
+  app.useGlobalPipes(new CheckedPathPipe());
   app.useGlobalFilters(new ErrorResponseFilter(app.get(HttpAdapterHost).httpAdapter));
   serveApiDocs(app);
   return app;
@@ -127,5 +119,5 @@ export function createApiDocument(app: INestApplication): OpenAPIObject {
     ...document.components,
     schemas: { ...document.components?.schemas, ...requests },
   };
-  return refineApiDocument(document, new Set(Object.keys(requests)));
+  return refineApiDocument(document);
 }

@@ -1,6 +1,3 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
-import { IsIn, IsOptional, ValidateBy } from 'class-validator';
 import { Brackets, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import { Type } from 'typebox';
 import { DomainError } from './domain-error.js';
@@ -57,39 +54,9 @@ export function reportedOwnFirst<T extends TSchema>(schema: T): T {
  * `after` / `before` are row ids and select what comes after / before that row in the requested
  * order, so a client pages forward with `after=<last id>` until an empty page.
  */
-export class PageQuery {
-  @ApiPropertyOptional({
-    type: 'integer',
-    minimum: 1,
-    maximum: MAX_PAGE_SIZE,
-    default: DEFAULT_PAGE_SIZE,
-  })
-  @IsOptional()
-  // Plain digits only: "1e3" or "0x10" are not page sizes.
-  @Transform(({ value }: { value: unknown }) =>
-    typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value,
-  )
-  // One rule, so `?limit=1&limit=2` gets one message, not three that contradict each other.
-  @ValidateBy({
-    name: 'isPageSize',
-    validator: {
-      validate: (value: unknown) =>
-        Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_PAGE_SIZE,
-      defaultMessage: (args) =>
-        Array.isArray(args?.value)
-          ? 'limit must be given once'
-          : `limit must be an integer from 1 to ${MAX_PAGE_SIZE}`,
-    },
-  })
+export interface PageQuery {
   limit?: number;
-
-  @ApiPropertyOptional({ enum: ['asc', 'desc'], default: 'desc' })
-  @IsOptional()
-  @IsIn(['asc', 'desc'])
   order?: 'asc' | 'desc';
-  @ApiPropertyOptional({ enum: ['created_at'], default: 'created_at' })
-  @IsOptional()
-  @IsIn(['created_at'])
   order_by?: 'created_at';
   after?: string;
   before?: string;
