@@ -67,8 +67,8 @@ export const ajv = new Ajv({
   allErrors: true,
   strict: true,
   strictRequired: false,
-  // OpenAPI's `nullable: true` beside `type`: the document and the validation read it alike.
 });
+// Ajv reads OpenAPI's `nullable: true` beside `type` itself: the document and the check agree.
 addFormats(ajv, ['int64']);
 // OpenAPI's annotation, kept in the schema for the document; Ajv only needs to know it.
 ajv.addVocabulary(['example']);
@@ -105,7 +105,7 @@ ajv.addKeyword({
 export interface RequestSchema<T = unknown> {
   readonly schema: TSchema;
   /** The value itself when it validates (normalised in place, see `x-` keywords), else a 400. */
-  check(value: unknown, prefix?: string): T;
+  check(value: unknown): T;
 }
 
 /** Compiles `schema` once, at start. */
@@ -147,7 +147,7 @@ function keysOf(instancePath: string): string[] {
     .map((key) => key.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
-/** The findings of Ajv's errors at `depth` keys below the root, under the object at `path`. */
+/** What Ajv's errors say of the fields of the object at `path` (its keys from the root). */
 function findings(errors: ErrorObject[], path: string[]): Findings {
   const found: Findings = { unknown: [], fields: new Map() };
   for (const error of errors) {
