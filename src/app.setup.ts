@@ -3,10 +3,10 @@ import { INestApplication, NestApplicationOptions } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { refineApiDocument } from './common/api-docs.js';
+import { requestComponents } from './common/request-schema.js';
 import type { NextFunction, Request, Response } from 'express';
 import { API_KEY_REFUSAL, bearerMatches, digest } from './auth/api-key.middleware.js';
 import { ErrorResponseFilter } from './common/error-response.filter.js';
-import { ExactValidationPipe } from './common/exact-validation.pipe.js';
 import { CheckedPathPipe } from './common/text-rules.js';
 import { STEPHOOK_VERSION } from './common/version.js';
 import { appConfig } from './config/app.config.js';
@@ -17,15 +17,8 @@ export const APP_OPTIONS: NestApplicationOptions = { bodyParser: false };
 
 /** Everything main.ts and the e2e tests both apply to the app, so tests run what ships. */
 export function setUpApp(app: INestApplication): INestApplication {
-  app.useGlobalPipes(
-    new CheckedPathPipe(),
-    new ExactValidationPipe({
-      whitelist: true,
-      forbidNonWhitelisted: true,
-      forbidUnknownValues: true,
-      transform: true,
-    }),
-  );
+  // Bodies and queries are validated by each route's own schema pipe (common/schema-pipe.ts).
+  app.useGlobalPipes(new CheckedPathPipe());
   app.useGlobalFilters(new ErrorResponseFilter(app.get(HttpAdapterHost).httpAdapter));
   serveApiDocs(app);
   return app;
@@ -120,5 +113,11 @@ export function createApiDocument(app: INestApplication): OpenAPIObject {
     // Operation ids are the controller methods' names, chosen as a client calls them (listSteps).
     { operationIdFactory: (_controller: string, method: string) => method },
   );
+  // The request schemas that validate bodies are the document's own components, as they are.
+  const requests = requestComponents();
+  document.components = {
+    ...document.components,
+    schemas: { ...document.components?.schemas, ...requests },
+  };
   return refineApiDocument(document);
 }

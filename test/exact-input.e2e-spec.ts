@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { MAX_LISTED_PROBLEMS } from '../src/common/exact-validation.pipe.js';
+import { MAX_LISTED_PROBLEMS } from '../src/common/request-schema.js';
 import { MAX_KEYS_PER_OBJECT } from '../src/common/json-body.js';
 import { Step } from '../src/steps/entities/step.entity.js';
 import { WebhookEndpoint } from '../src/webhook/endpoints/entities/webhook-endpoint.entity.js';

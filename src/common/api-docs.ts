@@ -67,9 +67,8 @@ type Content = Record<string, { schema: Schema }>;
 
 /**
  * Rules that hold for every route, applied to the generated document so it states them exactly:
- * - request bodies refuse unknown fields (the ValidationPipe forbids them), and every optional field
- *   of a body accepts null, meaning the same as leaving it out (class-validator's IsOptional),
- *   except one declared `nullable: false`, whose validator refuses null;
+ * - request bodies are stated by the schemas that validate them (common/request-schema.ts), unknown
+ *   fields and null included, so nothing here adds to their rules;
  * - a nullable enum lists null among its values, so the step it describes validates against it;
  * - a nullable $ref or a nullable oneOf offers null as a branch of its own;
  * - errors are JSON even on a route whose success is text (/metrics);
@@ -79,13 +78,8 @@ type Content = Record<string, { schema: Schema }>;
  */
 export function refineApiDocument(document: OpenAPIObject): OpenAPIObject {
   const schemas = (document.components?.schemas ?? {}) as Record<string, Schema>;
-  const requestSchemas = new Set<string>();
   for (const path of Object.values(document.paths)) {
     for (const operation of Object.values(path as Record<string, Record<string, unknown>>)) {
-      const body = operation.requestBody as { content?: Content } | undefined;
-      for (const media of Object.values(body?.content ?? {})) {
-        collectRefs(media.schema, schemas, requestSchemas);
-      }
       const responses = (operation.responses ?? {}) as Record<string, { content?: Content }>;
       for (const response of Object.values(responses)) {
         const text = response.content?.['text/plain'];
@@ -102,22 +96,6 @@ export function refineApiDocument(document: OpenAPIObject): OpenAPIObject {
         content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorView' } } },
       } as { content?: Content };
       operation.responses = responses;
-    }
-  }
-  for (const name of requestSchemas) {
-    const schema = schemas[name];
-    schema.additionalProperties = false;
-    for (const [property, definition] of Object.entries(schema.properties ?? {})) {
-      if (schema.required?.includes(property)) continue;
-      // An optional field that refuses null says so with `nullable: false` (`max_in_flight`).
-      if (definition.nullable === false) {
-        delete definition.nullable;
-        continue;
-      }
-      // Beside a $ref every other keyword is ignored (OpenAPI 3.0), so a nullable ref is an allOf.
-      schema.properties![property] = definition.$ref
-        ? { allOf: [{ $ref: definition.$ref }], nullable: true }
-        : { ...definition, nullable: true };
     }
   }
   for (const schema of Object.values(schemas)) {
@@ -149,27 +127,4 @@ function nullAsBranch(definition: Schema): Schema {
   if (allOf?.length === 1 && !oneOf) return { ...rest, oneOf: [allOf[0], NULL_ONLY] };
   if (oneOf && !allOf) return { ...rest, oneOf: [...oneOf, NULL_ONLY] };
   return definition;
-}
-
-/** The names of the component schemas `schema` uses, itself included, followed through properties. */
-function collectRefs(
-  schema: Schema | undefined,
-  schemas: Record<string, Schema>,
-  found: Set<string>,
-): void {
-  if (!schema) return;
-  const name = schema.$ref?.split('/').pop();
-  if (name) {
-    if (found.has(name)) return;
-    found.add(name);
-    return collectRefs(schemas[name], schemas, found);
-  }
-  for (const nested of [
-    ...Object.values(schema.properties ?? {}),
-    ...(schema.items ? [schema.items] : []),
-    ...(schema.allOf ?? []),
-    ...(schema.oneOf ?? []),
-  ]) {
-    collectRefs(nested, schemas, found);
-  }
 }

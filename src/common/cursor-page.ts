@@ -1,50 +1,62 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
-import { IsIn, IsOptional, ValidateBy } from 'class-validator';
 import { Brackets, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import { Type } from 'typebox';
 import { DomainError } from './domain-error.js';
+import { reportOrder, withMessages } from './request-schema.js';
+import type { TSchema } from 'typebox';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 1000;
+
+/** The paging fields of every list's query (`after` / `before` are the list's own: `idCursor`). */
+export const PAGE_FIELDS = {
+  limit: Type.Optional(
+    withMessages(
+      Type.Unsafe<number>({
+        type: 'integer',
+        minimum: 1,
+        maximum: MAX_PAGE_SIZE,
+        default: DEFAULT_PAGE_SIZE,
+      }),
+      // One message, so `?limit=1&limit=2` is not told three things that contradict each other.
+      (value) => [
+        Array.isArray(value)
+          ? 'limit must be given once'
+          : `limit must be an integer from 1 to ${MAX_PAGE_SIZE}`,
+      ],
+    ),
+  ),
+  order: Type.Optional(
+    withMessages(
+      Type.Unsafe<'asc' | 'desc'>({ type: 'string', enum: ['asc', 'desc'], default: 'desc' }),
+      () => ['order must be one of the following values: asc, desc'],
+    ),
+  ),
+  order_by: Type.Optional(
+    withMessages(
+      Type.Unsafe<'created_at'>({ type: 'string', enum: ['created_at'], default: 'created_at' }),
+      () => ['order_by must be one of the following values: created_at'],
+    ),
+  ),
+};
+
+/** A list's query schema, its problems reported field by field with the paging fields last. */
+export function reportedOwnFirst<T extends TSchema>(schema: T): T {
+  const names = Object.keys((schema as { properties?: object }).properties ?? {});
+  const paging = Object.keys(PAGE_FIELDS);
+  return reportOrder(schema, [
+    ...names.filter((name) => !paging.includes(name)),
+    ...paging.filter((name) => names.includes(name)),
+  ]);
+}
 
 /**
  * Letta's paging contract, shared by every list: rows ordered by `created_at` then `id`;
  * `after` / `before` are row ids and select what comes after / before that row in the requested
  * order, so a client pages forward with `after=<last id>` until an empty page.
  */
-export class PageQuery {
-  @ApiPropertyOptional({
-    type: 'integer',
-    minimum: 1,
-    maximum: MAX_PAGE_SIZE,
-    default: DEFAULT_PAGE_SIZE,
-  })
-  @IsOptional()
-  // Plain digits only: "1e3" or "0x10" are not page sizes.
-  @Transform(({ value }: { value: unknown }) =>
-    typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value,
-  )
-  // One rule, so `?limit=1&limit=2` gets one message, not three that contradict each other.
-  @ValidateBy({
-    name: 'isPageSize',
-    validator: {
-      validate: (value: unknown) =>
-        Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_PAGE_SIZE,
-      defaultMessage: (args) =>
-        Array.isArray(args?.value)
-          ? 'limit must be given once'
-          : `limit must be an integer from 1 to ${MAX_PAGE_SIZE}`,
-    },
-  })
+export interface PageQuery {
   limit?: number;
-
-  @ApiPropertyOptional({ enum: ['asc', 'desc'], default: 'desc' })
-  @IsOptional()
-  @IsIn(['asc', 'desc'])
   order?: 'asc' | 'desc';
-  @ApiPropertyOptional({ enum: ['created_at'], default: 'created_at' })
-  @IsOptional()
-  @IsIn(['created_at'])
   order_by?: 'created_at';
   after?: string;
   before?: string;

@@ -1,6 +1,6 @@
 import { BadRequestException, PipeTransform } from '@nestjs/common';
-import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, Matches } from 'class-validator';
+import { Type } from 'typebox';
+import { withMessages } from './request-schema.js';
 
 /** The shape of one kind of id, and how to name it in a 400. */
 export interface IdFormat {
@@ -25,14 +25,15 @@ export class ParseIdPipe implements PipeTransform<string, string> {
   }
 }
 
-/** A paging cursor (`after` / `before`): an optional id of the listed kind. */
-export const IdCursor =
-  (format: IdFormat, field: 'after' | 'before') => (target: object, property: string | symbol) => {
-    ApiPropertyOptional({
-      type: String,
-      pattern: format.pattern.source,
-      description: `${format.description}: the rows that come ${field} it in the requested order.`,
-    })(target, property);
-    IsOptional()(target, property);
-    Matches(format.pattern, { message: mustBe(field, format) })(target, property);
-  };
+/** A paging cursor (`after` / `before`) of a query schema: an optional id of the listed kind. */
+export const idCursor = (format: IdFormat, field: 'after' | 'before') =>
+  Type.Optional(
+    withMessages(
+      Type.Unsafe<string>({
+        type: 'string',
+        pattern: format.pattern.source,
+        description: `${format.description}: the rows that come ${field} it in the requested order.`,
+      }),
+      () => [mustBe(field, format)],
+    ),
+  );

@@ -1,8 +1,10 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
+import { ListRunStepsQuerySchema } from './dto/list-steps.query.js';
+import type { ListRunStepsQuery } from './dto/list-steps.query.js';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../common/api-docs.js';
+import { ApiQueryOf, QueryPipe } from '../common/schema-pipe.js';
 import { StepView } from './dto/step.view.js';
-import { ListRunStepsQuery } from './dto/list-steps.query.js';
 import { presentStep, StepJson } from './step.presenter.js';
 import { StepsService } from './steps.service.js';
 
@@ -14,12 +16,13 @@ export class RunsController {
 
   /** The run's steps, with the same filters and paging as GET /v1/steps. */
   @Get(':run_id/steps')
+  @ApiQueryOf(ListRunStepsQuerySchema)
   @ApiOperation({ summary: "List a run's steps, with the same filters and paging" })
   @ApiOkResponse({ type: [StepView] })
   @ApiErrors(400)
   async listRunSteps(
     @Param('run_id') runId: string,
-    @Query() query: ListRunStepsQuery,
+    @Query(new QueryPipe(ListRunStepsQuerySchema)) query: ListRunStepsQuery,
   ): Promise<StepJson[]> {
     return (await this.steps.list({ ...query, run_id: runId })).map(presentStep);
   }

@@ -1,7 +1,16 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
+import { StepMetricsSchema } from './dto/step-metrics.dto.js';
+import type { StepMetricsDto } from './dto/step-metrics.dto.js';
+import { ListStepsQuerySchema } from './dto/list-steps.query.js';
+import type { ListStepsQuery } from './dto/list-steps.query.js';
+import { StepFeedbackSchema } from './dto/feedback.dto.js';
+import type { StepFeedbackDto } from './dto/feedback.dto.js';
+import { CreateStepSchema } from './dto/create-step.dto.js';
+import type { CreateStepDto } from './dto/create-step.dto.js';
+import { CancelStepSchema, StepErrorSchema, StepSuccessSchema } from './dto/complete-step.dto.js';
+import type { CancelStepDto, StepErrorDto, StepSuccessDto } from './dto/complete-step.dto.js';
 import {
   ApiBearerAuth,
-  ApiBody,
   ApiCreatedResponse,
   ApiOkResponse,
   ApiOperation,
@@ -9,11 +18,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ApiBodyErrors, ApiErrors } from '../common/api-docs.js';
-import { CancelStepDto, StepErrorDto, StepSuccessDto } from './dto/complete-step.dto.js';
-import { CreateStepDto } from './dto/create-step.dto.js';
-import { StepFeedbackDto } from './dto/feedback.dto.js';
-import { ListStepsQuery } from './dto/list-steps.query.js';
-import { StepMetricsDto } from './dto/step-metrics.dto.js';
+import { ApiJsonBody, ApiQueryOf, BodyPipe, QueryPipe } from '../common/schema-pipe.js';
 import { ParseStepIdPipe, STEP_ID_PATTERN } from './step-id.js';
 import { StepMetricsView, StepView } from './dto/step.view.js';
 import { presentStep, presentStepMetrics, StepJson, StepMetricsJson } from './step.presenter.js';
@@ -38,18 +43,22 @@ export class StepsController {
   constructor(private readonly steps: StepsService) {}
 
   @Post()
+  @ApiJsonBody(CreateStepSchema)
   @ApiOperation({ summary: 'Record a new step (always pending)' })
   @ApiCreatedResponse({ type: StepView })
   @ApiBodyErrors(409)
-  async createStep(@Body() dto: CreateStepDto): Promise<StepJson> {
+  async createStep(@Body(new BodyPipe(CreateStepSchema)) dto: CreateStepDto): Promise<StepJson> {
     return presentStep(await this.steps.create(dto));
   }
 
   @Get()
+  @ApiQueryOf(ListStepsQuerySchema)
   @ApiOperation({ summary: 'List steps: filters and cursor paging (also at /v1/steps/)' })
   @ApiOkResponse({ type: [StepView] })
   @ApiErrors(400)
-  async listSteps(@Query() query: ListStepsQuery): Promise<StepJson[]> {
+  async listSteps(
+    @Query(new QueryPipe(ListStepsQuerySchema)) query: ListStepsQuery,
+  ): Promise<StepJson[]> {
     return (await this.steps.list(query)).map(presentStep);
   }
 
@@ -64,26 +73,28 @@ export class StepsController {
 
   @Post(':step_id/success')
   @HttpCode(200)
+  @ApiJsonBody(StepSuccessSchema)
   @ApiOperation({ summary: 'Mark the step successful', description: TERMINAL_NOTE })
   @StepIdParam()
   @ApiOkResponse({ type: StepView })
   @ApiBodyErrors(404, 409)
   async completeStepSuccess(
     @Param('step_id', ParseStepIdPipe) stepId: string,
-    @Body() dto: StepSuccessDto,
+    @Body(new BodyPipe(StepSuccessSchema)) dto: StepSuccessDto,
   ): Promise<StepJson> {
     return presentStep(await this.steps.markSucceeded(stepId, dto));
   }
 
   @Post(':step_id/error')
   @HttpCode(200)
+  @ApiJsonBody(StepErrorSchema)
   @ApiOperation({ summary: 'Mark the step failed', description: TERMINAL_NOTE })
   @StepIdParam()
   @ApiOkResponse({ type: StepView })
   @ApiBodyErrors(404, 409)
   async completeStepError(
     @Param('step_id', ParseStepIdPipe) stepId: string,
-    @Body() dto: StepErrorDto,
+    @Body(new BodyPipe(StepErrorSchema)) dto: StepErrorDto,
   ): Promise<StepJson> {
     return presentStep(await this.steps.markFailed(stepId, dto));
   }
@@ -94,37 +105,39 @@ export class StepsController {
     summary: 'Mark the step cancelled (an empty body is fine)',
     description: TERMINAL_NOTE,
   })
-  @ApiBody({ type: CancelStepDto, required: false })
+  @ApiJsonBody(CancelStepSchema, false)
   @StepIdParam()
   @ApiOkResponse({ type: StepView })
   @ApiBodyErrors(404, 409)
   async cancelStep(
     @Param('step_id', ParseStepIdPipe) stepId: string,
-    @Body() dto: CancelStepDto,
+    @Body(new BodyPipe(CancelStepSchema)) dto: CancelStepDto,
   ): Promise<StepJson> {
     return presentStep(await this.steps.markCancelled(stepId, dto));
   }
 
   @Patch(':step_id/feedback')
+  @ApiJsonBody(StepFeedbackSchema)
   @ApiOperation({ summary: 'Set or clear feedback, and optionally replace tags' })
   @StepIdParam()
   @ApiOkResponse({ type: StepView })
   @ApiBodyErrors(404)
   async setStepFeedback(
     @Param('step_id', ParseStepIdPipe) stepId: string,
-    @Body() dto: StepFeedbackDto,
+    @Body(new BodyPipe(StepFeedbackSchema)) dto: StepFeedbackDto,
   ): Promise<StepJson> {
     return presentStep(await this.steps.recordFeedback(stepId, dto));
   }
 
   @Put(':step_id/metrics')
+  @ApiJsonBody(StepMetricsSchema)
   @ApiOperation({ summary: 'Record timing metrics; fields left out keep their value' })
   @StepIdParam()
   @ApiOkResponse({ type: StepMetricsView })
   @ApiBodyErrors(404)
   async putStepMetrics(
     @Param('step_id', ParseStepIdPipe) stepId: string,
-    @Body() dto: StepMetricsDto,
+    @Body(new BodyPipe(StepMetricsSchema)) dto: StepMetricsDto,
   ): Promise<StepMetricsJson> {
     return presentStepMetrics(await this.steps.recordMetrics(stepId, dto));
   }

@@ -1,45 +1,61 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsIn, IsOptional, IsString, MaxLength, ValidateNested } from 'class-validator';
-import { STOP_REASONS, StopReason } from '../step-status.js';
-import { StepMetricsDto } from './step-metrics.dto.js';
-import { UsageDto } from './usage.dto.js';
-import { OptionalObject } from './validators.js';
+import { Type } from 'typebox';
+import { UsageSchema } from './usage.dto.js';
+import { StepMetricsSchema } from './step-metrics.dto.js';
+import type { Static } from 'typebox';
+import { named, nullableObject } from '../../common/request-schema.js';
+import { STOP_REASONS } from '../step-status.js';
+import type { StopReason } from '../step-status.js';
+import { field, OptionalObject, oneOfMessages, textMessages } from './validators.js';
 
-export class CancelStepDto {
-  @ApiPropertyOptional({ enum: STOP_REASONS, nullable: true, example: 'end_turn' })
-  @IsOptional()
-  @IsIn(STOP_REASONS)
-  stop_reason?: StopReason | null;
-}
+const stopReason = () =>
+  Type.Optional(
+    field<StopReason | null>(
+      { type: 'string', enum: [...STOP_REASONS, null], nullable: true, example: 'end_turn' },
+      oneOfMessages(STOP_REASONS),
+    ),
+  );
 
-export class StepSuccessDto extends CancelStepDto {
-  @ApiPropertyOptional({ type: () => UsageDto })
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => UsageDto)
-  usage?: UsageDto;
+export const CancelStepSchema = named(
+  'CancelStepDto',
+  Type.Object({ stop_reason: stopReason() }, { additionalProperties: false }),
+);
+export type CancelStepDto = Static<typeof CancelStepSchema>;
 
-  @ApiPropertyOptional({ type: () => StepMetricsDto })
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => StepMetricsDto)
-  metrics?: StepMetricsDto;
-}
+export const StepSuccessSchema = named(
+  'StepSuccessDto',
+  Type.Object(
+    {
+      stop_reason: stopReason(),
+      usage: Type.Optional(nullableObject(UsageSchema)),
+      metrics: Type.Optional(nullableObject(StepMetricsSchema)),
+    },
+    { additionalProperties: false },
+  ),
+  ['usage', 'metrics', 'stop_reason'],
+);
+export type StepSuccessDto = Static<typeof StepSuccessSchema>;
 
-export class StepErrorDto extends CancelStepDto {
-  @ApiProperty({ maxLength: 512, example: 'ToolExecutionError' })
-  @IsString()
-  @MaxLength(512)
-  error_type: string;
-  @ApiProperty({ maxLength: 65_536, example: 'search tool timed out' })
-  @IsString()
-  @MaxLength(65_536)
-  error_message: string;
-  @ApiPropertyOptional({ type: String, maxLength: 262_144, nullable: true })
-  @IsOptional()
-  @IsString()
-  @MaxLength(262_144)
-  error_traceback?: string | null;
-  @OptionalObject() error_details?: object | null;
-}
+/** A required text, refused with its length rule first, then its type (as it always was). */
+const requiredText = (maxLength: number, example: string) =>
+  field<string>({ type: 'string', maxLength, example }, textMessages(maxLength, true));
+
+export const StepErrorSchema = named(
+  'StepErrorDto',
+  Type.Object(
+    {
+      stop_reason: stopReason(),
+      error_type: requiredText(512, 'ToolExecutionError'),
+      error_message: requiredText(65_536, 'search tool timed out'),
+      error_traceback: Type.Optional(
+        field<string | null>(
+          { type: 'string', maxLength: 262_144, nullable: true },
+          textMessages(262_144, true),
+        ),
+      ),
+      error_details: Type.Optional(OptionalObject()),
+    },
+    { additionalProperties: false },
+  ),
+  ['error_type', 'error_message', 'error_traceback', 'error_details', 'stop_reason'],
+);
+export type StepErrorDto = Static<typeof StepErrorSchema>;

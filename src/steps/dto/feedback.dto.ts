@@ -1,13 +1,26 @@
-import { ApiProperty } from '@nestjs/swagger';
-import { IsIn, ValidateIf } from 'class-validator';
-import { FEEDBACK_VALUES, Feedback } from '../step-status.js';
-import { OptionalTags } from './validators.js';
+import { Type } from 'typebox';
+import type { Static } from 'typebox';
+import { named } from '../../common/request-schema.js';
+import { FEEDBACK_VALUES } from '../step-status.js';
+import type { Feedback } from '../step-status.js';
+import { field, oneOfMessages, OptionalTags } from './validators.js';
 
-export class StepFeedbackDto {
-  @ApiProperty({ enum: FEEDBACK_VALUES, nullable: true, description: 'null clears the feedback.' })
-  @ValidateIf((dto: StepFeedbackDto) => dto.feedback !== null)
-  @IsIn(FEEDBACK_VALUES)
-  feedback: Feedback | null;
-
-  @OptionalTags("When given, replaces the step's tags.") tags?: string[];
-}
+export const StepFeedbackSchema = named(
+  'StepFeedbackDto',
+  Type.Object(
+    {
+      feedback: field<Feedback | null>(
+        {
+          type: 'string',
+          enum: [...FEEDBACK_VALUES, null],
+          nullable: true,
+          description: 'null clears the feedback.',
+        },
+        oneOfMessages(FEEDBACK_VALUES),
+      ),
+      tags: Type.Optional(OptionalTags("When given, replaces the step's tags.")),
+    },
+    { additionalProperties: false },
+  ),
+);
+export type StepFeedbackDto = Static<typeof StepFeedbackSchema>;

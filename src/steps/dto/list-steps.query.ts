@@ -1,55 +1,53 @@
-import { ApiPropertyOptional, OmitType } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
-import { IsIn, IsOptional } from 'class-validator';
-import { IdCursor } from '../../common/id-format.js';
-import { PageQuery } from '../../common/cursor-page.js';
+import { Type } from 'typebox';
+import type { Static, TUnsafe } from 'typebox';
+import { idCursor } from '../../common/id-format.js';
+import { PAGE_FIELDS, reportedOwnFirst } from '../../common/cursor-page.js';
+import { isoTimestamp } from '../../common/iso-timestamp.js';
 import { STEP_ID } from '../step-id.js';
 import { FEEDBACK_VALUES, STEP_STATUSES } from '../step-status.js';
 import type { Feedback, StepStatus } from '../step-status.js';
-import { OptionalText, RepeatableParam } from './validators.js';
-import { IsoTimestamp } from '../../common/iso-timestamp.js';
+import { field, oneOfMessages, OptionalTags, textMessages } from './validators.js';
+
+const text = () =>
+  Type.Optional(field<string>({ type: 'string', maxLength: 512 }, textMessages(512)));
+
+/** A query parameter that may repeat: `?tags=a&tags=b` → ['a', 'b'], `?tags=a` → ['a']. */
+const repeatable = (description: string) =>
+  Type.Optional(OptionalTags(description, false) as TUnsafe<string[]>);
+
+const filters = (withRun: boolean) => ({
+  agent_id: text(),
+  ...(withRun ? { run_id: text() } : {}),
+  project_id: text(),
+  model: text(),
+  status: Type.Optional(
+    field<StepStatus>({ type: 'string', enum: [...STEP_STATUSES] }, oneOfMessages(STEP_STATUSES)),
+  ),
+  feedback: Type.Optional(
+    field<Feedback>({ type: 'string', enum: [...FEEDBACK_VALUES] }, oneOfMessages(FEEDBACK_VALUES)),
+  ),
+  has_feedback: Type.Optional(
+    field<boolean>(
+      { type: 'boolean', description: 'true: only steps with feedback; false: only without.' },
+      () => ['has_feedback must be true or false'],
+    ),
+  ),
+  trace_ids: repeatable('Steps with any of these trace ids (repeat the parameter).'),
+  tags: repeatable('Steps that carry every one of these tags (repeat the parameter).'),
+  start_date: Type.Optional(isoTimestamp({ description: 'created_at at or after this time.' })),
+  end_date: Type.Optional(isoTimestamp({ description: 'created_at at or before this time.' })),
+  after: idCursor(STEP_ID, 'after'),
+  before: idCursor(STEP_ID, 'before'),
+});
 
 /** Filters and cursor paging of the step lists (Letta's paging contract). */
-export class ListStepsQuery extends PageQuery {
-  @OptionalText() agent_id?: string;
-  @OptionalText() run_id?: string;
-  @OptionalText() project_id?: string;
-  @OptionalText() model?: string;
-  @ApiPropertyOptional({ enum: STEP_STATUSES })
-  @IsOptional()
-  @IsIn(STEP_STATUSES)
-  status?: StepStatus;
-  @ApiPropertyOptional({ enum: FEEDBACK_VALUES })
-  @IsOptional()
-  @IsIn(FEEDBACK_VALUES)
-  feedback?: Feedback;
-
-  @ApiPropertyOptional({
-    type: Boolean,
-    description: 'true: only steps with feedback; false: only without.',
-  })
-  @IsOptional()
-  @Transform(({ value }: { value: unknown }) =>
-    value === 'true' ? true : value === 'false' ? false : value,
-  )
-  @IsIn([true, false], { message: 'has_feedback must be true or false' })
-  has_feedback?: boolean;
-
-  @RepeatableParam('Steps with any of these trace ids (repeat the parameter).')
-  trace_ids?: string[];
-  @RepeatableParam('Steps that carry every one of these tags (repeat the parameter).')
-  tags?: string[];
-
-  @ApiPropertyOptional({ format: 'date-time', description: 'created_at at or after this time.' })
-  @IsoTimestamp()
-  start_date?: string;
-  @ApiPropertyOptional({ format: 'date-time', description: 'created_at at or before this time.' })
-  @IsoTimestamp()
-  end_date?: string;
-
-  @IdCursor(STEP_ID, 'after') declare after?: string;
-  @IdCursor(STEP_ID, 'before') declare before?: string;
-}
+export const ListStepsQuerySchema = reportedOwnFirst(
+  Type.Object({ ...PAGE_FIELDS, ...filters(true) }, { additionalProperties: false }),
+);
+export type ListStepsQuery = Static<typeof ListStepsQuerySchema>;
 
 /** The same, under /v1/runs/{run_id}/steps: the run comes from the path, so no run_id filter. */
-export class ListRunStepsQuery extends OmitType(ListStepsQuery, ['run_id'] as const) {}
+export const ListRunStepsQuerySchema = reportedOwnFirst(
+  Type.Object({ ...PAGE_FIELDS, ...filters(false) }, { additionalProperties: false }),
+);
+export type ListRunStepsQuery = Static<typeof ListRunStepsQuerySchema>;

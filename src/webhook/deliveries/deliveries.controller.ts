@@ -1,4 +1,8 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { RecoverDeliveriesSchema } from './dto/recover-deliveries.dto.js';
+import type { RecoverDeliveriesDto } from './dto/recover-deliveries.dto.js';
+import { ListDeliveriesQuerySchema } from './dto/list-deliveries.query.js';
+import type { ListDeliveriesQuery } from './dto/list-deliveries.query.js';
 import {
   ApiAcceptedResponse,
   ApiBearerAuth,
@@ -8,6 +12,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ApiBodyErrors, ApiErrors } from '../../common/api-docs.js';
+import { ApiJsonBody, ApiQueryOf, BodyPipe, QueryPipe } from '../../common/schema-pipe.js';
 import { ParseIdPipe } from '../../common/id-format.js';
 import { DeliveriesService, DeliverySummary } from './deliveries.service.js';
 import {
@@ -24,8 +29,6 @@ import {
   presentDelivery,
   presentDeliveryWithAttempts,
 } from './delivery.presenter.js';
-import { ListDeliveriesQuery } from './dto/list-deliveries.query.js';
-import { RecoverDeliveriesDto } from './dto/recover-deliveries.dto.js';
 
 /** The delivery `id` path parameter. */
 const ParseDeliveryIdPipe = new ParseIdPipe(DELIVERY_ID, 'id');
@@ -48,12 +51,15 @@ export class DeliveriesController {
   ) {}
 
   @Get()
+  @ApiQueryOf(ListDeliveriesQuerySchema)
   @ApiOperation({
     summary: 'List deliveries, newest first; filter by status, step and endpoint, page like steps',
   })
   @ApiOkResponse({ type: [DeliveryView] })
   @ApiErrors(400)
-  async listDeliveries(@Query() query: ListDeliveriesQuery): Promise<DeliveryJson[]> {
+  async listDeliveries(
+    @Query(new QueryPipe(ListDeliveriesQuerySchema)) query: ListDeliveriesQuery,
+  ): Promise<DeliveryJson[]> {
     return (await this.reads.list(query)).map(presentDelivery);
   }
 
@@ -80,13 +86,16 @@ export class DeliveriesController {
 
   @Post('recover')
   @HttpCode(202)
+  @ApiJsonBody(RecoverDeliveriesSchema)
   @ApiOperation({
     summary:
       'Put every failed delivery created since a time (of one endpoint, or all) back to pending',
   })
   @ApiAcceptedResponse({ type: RecoverResultView })
   @ApiBodyErrors()
-  async recoverDeliveries(@Body() dto: RecoverDeliveriesDto): Promise<{ requeued: number }> {
+  async recoverDeliveries(
+    @Body(new BodyPipe(RecoverDeliveriesSchema)) dto: RecoverDeliveriesDto,
+  ): Promise<{ requeued: number }> {
     return { requeued: await this.deliveries.recoverFailedSince(dto.since, dto.endpoint_id) };
   }
 

@@ -20,10 +20,14 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ApiBodyErrors, ApiErrors } from '../../common/api-docs.js';
-import { IdCursor, ParseIdPipe } from '../../common/id-format.js';
-import { PageQuery } from '../../common/cursor-page.js';
+import { idCursor, ParseIdPipe } from '../../common/id-format.js';
+import { PAGE_FIELDS, reportedOwnFirst } from '../../common/cursor-page.js';
+import { ApiJsonBody, ApiQueryOf, BodyPipe, QueryPipe } from '../../common/schema-pipe.js';
+import { Type } from 'typebox';
+import type { Static } from 'typebox';
 import { EndpointNotFoundError } from '../webhook.errors.js';
-import { CreateEndpointDto, UpdateEndpointDto } from './dto/endpoint.dto.js';
+import { CreateEndpointSchema, UpdateEndpointSchema } from './dto/endpoint.dto.js';
+import type { CreateEndpointDto, UpdateEndpointDto } from './dto/endpoint.dto.js';
 import {
   CreatedEndpointView,
   EndpointSecretView,
@@ -54,10 +58,17 @@ const EndpointIdParam = () =>
     example: 'ep_0f1e2d3c4b5a69788796a5b4c3d2e1f0',
   });
 
-export class ListEndpointsQuery extends PageQuery {
-  @IdCursor(ENDPOINT_ID, 'after') declare after?: string;
-  @IdCursor(ENDPOINT_ID, 'before') declare before?: string;
-}
+export const ListEndpointsQuerySchema = reportedOwnFirst(
+  Type.Object(
+    {
+      ...PAGE_FIELDS,
+      after: idCursor(ENDPOINT_ID, 'after'),
+      before: idCursor(ENDPOINT_ID, 'before'),
+    },
+    { additionalProperties: false },
+  ),
+);
+export type ListEndpointsQuery = Static<typeof ListEndpointsQuerySchema>;
 
 /** 400 for a header whose value is the mask a view showed: storing it would lose the real one. */
 function refuseMaskedHeaderValues(headers: Record<string, string> | null | undefined): void {
@@ -83,10 +94,13 @@ export class EndpointsController {
   ) {}
 
   @Post()
+  @ApiJsonBody(CreateEndpointSchema)
   @ApiOperation({ summary: 'Create an endpoint; its secret is in the answer' })
   @ApiCreatedResponse({ type: CreatedEndpointView })
   @ApiBodyErrors()
-  async createEndpoint(@Body() dto: CreateEndpointDto): Promise<EndpointJson & { secret: string }> {
+  async createEndpoint(
+    @Body(new BodyPipe(CreateEndpointSchema)) dto: CreateEndpointDto,
+  ): Promise<EndpointJson & { secret: string }> {
     refuseMaskedHeaderValues(dto.headers);
     const endpoint = await this.endpoints.create(dto);
     // A new id has no throttle row yet: its breaker is closed.
@@ -97,13 +111,16 @@ export class EndpointsController {
   }
 
   @Get()
+  @ApiQueryOf(ListEndpointsQuerySchema)
   @ApiOperation({
     summary:
       'List endpoints, paged like steps; the environment endpoint (env), when set, opens the first page',
   })
   @ApiOkResponse({ type: [EndpointView] })
   @ApiErrors(400)
-  async listEndpoints(@Query() query: ListEndpointsQuery): Promise<EndpointJson[]> {
+  async listEndpoints(
+    @Query(new QueryPipe(ListEndpointsQuerySchema)) query: ListEndpointsQuery,
+  ): Promise<EndpointJson[]> {
     const environment = this.registry.environmentEndpoint;
     const firstPage = !query.after && !query.before;
     if (query.after === ENV_ENDPOINT_ID) query.after = undefined;
@@ -161,6 +178,7 @@ export class EndpointsController {
   }
 
   @Patch(':id')
+  @ApiJsonBody(UpdateEndpointSchema)
   @ApiOperation({
     summary:
       'Change an endpoint; {disabled: true} holds its deliveries, {disabled: false} releases them',
@@ -170,7 +188,7 @@ export class EndpointsController {
   @ApiBodyErrors(404, 409)
   async updateEndpoint(
     @Param('id', ParseEndpointIdPipe) id: string,
-    @Body() dto: UpdateEndpointDto,
+    @Body(new BodyPipe(UpdateEndpointSchema)) dto: UpdateEndpointDto,
   ): Promise<EndpointJson> {
     refuseMaskedHeaderValues(dto.headers);
     const updated = await this.endpoints.update(id, dto);
