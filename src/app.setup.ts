@@ -1,21 +1,49 @@
 import { readFileSync } from 'node:fs';
 import { INestApplication, NestApplicationOptions } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { refineApiDocument } from './common/api-docs.js';
-import type { NextFunction, Request, Response } from 'express';
-import { API_KEY_REFUSAL, bearerMatches, digest } from './auth/api-key.middleware.js';
+import { pathOf, requireApiKey } from './auth/api-key.hook.js';
 import { ErrorResponseFilter } from './common/error-response.filter.js';
 import { ExactValidationPipe } from './common/exact-validation.pipe.js';
+import { MAX_BODY_BYTES, parseJsonBodies } from './common/json-body.hooks.js';
+import { logRequests } from './common/request-log.hook.js';
 import { CheckedPathPipe } from './common/text-rules.js';
 import { STEPHOOK_VERSION } from './common/version.js';
 import { appConfig } from './config/app.config.js';
 import type { AppConfig } from './config/app.config.js';
+import { traceRequests } from './tracing/http-tracing.hook.js';
 
-/** Nest's JSON parser is off: JsonBodyMiddleware reads bodies (size limit, exact big integers). */
+/** Nest's JSON parser is off: parseJsonBodies reads bodies (size limit, exact big integers). */
 export const APP_OPTIONS: NestApplicationOptions = { bodyParser: false };
 
-/** Everything main.ts and the e2e tests both apply to the app, so tests run what ships. */
+/**
+ * The HTTP layer of the API and of a worker's operator listener: Fastify, routing as the API always
+ * has (SPEC lists `/v1/steps/` beside `/v1/steps`): paths match whatever their case and with or
+ * without a trailing slash, and a path parameter has no length limit of its own (Node's header size
+ * bounds the URL), so a long id is a 400 naming it rather than a 414. No Nest middleware: what
+ * runs around the routes is Fastify hooks (setUpApp), so @fastify/middie and its per-request hook
+ * are left out (`skipMiddie`; a `consumer.apply(…)` would not run).
+ */
+export function createHttpAdapter(): FastifyAdapter {
+  return new FastifyAdapter({
+    skipMiddie: true,
+    bodyLimit: MAX_BODY_BYTES,
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 1 << 20 },
+  });
+}
+
+/** The Fastify instance under a Nest application made with createHttpAdapter(). */
+export function fastifyOf(app: INestApplication): FastifyInstance {
+  return (app as NestFastifyApplication).getHttpAdapter().getInstance();
+}
+
+/**
+ * Everything main.ts and the e2e tests both apply to the app, so tests run what ships. Call before
+ * `init()`/`listen()`: the hooks must be in place before Fastify is ready.
+ */
 export function setUpApp(app: INestApplication): INestApplication {
   app.useGlobalPipes(
     new CheckedPathPipe(),
@@ -27,17 +55,43 @@ export function setUpApp(app: INestApplication): INestApplication {
     }),
   );
   app.useGlobalFilters(new ErrorResponseFilter(app.get(HttpAdapterHost).httpAdapter));
+  const fastify = fastifyOf(app);
+  const { apiKey } = app.get<AppConfig>(appConfig.KEY);
+  // First, so a refused key or a bad body is traced too (hooked in only while tracing is on).
+  traceRequests(fastify);
+  logRequests(fastify);
+  requireApiKey(fastify, apiKey, needsApiKey);
+  if (apiKey) serveApiDocsKeyPage(fastify);
+  parseJsonBodies(fastify);
   serveApiDocs(app);
   return app;
 }
 
 /**
- * OpenAPI at /docs (UI), /docs-json and /docs-yaml. Swagger mounts these straight on Express, ahead
- * of Nest's middleware, so with API_KEY set they get their own gate here (`apiDocsBehindKey`).
+ * What API_KEY guards: every request but the probes (so orchestrators need no key), the dashboard
+ * page and its files (so it can ask for the key), and the API documents' key page and Swagger UI's
+ * library files (`serveApiDocsKeyPage`). Paths match as routes do: any case, a trailing slash.
  */
+function needsApiKey(request: FastifyRequest, path: string): boolean {
+  if (request.method === 'GET') {
+    const route = routePath(path);
+    if (OPEN_ROUTES.has(route) || route.startsWith('/dashboard/')) return false;
+  }
+  if (request.method === 'GET' || request.method === 'HEAD') {
+    if (KEY_PAGE.has(path) || path === KEY_PAGE_SCRIPT || SWAGGER_UI_FILES.has(path)) return false;
+  }
+  return true;
+}
+
+const OPEN_ROUTES = new Set(['/health', '/ready', '/dashboard']);
+
+function routePath(path: string): string {
+  const lower = path.toLowerCase();
+  return lower.length > 1 && lower.endsWith('/') ? lower.slice(0, -1) : lower;
+}
+
+/** OpenAPI at /docs (UI), /docs-json and /docs-yaml. */
 function serveApiDocs(app: INestApplication): void {
-  const { apiKey } = app.get<AppConfig>(appConfig.KEY);
-  if (apiKey) app.use(['/docs', '/docs-json', '/docs-yaml'], apiDocsBehindKey(digest(apiKey)));
   const document = createApiDocument(app);
   SwaggerModule.setup('docs', app, document, {
     jsonDocumentUrl: 'docs-json',
@@ -63,38 +117,36 @@ const KEY_PAGE_POLICY =
 
 /**
  * With API_KEY set: the document (/docs-json, /docs-yaml, and Swagger's /docs/swagger-ui-init.js,
- * which embeds it) needs the key; /docs opens without it on a page that holds nothing of the
- * document, asks for the key as the dashboard does, and fetches /docs-json with it.
+ * which embeds it) needs the key (`needsApiKey`); /docs opens without it on a page that holds
+ * nothing of the document, asks for the key as the dashboard does, and fetches /docs-json with it.
+ * Answered from an onRequest hook, after the key check, ahead of Swagger's own /docs page.
  */
-function apiDocsBehindKey(expected: Buffer) {
+function serveApiDocsKeyPage(fastify: FastifyInstance): void {
   let page: string | undefined;
   let script: string | undefined;
-  return (request: Request, response: Response, next: NextFunction): void => {
-    const path = request.baseUrl + request.path;
-    if (request.method === 'GET' || request.method === 'HEAD') {
-      if (KEY_PAGE.has(path)) {
-        page ??= readFileSync(new URL('api-docs.html', KEY_PAGE_DIR), 'utf8');
-        keyPageHeaders(response).type('html').send(page);
-        return;
-      }
-      if (path === KEY_PAGE_SCRIPT) {
-        script ??= readFileSync(new URL('api-docs.js', KEY_PAGE_DIR), 'utf8');
-        keyPageHeaders(response).type('text/javascript').send(script);
-        return;
-      }
-      if (SWAGGER_UI_FILES.has(path)) return next();
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD') return done();
+    const path = request.url.startsWith('/docs') ? pathOf(request.url) : '';
+    if (KEY_PAGE.has(path)) {
+      page ??= readFileSync(new URL('api-docs.html', KEY_PAGE_DIR), 'utf8');
+      void keyPageHeaders(reply).type('text/html; charset=utf-8').send(page);
+      return;
     }
-    if (bearerMatches(request.headers.authorization, expected)) return next();
-    response.status(401).json({ statusCode: 401, message: API_KEY_REFUSAL, error: 'Unauthorized' });
-  };
+    if (path === KEY_PAGE_SCRIPT) {
+      script ??= readFileSync(new URL('api-docs.js', KEY_PAGE_DIR), 'utf8');
+      void keyPageHeaders(reply).type('text/javascript; charset=utf-8').send(script);
+      return;
+    }
+    done();
+  });
 }
 
-function keyPageHeaders(response: Response): Response {
-  return response
-    .set('content-security-policy', KEY_PAGE_POLICY)
-    .set('cache-control', 'no-cache')
-    .set('referrer-policy', 'no-referrer')
-    .set('x-content-type-options', 'nosniff');
+function keyPageHeaders(reply: FastifyReply): FastifyReply {
+  return reply
+    .header('content-security-policy', KEY_PAGE_POLICY)
+    .header('cache-control', 'no-cache')
+    .header('referrer-policy', 'no-referrer')
+    .header('x-content-type-options', 'nosniff');
 }
 
 /** The OpenAPI document of every route; a contract test holds the server's answers to it. */
