@@ -1,11 +1,17 @@
 import { readFileSync } from 'node:fs';
-import { INestApplication, NestApplicationOptions } from '@nestjs/common';
+import { BadRequestException, INestApplication, NestApplicationOptions } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { refineApiDocument } from './common/api-docs.js';
-import { pathOf, requireApiKey } from './auth/api-key.hook.js';
+import {
+  API_KEY_REFUSAL,
+  bearerMatches,
+  digest,
+  pathOf,
+  requireApiKey,
+} from './auth/api-key.hook.js';
 import { ErrorResponseFilter } from './common/error-response.filter.js';
 import { ExactValidationPipe } from './common/exact-validation.pipe.js';
 import { MAX_BODY_BYTES, parseJsonBodies } from './common/json-body.hooks.js';
@@ -31,8 +37,34 @@ export function createHttpAdapter(): FastifyAdapter {
   return new FastifyAdapter({
     skipMiddie: true,
     bodyLimit: MAX_BODY_BYTES,
+    // Errors Fastify's router answers before any hook or Nest's exception layer.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      if (error.code !== 'FST_ERR_BAD_URL') return void reply.send(error);
+      const refusal = undecodableParam(request.url);
+      void reply.code(refusal.getStatus()).send(refusal.getResponse());
+    },
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 1 << 20 },
   });
+}
+
+/**
+ * A path whose percent-escapes do not decode, in Nest's error shape, naming the first segment that
+ * does not decode as Express's router did ("Failed to decode param '%zz'").
+ */
+function undecodableParam(url: string): BadRequestException {
+  const segment = pathOf(url)
+    .split('/')
+    .find((part) => !decodes(part));
+  return new BadRequestException(`Failed to decode param '${segment ?? pathOf(url)}'`);
+}
+
+function decodes(part: string): boolean {
+  try {
+    decodeURIComponent(part);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The Fastify instance under a Nest application made with createHttpAdapter(). */
@@ -61,42 +93,66 @@ export function setUpApp(app: INestApplication): INestApplication {
   traceRequests(fastify);
   logRequests(fastify);
   requireApiKey(fastify, apiKey, needsApiKey);
-  if (apiKey) serveApiDocsKeyPage(fastify);
+  if (apiKey) apiDocsBehindKey(fastify, apiKey);
   parseJsonBodies(fastify);
   serveApiDocs(app);
   return app;
 }
 
 /**
- * What API_KEY guards: every request but the probes (so orchestrators need no key), the dashboard
- * page and its files (so it can ask for the key), and the API documents' key page and Swagger UI's
- * library files (`serveApiDocsKeyPage`). Paths match as routes do: any case, a trailing slash.
+ * What API_KEY guards here: every request but the probes (so orchestrators need no key) and the
+ * dashboard page and its files (so it can ask for the key); the API documents have their own gate
+ * (`apiDocsBehindKey`). Paths match as routes do: any case, a trailing slash.
  */
 function needsApiKey(request: FastifyRequest, path: string): boolean {
-  if (request.method === 'GET') {
-    const route = routePath(path);
-    if (OPEN_ROUTES.has(route) || route.startsWith('/dashboard/')) return false;
-  }
-  if (request.method === 'GET' || request.method === 'HEAD') {
-    if (KEY_PAGE.has(path) || path === KEY_PAGE_SCRIPT || SWAGGER_UI_FILES.has(path)) return false;
-  }
-  return true;
+  if (API_DOCS.test(path)) return false;
+  if (request.method !== 'GET' && request.method !== 'HEAD') return true;
+  const route = routePath(path);
+  return !(OPEN_ROUTES.has(route) || route.startsWith('/dashboard/'));
 }
 
 const OPEN_ROUTES = new Set(['/health', '/ready', '/dashboard']);
+/** /docs, /docs-json, /docs-yaml and what lies under them. */
+const API_DOCS = /^\/docs(?:-json|-yaml)?(?:\/|$)/i;
 
 function routePath(path: string): string {
   const lower = path.toLowerCase();
   return lower.length > 1 && lower.endsWith('/') ? lower.slice(0, -1) : lower;
 }
 
-/** OpenAPI at /docs (UI), /docs-json and /docs-yaml. */
+/**
+ * OpenAPI at /docs (UI), /docs-json and /docs-yaml. Swagger sets `text/html` and
+ * `application/javascript` without a charset on Fastify; the pages keep the `charset=utf-8` they
+ * always had (an onSend hook on those routes only).
+ */
 function serveApiDocs(app: INestApplication): void {
+  fastifyOf(app).addHook('onRoute', (route) => {
+    if (!route.url?.startsWith('/docs')) return;
+    const own = route.onSend ?? [];
+    route.onSend = [...(Array.isArray(own) ? own : [own]), withUtf8Charset];
+  });
   const document = createApiDocument(app);
   SwaggerModule.setup('docs', app, document, {
     jsonDocumentUrl: 'docs-json',
     yamlDocumentUrl: 'docs-yaml',
   });
+}
+
+function withUtf8Charset(
+  _request: FastifyRequest,
+  reply: FastifyReply,
+  payload: unknown,
+  done: (error: null, payload: unknown) => void,
+): void {
+  const type = reply.getHeader('content-type');
+  if (
+    typeof type === 'string' &&
+    !type.includes('charset') &&
+    /^(text\/|application\/(javascript|json))/.test(type)
+  ) {
+    void reply.header('content-type', `${type}; charset=utf-8`);
+  }
+  done(null, payload);
 }
 
 /** The page (`dashboard/api-docs.*`) that asks for the key, then shows the document fetched with it. */
@@ -117,27 +173,32 @@ const KEY_PAGE_POLICY =
 
 /**
  * With API_KEY set: the document (/docs-json, /docs-yaml, and Swagger's /docs/swagger-ui-init.js,
- * which embeds it) needs the key (`needsApiKey`); /docs opens without it on a page that holds
- * nothing of the document, asks for the key as the dashboard does, and fetches /docs-json with it.
- * Answered from an onRequest hook, after the key check, ahead of Swagger's own /docs page.
+ * which embeds it) needs the key; /docs opens without it on a page that holds nothing of the
+ * document, asks for the key as the dashboard does, and fetches /docs-json with it. Answered from
+ * an onRequest hook, ahead of Swagger's own /docs page.
  */
-function serveApiDocsKeyPage(fastify: FastifyInstance): void {
+function apiDocsBehindKey(fastify: FastifyInstance, apiKey: string): void {
+  const expected = digest(apiKey);
   let page: string | undefined;
   let script: string | undefined;
   fastify.addHook('onRequest', (request, reply, done) => {
-    if (request.method !== 'GET' && request.method !== 'HEAD') return done();
-    const path = request.url.startsWith('/docs') ? pathOf(request.url) : '';
-    if (KEY_PAGE.has(path)) {
-      page ??= readFileSync(new URL('api-docs.html', KEY_PAGE_DIR), 'utf8');
-      void keyPageHeaders(reply).type('text/html; charset=utf-8').send(page);
-      return;
+    const path = pathOf(request.url);
+    if (!API_DOCS.test(path)) return done();
+    if (request.method === 'GET' || request.method === 'HEAD') {
+      if (KEY_PAGE.has(path)) {
+        page ??= readFileSync(new URL('api-docs.html', KEY_PAGE_DIR), 'utf8');
+        void keyPageHeaders(reply).type('text/html; charset=utf-8').send(page);
+        return;
+      }
+      if (path === KEY_PAGE_SCRIPT) {
+        script ??= readFileSync(new URL('api-docs.js', KEY_PAGE_DIR), 'utf8');
+        void keyPageHeaders(reply).type('text/javascript; charset=utf-8').send(script);
+        return;
+      }
+      if (SWAGGER_UI_FILES.has(path)) return done();
     }
-    if (path === KEY_PAGE_SCRIPT) {
-      script ??= readFileSync(new URL('api-docs.js', KEY_PAGE_DIR), 'utf8');
-      void keyPageHeaders(reply).type('text/javascript; charset=utf-8').send(script);
-      return;
-    }
-    done();
+    if (bearerMatches(request.headers.authorization, expected)) return done();
+    void reply.code(401).send({ statusCode: 401, message: API_KEY_REFUSAL, error: 'Unauthorized' });
   });
 }
 

@@ -18,7 +18,10 @@ export function requireApiKey(
   if (!apiKey) return;
   const expected = digest(apiKey);
   fastify.addHook('onRequest', (request, _reply, done) => {
-    if (guards(request, pathOf(request.url)) && !bearerMatches(request.headers.authorization, expected)) {
+    if (
+      guards(request, pathOf(request.url)) &&
+      !bearerMatches(request.headers.authorization, expected)
+    ) {
       done(new UnauthorizedException(API_KEY_REFUSAL));
       return;
     }
