@@ -29,15 +29,38 @@ export const JSON_ONLY = 'Content-Type must be application/json';
  */
 export function parseJsonBodies(fastify: FastifyInstance): void {
   fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser('*', (request, payload, done) =>
-    readRawBody(request, payload as IncomingMessage, done),
-  );
+  fastify.addContentTypeParser('*', readRawBody);
   fastify.addHook('preValidation', (request, _reply, done) => {
-    refuseBadQuery(request.query, request.url);
-    const raw = request.body as Buffer | undefined;
-    request.body = raw === undefined || raw.length === 0 ? {} : parseObject(request, raw);
-    done();
+    // Fastify reads no body for GET, HEAD or TRACE; one that comes anyway is read and judged as
+    // any other body always was.
+    if (request.body === undefined && carriesBody(request)) {
+      readRawBody(request, request.raw, (error, raw) =>
+        error ? done(error) : checkQueryAndBody(request, raw, done),
+      );
+      return;
+    }
+    checkQueryAndBody(request, request.body as Buffer | undefined, done);
   });
+}
+
+function checkQueryAndBody(
+  request: FastifyRequest,
+  raw: Buffer | undefined,
+  done: (error?: Error) => void,
+): void {
+  try {
+    refuseBadQuery(request.query, request.url);
+    request.body = raw === undefined || raw.length === 0 ? {} : parseObject(request, raw);
+  } catch (error) {
+    done(error as Error);
+    return;
+  }
+  done();
+}
+
+function carriesBody({ headers }: FastifyRequest): boolean {
+  const length = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 function parseObject(request: FastifyRequest, raw: Buffer): object {
