@@ -85,9 +85,9 @@ async function listenForOperators(
   return listener;
 }
 
-/** GET /metrics, matched as routes are (any case, a trailing slash). */
+/** GET (or HEAD) /metrics, matched as routes are (any case, a trailing slash). */
 function isMetrics(method: string, path: string): boolean {
-  return method === 'GET' && /^\/metrics\/?$/i.test(path);
+  return (method === 'GET' || method === 'HEAD') && /^\/metrics\/?$/i.test(path);
 }
 
 void bootstrap();
