@@ -7,7 +7,7 @@ import { NestFactory } from '@nestjs/core';
 import axios from 'axios';
 import { from, mergeMap } from 'rxjs';
 import { AppModule } from '../dist/app.module.js';
-import { APP_OPTIONS, setUpApp } from '../dist/app.setup.js';
+import { APP_OPTIONS, createHttpAdapter, setUpApp } from '../dist/app.setup.js';
 
 const url = process.env.ORIGINAL_WEBHOOK_URL;
 const TERMINAL_ROUTE = /^\/v1\/steps\/[^/]+\/(success|error|cancel)$/;
@@ -30,10 +30,11 @@ class InlineWebhookInterceptor {
 }
 
 const app = setUpApp(
-  await NestFactory.create(AppModule.register({ redisUrl: undefined, worker: true }), {
-    ...APP_OPTIONS,
-    logger: ['error'],
-  }),
+  await NestFactory.create(
+    AppModule.register({ redisUrl: undefined, worker: true }),
+    createHttpAdapter(),
+    { ...APP_OPTIONS, logger: ['error'] },
+  ),
 );
 app.useGlobalInterceptors(new InlineWebhookInterceptor());
 await app.listen(Number(process.env.PORT), '127.0.0.1');

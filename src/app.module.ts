@@ -1,15 +1,6 @@
-import {
-  DynamicModule,
-  MiddlewareConsumer,
-  Module,
-  NestModule,
-  RequestMethod,
-} from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { EventEmitterModule } from '@nestjs/event-emitter';
-import { ApiKeyMiddleware } from './auth/api-key.middleware.js';
-import { JsonBodyMiddleware } from './common/json-body.middleware.js';
-import { RequestLogMiddleware } from './common/request-log.middleware.js';
 import type { DeliveryConfig } from './config/delivery.config.js';
 import { configBlocks } from './config/index.js';
 import { DashboardModule } from './dashboard/dashboard.module.js';
@@ -17,13 +8,15 @@ import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { StepsModule } from './steps/steps.module.js';
-import { HttpTracingMiddleware } from './tracing/http-tracing.middleware.js';
-import { tracingEnabled } from './tracing/tracing.js';
 import { WebhookModule } from './webhook/webhook.module.js';
 
-/** The API process. `register` takes the delivery setup, which decides how WebhookModule is built. */
+/**
+ * The API process. `register` takes the delivery setup, which decides how WebhookModule is built.
+ * The HTTP layer around it (API key, body parsing, request log, tracing) is Fastify hooks that
+ * setUpApp (app.setup.ts) adds.
+ */
 @Module({})
-export class AppModule implements NestModule {
+export class AppModule {
   static register(delivery: DeliveryConfig): DynamicModule {
     // One instance, imported by HealthModule too (for /ready), so both see the same engine.
     const webhook = WebhookModule.register(delivery);
@@ -41,23 +34,5 @@ export class AppModule implements NestModule {
         DashboardModule,
       ],
     };
-  }
-
-  configure(consumer: MiddlewareConsumer): void {
-    // First, so a refused key or a bad body is traced too (registered only while tracing is on).
-    if (tracingEnabled()) consumer.apply(HttpTracingMiddleware).forRoutes('{*path}');
-    consumer.apply(RequestLogMiddleware).forRoutes('{*path}');
-    // Probes stay open so orchestrators need no key, and the dashboard page so it can ask for
-    // it; everything else is authenticated first.
-    consumer
-      .apply(ApiKeyMiddleware)
-      .exclude(
-        { path: 'health', method: RequestMethod.GET },
-        { path: 'ready', method: RequestMethod.GET },
-        { path: 'dashboard', method: RequestMethod.GET },
-        { path: 'dashboard/{*asset}', method: RequestMethod.GET },
-      )
-      .forRoutes('{*path}');
-    consumer.apply(JsonBodyMiddleware).forRoutes('{*path}');
   }
 }

@@ -1,41 +1,151 @@
 import { readFileSync } from 'node:fs';
-import { INestApplication, NestApplicationOptions } from '@nestjs/common';
+import { BadRequestException, INestApplication, NestApplicationOptions } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { refineApiDocument } from './common/api-docs.js';
 import { requestComponents } from './common/request-schema.js';
-import type { NextFunction, Request, Response } from 'express';
-import { API_KEY_REFUSAL, bearerMatches, digest } from './auth/api-key.middleware.js';
+import {
+  API_KEY_REFUSAL,
+  bearerMatches,
+  digest,
+  pathOf,
+  requireApiKey,
+} from './auth/api-key.hook.js';
 import { ErrorResponseFilter } from './common/error-response.filter.js';
+import { MAX_BODY_BYTES, parseJsonBodies } from './common/json-body.hooks.js';
+import { logRequests } from './common/request-log.hook.js';
 import { CheckedPathPipe } from './common/text-rules.js';
 import { STEPHOOK_VERSION } from './common/version.js';
 import { appConfig } from './config/app.config.js';
 import type { AppConfig } from './config/app.config.js';
+import { traceRequests } from './tracing/http-tracing.hook.js';
 
-/** Nest's JSON parser is off: JsonBodyMiddleware reads bodies (size limit, exact big integers). */
+/** Nest's JSON parser is off: parseJsonBodies reads bodies (size limit, exact big integers). */
 export const APP_OPTIONS: NestApplicationOptions = { bodyParser: false };
 
-/** Everything main.ts and the e2e tests both apply to the app, so tests run what ships. */
+/**
+ * The HTTP layer of the API and of a worker's operator listener: Fastify, routing as the API always
+ * has (SPEC lists `/v1/steps/` beside `/v1/steps`): paths match whatever their case and with or
+ * without a trailing slash, and a path parameter has no length limit of its own (Node's header size
+ * bounds the URL), so a long id is a 400 naming it rather than a 414. No Nest middleware: what
+ * runs around the routes is Fastify hooks (setUpApp), so @fastify/middie and its per-request hook
+ * are left out (`skipMiddie`; a `consumer.apply(…)` would not run).
+ */
+export function createHttpAdapter(): FastifyAdapter {
+  return new FastifyAdapter({
+    skipMiddie: true,
+    bodyLimit: MAX_BODY_BYTES,
+    // Errors Fastify's router answers before any hook or Nest's exception layer.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      if (error.code !== 'FST_ERR_BAD_URL') return void reply.send(error);
+      const refusal = undecodableParam(request.url);
+      void reply.code(refusal.getStatus()).send(refusal.getResponse());
+    },
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 1 << 20 },
+  });
+}
+
+/**
+ * A path whose percent-escapes do not decode, in Nest's error shape, naming the first segment that
+ * does not decode as Express's router did ("Failed to decode param '%zz'").
+ */
+function undecodableParam(url: string): BadRequestException {
+  const segment = pathOf(url)
+    .split('/')
+    .find((part) => !decodes(part));
+  return new BadRequestException(`Failed to decode param '${segment ?? pathOf(url)}'`);
+}
+
+function decodes(part: string): boolean {
+  try {
+    decodeURIComponent(part);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The Fastify instance under a Nest application made with createHttpAdapter(). */
+export function fastifyOf(app: INestApplication): FastifyInstance {
+  return (app as NestFastifyApplication).getHttpAdapter().getInstance();
+}
+
+/**
+ * Everything main.ts and the e2e tests both apply to the app, so tests run what ships. Call before
+ * `init()`/`listen()`: the hooks must be in place before Fastify is ready.
+ */
 export function setUpApp(app: INestApplication): INestApplication {
   // Bodies and queries are validated by each route's own schema pipe (common/schema-pipe.ts).
   app.useGlobalPipes(new CheckedPathPipe());
   app.useGlobalFilters(new ErrorResponseFilter(app.get(HttpAdapterHost).httpAdapter));
+  const fastify = fastifyOf(app);
+  const { apiKey } = app.get<AppConfig>(appConfig.KEY);
+  // First, so a refused key or a bad body is traced too (hooked in only while tracing is on).
+  traceRequests(fastify);
+  logRequests(fastify);
+  requireApiKey(fastify, apiKey, needsApiKey);
+  if (apiKey) apiDocsBehindKey(fastify, apiKey);
+  parseJsonBodies(fastify);
   serveApiDocs(app);
   return app;
 }
 
 /**
- * OpenAPI at /docs (UI), /docs-json and /docs-yaml. Swagger mounts these straight on Express, ahead
- * of Nest's middleware, so with API_KEY set they get their own gate here (`apiDocsBehindKey`).
+ * What API_KEY guards here: every request but the probes (so orchestrators need no key) and the
+ * dashboard page and its files (so it can ask for the key); the API documents have their own gate
+ * (`apiDocsBehindKey`). Paths match as routes do: any case, a trailing slash.
+ */
+function needsApiKey(request: FastifyRequest, path: string): boolean {
+  if (API_DOCS.test(path)) return false;
+  if (request.method !== 'GET' && request.method !== 'HEAD') return true;
+  const route = routePath(path);
+  return !(OPEN_ROUTES.has(route) || route.startsWith('/dashboard/'));
+}
+
+const OPEN_ROUTES = new Set(['/health', '/ready', '/dashboard']);
+/** /docs, /docs-json, /docs-yaml and what lies under them. */
+const API_DOCS = /^\/docs(?:-json|-yaml)?(?:\/|$)/i;
+
+function routePath(path: string): string {
+  const lower = path.toLowerCase();
+  return lower.length > 1 && lower.endsWith('/') ? lower.slice(0, -1) : lower;
+}
+
+/**
+ * OpenAPI at /docs (UI), /docs-json and /docs-yaml. Swagger sets `text/html` and
+ * `application/javascript` without a charset on Fastify; the pages keep the `charset=utf-8` they
+ * always had (an onSend hook on those routes only).
  */
 function serveApiDocs(app: INestApplication): void {
-  const { apiKey } = app.get<AppConfig>(appConfig.KEY);
-  if (apiKey) app.use(['/docs', '/docs-json', '/docs-yaml'], apiDocsBehindKey(digest(apiKey)));
+  fastifyOf(app).addHook('onRoute', (route) => {
+    if (!route.url?.startsWith('/docs')) return;
+    const own = route.onSend ?? [];
+    route.onSend = [...(Array.isArray(own) ? own : [own]), withUtf8Charset];
+  });
   const document = createApiDocument(app);
   SwaggerModule.setup('docs', app, document, {
     jsonDocumentUrl: 'docs-json',
     yamlDocumentUrl: 'docs-yaml',
   });
+}
+
+function withUtf8Charset(
+  _request: FastifyRequest,
+  reply: FastifyReply,
+  payload: unknown,
+  done: (error: null, payload: unknown) => void,
+): void {
+  const type = reply.getHeader('content-type');
+  if (
+    typeof type === 'string' &&
+    !type.includes('charset') &&
+    /^(text\/|application\/(javascript|json))/.test(type)
+  ) {
+    void reply.header('content-type', `${type}; charset=utf-8`);
+  }
+  done(null, payload);
 }
 
 /** The page (`dashboard/api-docs.*`) that asks for the key, then shows the document fetched with it. */
@@ -57,37 +167,40 @@ const KEY_PAGE_POLICY =
 /**
  * With API_KEY set: the document (/docs-json, /docs-yaml, and Swagger's /docs/swagger-ui-init.js,
  * which embeds it) needs the key; /docs opens without it on a page that holds nothing of the
- * document, asks for the key as the dashboard does, and fetches /docs-json with it.
+ * document, asks for the key as the dashboard does, and fetches /docs-json with it. Answered from
+ * an onRequest hook, ahead of Swagger's own /docs page.
  */
-function apiDocsBehindKey(expected: Buffer) {
+function apiDocsBehindKey(fastify: FastifyInstance, apiKey: string): void {
+  const expected = digest(apiKey);
   let page: string | undefined;
   let script: string | undefined;
-  return (request: Request, response: Response, next: NextFunction): void => {
-    const path = request.baseUrl + request.path;
+  fastify.addHook('onRequest', (request, reply, done) => {
+    const path = pathOf(request.url);
+    if (!API_DOCS.test(path)) return done();
     if (request.method === 'GET' || request.method === 'HEAD') {
       if (KEY_PAGE.has(path)) {
         page ??= readFileSync(new URL('api-docs.html', KEY_PAGE_DIR), 'utf8');
-        keyPageHeaders(response).type('html').send(page);
+        void keyPageHeaders(reply).type('text/html; charset=utf-8').send(page);
         return;
       }
       if (path === KEY_PAGE_SCRIPT) {
         script ??= readFileSync(new URL('api-docs.js', KEY_PAGE_DIR), 'utf8');
-        keyPageHeaders(response).type('text/javascript').send(script);
+        void keyPageHeaders(reply).type('text/javascript; charset=utf-8').send(script);
         return;
       }
-      if (SWAGGER_UI_FILES.has(path)) return next();
+      if (SWAGGER_UI_FILES.has(path)) return done();
     }
-    if (bearerMatches(request.headers.authorization, expected)) return next();
-    response.status(401).json({ statusCode: 401, message: API_KEY_REFUSAL, error: 'Unauthorized' });
-  };
+    if (bearerMatches(request.headers.authorization, expected)) return done();
+    void reply.code(401).send({ statusCode: 401, message: API_KEY_REFUSAL, error: 'Unauthorized' });
+  });
 }
 
-function keyPageHeaders(response: Response): Response {
-  return response
-    .set('content-security-policy', KEY_PAGE_POLICY)
-    .set('cache-control', 'no-cache')
-    .set('referrer-policy', 'no-referrer')
-    .set('x-content-type-options', 'nosniff');
+function keyPageHeaders(reply: FastifyReply): FastifyReply {
+  return reply
+    .header('content-security-policy', KEY_PAGE_POLICY)
+    .header('cache-control', 'no-cache')
+    .header('referrer-policy', 'no-referrer')
+    .header('x-content-type-options', 'nosniff');
 }
 
 /** The OpenAPI document of every route; a contract test holds the server's answers to it. */

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
-import { APP_OPTIONS, setUpApp } from './app.setup.js';
+import { APP_OPTIONS, createHttpAdapter, setUpApp } from './app.setup.js';
 import { parseAppConfig } from './config/app.config.js';
 import { parseDeliveryConfig } from './config/delivery.config.js';
 import { loadValidConfig } from './config/load-valid-config.js';
@@ -21,12 +21,16 @@ async function bootstrap(): Promise<void> {
   await startTracing(parseTracingConfig(process.env));
   const config = parseAppConfig(process.env);
   const app = setUpApp(
-    await NestFactory.create(AppModule.register(parseDeliveryConfig(process.env)), {
-      ...APP_OPTIONS,
-      logger: new StephookLogger(config.logLevel, config.logFormat),
-      // After the drain, connections still open are cut so the process can exit.
-      forceCloseConnections: true,
-    }),
+    await NestFactory.create(
+      AppModule.register(parseDeliveryConfig(process.env)),
+      createHttpAdapter(),
+      {
+        ...APP_OPTIONS,
+        logger: new StephookLogger(config.logLevel, config.logFormat),
+        // After the drain, connections still open are cut so the process can exit.
+        forceCloseConnections: true,
+      },
+    ),
   );
   limitConnections(app.getHttpServer() as Server, config.http);
   await app.listen(config.port, config.host);

@@ -1,12 +1,5 @@
-import {
-  DynamicModule,
-  MiddlewareConsumer,
-  Module,
-  NestModule,
-  RequestMethod,
-} from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
-import { ApiKeyMiddleware } from './auth/api-key.middleware.js';
 import type { DeliveryConfig } from './config/delivery.config.js';
 import { configBlocks } from './config/index.js';
 import { DatabaseModule } from './database/database.module.js';
@@ -21,7 +14,7 @@ import { DeliveryEngineModule } from './webhook/delivery-engine.module.js';
  * /health and /ready — with the API's own controllers.
  */
 @Module({})
-export class WorkerModule implements NestModule {
+export class WorkerModule {
   static register(delivery: DeliveryConfig): DynamicModule {
     const engine = DeliveryEngineModule.register(delivery, true);
     return {
@@ -34,9 +27,5 @@ export class WorkerModule implements NestModule {
         HealthModule.register(engine),
       ],
     };
-  }
-
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(ApiKeyMiddleware).forRoutes({ path: 'metrics', method: RequestMethod.GET });
   }
 }

@@ -2,6 +2,8 @@ import 'reflect-metadata';
 import type { Server } from 'node:http';
 import { INestApplication, Logger } from '@nestjs/common';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
+import { createHttpAdapter, fastifyOf } from './app.setup.js';
+import { requireApiKey } from './auth/api-key.hook.js';
 import { ErrorResponseFilter } from './common/error-response.filter.js';
 import { parseAppConfig } from './config/app.config.js';
 import type { AppConfig } from './config/app.config.js';
@@ -31,7 +33,7 @@ async function bootstrap(): Promise<void> {
     await context.init();
     stopGracefullyOn(SIGNALS, context);
   } else {
-    const app = await NestFactory.create(module, {
+    const app = await NestFactory.create(module, createHttpAdapter(), {
       ...options,
       bodyParser: false,
       forceCloseConnections: true,
@@ -58,9 +60,16 @@ async function listenForOperators(
   config: AppConfig,
 ): Promise<MetricsListener> {
   app.useGlobalFilters(new ErrorResponseFilter(app.get(HttpAdapterHost).httpAdapter));
+  const fastify = fastifyOf(app);
+  // Only GET routes here: a body is never parsed (a POST anywhere stays a 404).
+  fastify.removeAllContentTypeParsers();
+  // /metrics behind API_KEY, as on the API; /health and /ready open.
+  requireApiKey(fastify, config.apiKey, (request, path) => isMetrics(request.method, path));
   const server = app.getHttpServer() as Server;
   limitConnections(server, config.http);
   await app.init();
+  // MetricsListener listens on the server itself, so Fastify must have loaded its routes first.
+  await fastify.ready();
   const listener = new MetricsListener(server, config.metricsPort, config.host, logger);
   try {
     const state = await listener.start();
@@ -74,6 +83,11 @@ async function listenForOperators(
     process.exit(1);
   }
   return listener;
+}
+
+/** GET (or HEAD) /metrics, matched as routes are (any case, a trailing slash). */
+function isMetrics(method: string, path: string): boolean {
+  return (method === 'GET' || method === 'HEAD') && /^\/metrics\/?$/i.test(path);
 }
 
 void bootstrap();

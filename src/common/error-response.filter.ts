@@ -1,8 +1,15 @@
-import { ArgumentsHost, Catch, HttpStatus, Logger } from '@nestjs/common';
+import {
+  ArgumentsHost,
+  Catch,
+  HttpException,
+  HttpStatus,
+  Logger,
+  UnsupportedMediaTypeException,
+} from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
-import type { Response } from 'express';
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from '../database/database-unavailable.js';
 import { DependencyUnavailableError, DomainError, DomainErrorCode } from './domain-error.js';
+import { JSON_ONLY } from './json-body.hooks.js';
 
 const STATUS_BY_CODE: Record<DomainErrorCode, HttpStatus> = {
   not_found: HttpStatus.NOT_FOUND,
@@ -37,17 +44,20 @@ export class ErrorResponseFilter extends BaseExceptionFilter {
       !(exception instanceof DomainError) && isDatabaseUnavailable(exception)
         ? new DependencyUnavailableError('The database')
         : exception;
-    if (!(error instanceof DomainError)) return super.catch(exception, host);
+    if (!(error instanceof DomainError)) return super.catch(fromFastify(exception), host);
     // The underlying failure: the driver's error for the database, the kept cause for Redis.
     if (error.code === 'unavailable')
       this.warnOutage(error, error === exception ? error.cause : exception);
     const statusCode = STATUS_BY_CODE[error.code];
-    const response = host.switchToHttp().getResponse<Response>();
+    const response: unknown = host.switchToHttp().getResponse();
+    const adapter = this.httpAdapterHost?.httpAdapter ?? this.applicationRef!;
     if (error.code === 'unavailable')
-      response.setHeader('retry-after', String(RETRY_AFTER_SECONDS));
-    response
-      .status(statusCode)
-      .json({ statusCode, message: error.message, error: ERROR_NAMES[error.code] });
+      adapter.setHeader(response, 'retry-after', String(RETRY_AFTER_SECONDS));
+    adapter.reply(
+      response,
+      { statusCode, message: error.message, error: ERROR_NAMES[error.code] },
+      statusCode,
+    );
   }
 
   private warnOutage(error: DomainError, cause: unknown): void {
@@ -58,4 +68,15 @@ export class ErrorResponseFilter extends BaseExceptionFilter {
     const reason = typeof message === 'string' ? `: ${message}` : '';
     this.logger.warn(`Answering 503: ${error.message}${reason}`);
   }
+}
+
+/**
+ * Fastify refuses a Content-Type it cannot parse at all before the body parser sees it; that is
+ * answered as the parser answers any other type that is not JSON (json-body.hooks.ts).
+ */
+function fromFastify(exception: unknown): unknown {
+  const cause = exception instanceof HttpException ? exception.cause : undefined;
+  return (cause as { code?: unknown } | undefined)?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+    ? new UnsupportedMediaTypeException(JSON_ONLY)
+    : exception;
 }

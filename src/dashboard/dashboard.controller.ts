@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Controller, Get, Header, NotFoundException, Param, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 
 /** The page's files, shipped as they are (no build step): `dashboard/` at the package root. */
 const FILES_DIR = new URL('../../dashboard/', import.meta.url);
@@ -42,7 +42,7 @@ export class DashboardController {
   @Get(':asset')
   @Header('cache-control', 'no-cache')
   @Header('x-content-type-options', 'nosniff')
-  asset(@Param('asset') name: string, @Res({ passthrough: true }) response: Response): string {
+  asset(@Param('asset') name: string, @Res({ passthrough: true }) response: FastifyReply): string {
     // A Map, not an object: names such as `constructor` or `__proto__` must find nothing.
     const type = ASSETS.get(name);
     if (!type) throw new NotFoundException(`No dashboard file ${name}`);

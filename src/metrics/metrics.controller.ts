@@ -1,6 +1,6 @@
 import { Controller, Get, Header, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { ApiErrors } from '../common/api-docs.js';
 import { StephookMetrics } from './stephook-metrics.js';
 
@@ -16,7 +16,7 @@ export class MetricsController {
   @ApiOkResponse({ description: 'Prometheus text', schema: { type: 'string' } })
   @ApiErrors()
   @Header('cache-control', 'no-store')
-  async getMetrics(@Res() response: Response): Promise<void> {
+  async getMetrics(@Res() response: FastifyReply): Promise<void> {
     const body = await this.metrics.registry.metrics();
     response.type(this.metrics.registry.contentType).send(body);
   }

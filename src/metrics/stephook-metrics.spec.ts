@@ -1,3 +1,4 @@
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { MetricsModule } from './metrics.module.js';
 import { StephookMetrics } from './stephook-metrics.js';
@@ -11,7 +12,7 @@ function sample(metrics: string, name: string, labels: string): number | undefin
 describe(StephookMetrics.name, () => {
   async function boot(): Promise<{ sut: StephookMetrics; close: () => Promise<void> }> {
     const moduleRef = await Test.createTestingModule({ imports: [MetricsModule] }).compile();
-    const app = moduleRef.createNestApplication({ logger: false });
+    const app = moduleRef.createNestApplication(new FastifyAdapter(), { logger: false });
     await app.init();
     return { sut: app.get(StephookMetrics), close: () => app.close() };
   }

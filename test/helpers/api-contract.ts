@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { Ajv, ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import type { NextFunction, Request, Response } from 'express';
+import type { FastifyInstance } from 'fastify';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -106,28 +106,26 @@ export class ApiContract {
     return validate(value) ? null : this.ajv.errorsText(validate.errors);
   }
 
-  /** Express middleware that checks every answer and hands each violation to `report`. */
-  middleware(report: (violation: string) => void) {
-    return (request: Request, response: Response, next: NextFunction): void => {
-      const send = response.send.bind(response);
-      let body = '';
-      response.send = (chunk?: unknown) => {
-        if (typeof chunk === 'string') body = chunk;
-        else if (Buffer.isBuffer(chunk)) body = chunk.toString('utf8');
-        return send(chunk);
-      };
-      response.once('finish', () => {
-        const violation = this.violation(
-          request.method,
-          request.path,
-          response.statusCode,
-          String(response.getHeader('content-type') ?? ''),
-          body,
-        );
-        if (violation) report(violation);
-      });
-      next();
-    };
+  /** Checks every answer `fastify` sends (an onSend hook) and hands each violation to `report`. */
+  check(fastify: FastifyInstance, report: (violation: string) => void): void {
+    fastify.addHook('onSend', (request, reply, payload, done) => {
+      const body =
+        typeof payload === 'string'
+          ? payload
+          : Buffer.isBuffer(payload)
+            ? payload.toString('utf8')
+            : '';
+      const query = request.url.indexOf('?');
+      const violation = this.violation(
+        request.method,
+        query === -1 ? request.url : request.url.slice(0, query),
+        reply.statusCode,
+        String(reply.getHeader('content-type') ?? ''),
+        body,
+      );
+      if (violation) report(violation);
+      done(null, payload);
+    });
   }
 
   private validator(key: string, schema: object): ValidateFunction {

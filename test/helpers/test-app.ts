@@ -4,7 +4,7 @@ import { getDataSourceToken } from '@nestjs/typeorm';
 import type { App } from 'supertest/types.js';
 import type { DataSource } from 'typeorm';
 import { AppModule } from '../../src/app.module.js';
-import { APP_OPTIONS, setUpApp } from '../../src/app.setup.js';
+import { APP_OPTIONS, createHttpAdapter, fastifyOf, setUpApp } from '../../src/app.setup.js';
 import { appConfig, parseAppConfig } from '../../src/config/app.config.js';
 import { databaseConfig, parseDatabaseConfig } from '../../src/config/database.config.js';
 import { deliveryConfig, parseDeliveryConfig } from '../../src/config/delivery.config.js';
@@ -42,14 +42,16 @@ export async function createTestApp(env: Env = {}): Promise<TestApp> {
     .useValue(parseRetentionConfig(env))
     .compile();
   const logs = new RecordingLogger();
-  const app = moduleRef.createNestApplication<INestApplication<App>>({
+  const app = moduleRef.createNestApplication<INestApplication<App>>(createHttpAdapter(), {
     ...APP_OPTIONS,
     logger: logs,
   });
   // Every answer the test receives is held to the OpenAPI document; close() reports any breach.
   const violations: string[] = [];
-  app.use(ApiContract.of(setUpApp(app)).middleware((violation) => violations.push(violation)));
+  ApiContract.of(setUpApp(app)).check(fastifyOf(app), (violation) => violations.push(violation));
   await app.init();
+  // supertest serves app.getHttpServer() itself: Fastify must have loaded its routes by then.
+  await fastifyOf(app).ready();
   return {
     app,
     server: app.getHttpServer(),

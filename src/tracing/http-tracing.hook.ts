@@ -1,26 +1,27 @@
-import { Injectable, NestMiddleware } from '@nestjs/common';
 import { SpanStatusCode } from '@opentelemetry/api';
-import type { NextFunction, Request, Response } from 'express';
-import { context, startServerSpan } from './tracing.js';
+import type { FastifyInstance } from 'fastify';
+import { pathOf } from '../auth/api-key.hook.js';
+import { context, startServerSpan, tracingEnabled } from './tracing.js';
 
 /**
- * A server span per HTTP request (only registered while tracing is on), continuing the caller's
+ * A server span per HTTP request (only hooked in while tracing is on), continuing the caller's
  * trace when it sends `traceparent`. Named `<method> <route>` once the route is known. Everything
  * the request causes runs in its context — the request and response emitters are bound to it, so
- * body reads and `finish` stay in it too.
+ * body reads and `close` stay in it too. The first onRequest hook, so a refused key or a bad body
+ * is traced too.
  */
-@Injectable()
-export class HttpTracingMiddleware implements NestMiddleware {
-  use(request: Request, response: Response, next: NextFunction): void {
-    const path = request.originalUrl.split('?')[0];
+export function traceRequests(fastify: FastifyInstance): void {
+  if (!tracingEnabled()) return;
+  fastify.addHook('onRequest', (request, reply, done) => {
     const { span, context: active } = startServerSpan(request.method, request.headers, {
       'http.request.method': request.method,
-      'url.path': path,
+      'url.path': pathOf(request.url),
       'url.scheme': request.protocol,
       'user_agent.original': request.headers['user-agent'],
     });
+    const response = reply.raw;
     response.once('close', () => {
-      const route = (request.route as { path?: string } | undefined)?.path;
+      const route = request.is404 ? undefined : request.routeOptions.url;
       if (route) {
         span.updateName(`${request.method} ${route}`);
         span.setAttribute('http.route', route);
@@ -29,8 +30,8 @@ export class HttpTracingMiddleware implements NestMiddleware {
       if (response.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
       span.end();
     });
-    context.bind(active, request);
+    context.bind(active, request.raw);
     context.bind(active, response);
-    context.with(active, next);
-  }
+    context.with(active, done);
+  });
 }
