@@ -3,7 +3,6 @@ import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager, Repository, SelectQueryBuilder } from 'typeorm';
 import { applyCursorPage } from '../common/cursor-page.js';
-import { hydrate, queryRows, setClause } from '../database/raw-sql.js';
 import { TransactionRunner } from '../database/transaction-runner.js';
 import { TransactionalEvents } from '../database/transactional-events.js';
 import { isUniqueViolation } from '../database/unique-violation.js';
@@ -18,6 +17,8 @@ import { StepMetrics } from './entities/step-metrics.entity.js';
 import { Step } from './entities/step.entity.js';
 import { STEP_COMPLETED, StepCompletedEvent } from './events/step-completed.event.js';
 import { newStepId } from './step-id.js';
+import { transitionStep } from './step-statements.js';
+import type { TerminalChanges } from './step-statements.js';
 import type { TerminalStepStatus } from './step-status.js';
 import {
   StepAlreadyCompletedError,
@@ -175,7 +176,7 @@ export class StepsService {
   private async complete(
     stepId: string,
     status: TerminalStepStatus,
-    changes: StepChanges,
+    changes: TerminalChanges,
     metrics?: StepMetricsDto,
   ): Promise<Step> {
     const { step, event } = await inSpan(
@@ -191,30 +192,19 @@ export class StepsService {
   private transition(
     stepId: string,
     status: TerminalStepStatus,
-    changes: StepChanges,
+    changes: TerminalChanges,
     metrics?: StepMetricsDto,
   ): Promise<{ step: Step; event: StepCompletedEvent | null }> {
     return this.transactions.run(async (manager) => {
       const now = new Date().toISOString();
-      const set = setClause(manager, Step, {
-        ...changes,
-        status,
-        completedAt: now,
-        updatedAt: now,
-      });
-      const [row] = await queryRows(
-        manager,
-        `UPDATE steps SET ${set.sql} WHERE id = :stepId AND status = 'pending' RETURNING *`,
-        { ...set.parameters, stepId },
-      );
-      if (!row) {
-        const current = await manager.findOneBy(Step, { id: stepId });
-        if (!current) throw new StepNotFoundError(stepId);
-        if (current.status !== status)
-          throw new StepAlreadyCompletedError(stepId, current.status, status);
-        return { step: current, event: null };
+      const current = await transitionStep(manager, stepId, status, changes, now);
+      if (!current) {
+        const existing = await manager.findOneBy(Step, { id: stepId });
+        if (!existing) throw new StepNotFoundError(stepId);
+        if (existing.status !== status)
+          throw new StepAlreadyCompletedError(stepId, existing.status, status);
+        return { step: existing, event: null };
       }
-      const current = hydrate(manager, Step, row);
       if (metrics) await upsertMetrics(manager, stepId, metrics);
       // Whatever must be recorded with the transition (the webhook outbox) commits with it.
       const completed = StepCompletedEvent.fromStep(current);
