@@ -195,7 +195,8 @@ export class StepsService {
     changes: TerminalChanges,
     metrics?: StepMetricsDto,
   ): Promise<{ step: Step; event: StepCompletedEvent | null }> {
-    return this.transactions.run(async (manager) => {
+    // Terminal calls that arrive together commit together (each in its own savepoint).
+    return this.transactions.runGrouped(async (manager) => {
       const now = new Date().toISOString();
       const current = await transitionStep(manager, stepId, status, changes, now);
       if (!current) {
