@@ -35,7 +35,8 @@ export class AppModule implements NestModule {
         EventEmitterModule.forRoot(),
         DatabaseModule,
         MetricsModule,
-        StepsModule,
+        // The steps' transitions commit the webhook outbox's deliveries with them.
+        StepsModule.withCompletionOutbox(webhook),
         webhook,
         HealthModule.register(webhook),
         DashboardModule,
