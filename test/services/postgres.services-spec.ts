@@ -104,6 +104,17 @@ describe('The API on PostgreSQL (services)', () => {
       .post('/v1/webhook-endpoints')
       .send({ url: 'https://hooks.example.com/held', disabled: true })
       .expect(201);
+    const heldId = (held.body as { id: string }).id;
+    try {
+      await answersAndFansOut(heldId);
+    } finally {
+      // Leaves nothing held or failed behind for the tests after this one.
+      await request(t.server).delete(`/v1/webhook-endpoints/${heldId}`).expect(204);
+      await db.query('DELETE FROM webhook_deliveries WHERE endpoint_id = $1', [heldId]);
+    }
+  });
+
+  async function answersAndFansOut(heldId: string): Promise<void> {
     const success = await api.create({ agent_id: 'agent-pg', tags: ['a', 'b'] });
     const answered = await request(t.server)
       .post(`/v1/steps/${success.id}/success`)
@@ -146,18 +157,20 @@ describe('The API on PostgreSQL (services)', () => {
       a.endpoint_id < b.endpoint_id ? -1 : 1;
     expect(rows.sort(byEndpoint)).toEqual(
       [
-        { endpoint_id: 'env', status: 'pending', payload: `{"step_id":"${success.id}"}` },
         {
-          endpoint_id: (held.body as { id: string }).id,
+          endpoint_id: 'env',
+          // Sent already, or about to be.
+          status: expect.stringMatching(/^(pending|delivered)$/) as unknown,
+          payload: `{"step_id":"${success.id}"}`,
+        },
+        {
+          endpoint_id: heldId,
           status: 'held',
           payload: `{"step_id":"${success.id}"}`,
         },
       ].sort(byEndpoint),
     );
-    await request(t.server)
-      .delete(`/v1/webhook-endpoints/${(held.body as { id: string }).id}`)
-      .expect(204);
-  });
+  }
 
   it('keeps nanosecond metrics beyond 2^53 exact', async () => {
     const step = await api.create();
