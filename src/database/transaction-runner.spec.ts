@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { jest } from '@jest/globals';
 import { DataSource } from 'typeorm';
 import { MAX_RUNS_ON_CONFLICT, TransactionRunner } from './transaction-runner.js';
@@ -121,6 +122,26 @@ describe(TransactionRunner.name, () => {
         { n: 2 },
         { n: 3 },
       ]);
+    });
+
+    it("runs each unit in its caller's async context (its trace span), whoever starts the group", async () => {
+      const caller = new AsyncLocalStorage<string>();
+      const seen: (string | undefined)[] = [];
+      const unit = (name: string) =>
+        caller.run(name, () =>
+          sut.runGrouped(async (manager) => {
+            await manager.query('SELECT 1');
+            seen.push(caller.getStore());
+          }),
+        );
+      const queuedBehind = caller.run('statement', () =>
+        sut.runStatement(async () => {
+          seen.push(caller.getStore());
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }),
+      );
+      await Promise.all([queuedBehind, unit('a'), unit('b'), unit('c')]);
+      expect(seen).toEqual(['statement', 'a', 'b', 'c']);
     });
 
     it('rolls back only the unit that failed; the others of its group commit', async () => {

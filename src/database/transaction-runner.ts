@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
@@ -58,8 +59,9 @@ export class TransactionRunner {
     if (!this.serialise) return this.run(work);
     return new Promise<T>((resolve, reject) => {
       this.waiting.urgent.push({
+        // Each unit runs in its caller's async context (its trace span), whoever starts the group.
         grouped: {
-          work,
+          work: AsyncResource.bind(work),
           resolve: resolve as (value: unknown) => void,
           reject,
         },
@@ -86,7 +88,8 @@ export class TransactionRunner {
   /** Runs `unit` once every unit before it has settled: urgent ones first, each lane in order. */
   private queued<T>(unit: () => Promise<T>, lane: Lane): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.waiting[lane].push({ start: () => unit().then(resolve, reject) });
+      // In its caller's async context (its trace span), whichever unit's end starts it.
+      this.waiting[lane].push({ start: AsyncResource.bind(() => unit().then(resolve, reject)) });
       this.next();
     });
   }
