@@ -52,8 +52,10 @@ export class TransactionRunner {
    * others commit), and every unit settles only after the COMMIT that holds it — if that COMMIT
    * fails, every unit of the group fails with it, none committed. A unit that finds the connection
    * free waits one turn of the event loop for the others that arrived with it. One COMMIT for many
-   * calls is what pays: BEGIN/COMMIT were about 40 % of a terminal call's CPU. On PostgreSQL,
-   * where transactions run side by side on pooled connections, it is `run`.
+   * calls is what pays: with 32 calls in flight the groups hold ~32, and the server's CPU per
+   * terminal call fell from 0.66 to 0.45 ms with webhooks off and from 1.52 to 1.12 ms with them on
+   * (2026-12-07, 3 interleaved runs each). On PostgreSQL, where transactions run side by side on
+   * pooled connections, it is `run`.
    */
   runGrouped<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     if (!this.serialise) return this.run(work);
