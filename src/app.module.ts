@@ -28,7 +28,8 @@ export class AppModule {
         EventEmitterModule.forRoot(),
         DatabaseModule,
         MetricsModule,
-        StepsModule,
+        // The steps' transitions commit the webhook outbox's deliveries with them.
+        StepsModule.withCompletionOutbox(webhook),
         webhook,
         HealthModule.register(webhook),
         DashboardModule,

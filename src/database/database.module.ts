@@ -10,7 +10,7 @@ import { TransactionalEvents } from './transactional-events.js';
 
 /**
  * The TypeORM connection, migrated at start; the transaction runner every write goes through; and
- * the in-transaction bus (`@OnEventInTransaction`) for writes that commit with another module's change.
+ * the in-transaction bus (`@OnEventInTransaction`) the steps' retention asks other modules on.
  */
 @Global()
 @Module({

@@ -1,11 +1,11 @@
-import type { EntityManager, EntityTarget, ObjectLiteral } from 'typeorm';
+import type { EntityManager, ObjectLiteral } from 'typeorm';
 
 /**
- * Hand-written SQL for the few statements on the hot path (a terminal transition, a claim, an
- * attempt record), where TypeORM's query building cost more CPU than SQLite itself. Parameters are
- * named (`:id`, `:...ids`) and bound the way the driver wants (`?` or `$1`); rows come back with
- * their column names and are turned into entities with the same per-column conversions TypeORM uses,
- * so both dialects read alike. Needs a query runner's manager (TransactionRunner gives one).
+ * Hand-written SQL where TypeORM's query building cost more CPU than the database itself, or where
+ * it cannot say what is meant (claims, bulk moves between states). Parameters are named (`:id`,
+ * `:...ids`) and bound the way the driver wants (`?` or `$1`); rows come back with their column
+ * names. Needs a query runner's manager (TransactionRunner gives one). The hottest statements,
+ * whose text never changes, are prepared once instead (`prepared-statements.ts`).
  */
 export async function queryRows(
   manager: EntityManager,
@@ -44,45 +44,4 @@ function bindNamed(
       .join(', ');
   });
   return [query, values];
-}
-
-/** A row read with `queryRows` (every column of the entity's table) as an entity. */
-export function hydrate<T extends ObjectLiteral>(
-  manager: EntityManager,
-  target: EntityTarget<T>,
-  row: ObjectLiteral,
-): T {
-  const metadata = manager.connection.getMetadata(target);
-  const entity = metadata.create() as T;
-  for (const column of metadata.columns) {
-    column.setEntityValue(
-      entity,
-      manager.connection.driver.prepareHydratedValue(row[column.databaseName], column),
-    );
-  }
-  return entity;
-}
-
-/**
- * `SET` assignments for the given entity properties, and their parameters (prefixed `set_`), with
- * each value converted for its column (JSON columns serialised, and so on).
- */
-export function setClause<T extends ObjectLiteral>(
-  manager: EntityManager,
-  target: EntityTarget<T>,
-  changes: Partial<T>,
-): { sql: string; parameters: ObjectLiteral } {
-  const metadata = manager.connection.getMetadata(target);
-  const assignments: string[] = [];
-  const parameters: ObjectLiteral = {};
-  for (const [property, value] of Object.entries(changes)) {
-    const column = metadata.findColumnWithPropertyName(property);
-    if (!column) throw new Error(`${metadata.name} has no property ${property}`);
-    assignments.push(`${column.databaseName} = :set_${property}`);
-    parameters[`set_${property}`] = manager.connection.driver.preparePersistentValue(
-      value,
-      column,
-    ) as unknown;
-  }
-  return { sql: assignments.join(', '), parameters };
 }

@@ -7,10 +7,12 @@ const IN_TRANSACTION_EVENT = Symbol('IN_TRANSACTION_EVENT');
 type InTransactionHandler = (event: unknown, manager: EntityManager) => Promise<void>;
 
 /**
- * Marks a provider method that writes inside the transaction that raises `eventName`, before its
+ * Marks a provider method that runs inside the transaction that raises `eventName`, before its
  * commit: the method gets the event and the transaction's EntityManager, and if it throws, the
- * whole transaction rolls back. For writes that must commit or fail together with the change (a
- * transactional outbox). Everything that only reacts to a change uses `@OnEvent`, after the commit.
+ * whole transaction rolls back. Today one event uses it: the steps' retention asks
+ * (`STEPS_EXPIRING`) which expiring steps another module still needs. A step's terminal transition
+ * does not: its outbox is an explicit port (`steps/step-completion-outbox.ts`). Everything that
+ * only reacts to a change uses `@OnEvent`, after the commit.
  */
 export const OnEventInTransaction = (eventName: string): MethodDecorator =>
   SetMetadata(IN_TRANSACTION_EVENT, eventName);

@@ -1,11 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager, Repository, SelectQueryBuilder } from 'typeorm';
 import { applyCursorPage } from '../common/cursor-page.js';
-import { hydrate, queryRows, setClause } from '../database/raw-sql.js';
 import { TransactionRunner } from '../database/transaction-runner.js';
-import { TransactionalEvents } from '../database/transactional-events.js';
 import { isUniqueViolation } from '../database/unique-violation.js';
 import { inSpan } from '../tracing/tracing.js';
 import type { StepErrorDto, StepSuccessDto, CancelStepDto } from './dto/complete-step.dto.js';
@@ -17,7 +15,11 @@ import type { UsageDto } from './dto/usage.dto.js';
 import { StepMetrics } from './entities/step-metrics.entity.js';
 import { Step } from './entities/step.entity.js';
 import { STEP_COMPLETED, StepCompletedEvent } from './events/step-completed.event.js';
+import { STEP_COMPLETION_OUTBOX } from './step-completion-outbox.js';
+import type { StepCompletionOutbox } from './step-completion-outbox.js';
 import { newStepId } from './step-id.js';
+import { transitionStep } from './step-statements.js';
+import type { TerminalChanges } from './step-statements.js';
 import type { TerminalStepStatus } from './step-status.js';
 import {
   StepAlreadyCompletedError,
@@ -34,8 +36,11 @@ export class StepsService {
     @InjectRepository(Step) private readonly steps: Repository<Step>,
     @InjectRepository(StepMetrics) private readonly stepMetrics: Repository<StepMetrics>,
     private readonly transactions: TransactionRunner,
-    private readonly transactionalEvents: TransactionalEvents,
     private readonly events: EventEmitter2,
+    /** What commits with a transition (WebhookModule's outbox); absent when StepsModule runs alone. */
+    @Optional()
+    @Inject(STEP_COMPLETION_OUTBOX)
+    private readonly completionOutbox: StepCompletionOutbox | null = null,
   ) {}
 
   async create(dto: CreateStepDto): Promise<Step> {
@@ -169,13 +174,14 @@ export class StepsService {
   /**
    * Moves a step out of `pending`, exactly once. The guarded UPDATE is the arbiter: of any number of
    * concurrent calls, one changes the row. A repeat of the winning status is answered with the step
-   * as it is; a different terminal status is a conflict. `step.completed` goes out on both buses
-   * (see the event): inside the transaction, then after the commit.
+   * as it is; a different terminal status is a conflict. Inside the transaction the completion
+   * outbox records what must commit with it (the webhook deliveries); after the commit
+   * `step.completed` is emitted, for everything that reacts to it (the first webhook attempts).
    */
   private async complete(
     stepId: string,
     status: TerminalStepStatus,
-    changes: StepChanges,
+    changes: TerminalChanges,
     metrics?: StepMetricsDto,
   ): Promise<Step> {
     const { step, event } = await inSpan(
@@ -191,34 +197,24 @@ export class StepsService {
   private transition(
     stepId: string,
     status: TerminalStepStatus,
-    changes: StepChanges,
+    changes: TerminalChanges,
     metrics?: StepMetricsDto,
   ): Promise<{ step: Step; event: StepCompletedEvent | null }> {
-    return this.transactions.run(async (manager) => {
+    // Terminal calls that arrive together commit together (each in its own savepoint).
+    return this.transactions.runGrouped(async (manager) => {
       const now = new Date().toISOString();
-      const set = setClause(manager, Step, {
-        ...changes,
-        status,
-        completedAt: now,
-        updatedAt: now,
-      });
-      const [row] = await queryRows(
-        manager,
-        `UPDATE steps SET ${set.sql} WHERE id = :stepId AND status = 'pending' RETURNING *`,
-        { ...set.parameters, stepId },
-      );
-      if (!row) {
-        const current = await manager.findOneBy(Step, { id: stepId });
-        if (!current) throw new StepNotFoundError(stepId);
-        if (current.status !== status)
-          throw new StepAlreadyCompletedError(stepId, current.status, status);
-        return { step: current, event: null };
+      const current = await transitionStep(manager, stepId, status, changes, now);
+      if (!current) {
+        const existing = await manager.findOneBy(Step, { id: stepId });
+        if (!existing) throw new StepNotFoundError(stepId);
+        if (existing.status !== status)
+          throw new StepAlreadyCompletedError(stepId, existing.status, status);
+        return { step: existing, event: null };
       }
-      const current = hydrate(manager, Step, row);
       if (metrics) await upsertMetrics(manager, stepId, metrics);
-      // Whatever must be recorded with the transition (the webhook outbox) commits with it.
+      // What must be recorded with the transition (the webhook deliveries) commits with it.
       const completed = StepCompletedEvent.fromStep(current);
-      await this.transactionalEvents.publish(STEP_COMPLETED, completed, manager);
+      await this.completionOutbox?.recordCompletion(completed, manager);
       return { step: current, event: completed };
     });
   }

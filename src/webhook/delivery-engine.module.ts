@@ -56,7 +56,8 @@ export class DeliveryEngineModule {
         WebhookSender,
         StopDeadline,
       ],
-      exports: [DeliveryTrigger, DeliveryStore, EndpointRegistry, StopDeadline],
+      // TypeOrmModule: the webhook entities' repositories, registered here once, for WebhookModule too.
+      exports: [DeliveryTrigger, DeliveryStore, EndpointRegistry, StopDeadline, TypeOrmModule],
     };
     if (!delivery.redisUrl) {
       return {

@@ -4,7 +4,8 @@ import type { EntityManager, Repository } from 'typeorm';
 import { webhookConfig } from '../config/webhook.config.js';
 import type { WebhookConfig } from '../config/webhook.config.js';
 import { isDatabaseUnavailable } from '../database/database-unavailable.js';
-import { hydrate, isPostgres, queryRows } from '../database/raw-sql.js';
+import { PreparedStatement } from '../database/prepared-statements.js';
+import { isPostgres, queryRows } from '../database/raw-sql.js';
 import { TransactionRunner } from '../database/transaction-runner.js';
 import { StephookMetrics } from '../metrics/stephook-metrics.js';
 import type { DeliveryRef } from './dispatch/delivery-dispatcher.js';
@@ -32,6 +33,90 @@ const RECORD_RETRY_MAX_MS = 5_000;
 /** Conditions shared by the claims: due for an attempt, and held by no live lease. */
 const FREE = '(lease_until IS NULL OR lease_until < :at)';
 
+/** Every column of `webhook_deliveries`: what a claim reads back. */
+const DELIVERY_COLUMNS = `id, step_id, endpoint_id, status, payload, attempt_count,
+  schedule_position, next_attempt_at, lease_until, last_outcome, last_status_code, last_error,
+  created_at, updated_at, delivered_at, trace_parent`;
+
+/** How many shapes of the fair claim keep their prepared statement. */
+const CLAIM_SHAPES_KEPT = 64;
+
+/** One delivery of a transition (SQLite, once per endpoint). */
+const INSERT_DELIVERY = new PreparedStatement(
+  'insert_delivery',
+  `INSERT INTO webhook_deliveries
+     (id, step_id, endpoint_id, status, payload, attempt_count, schedule_position,
+      next_attempt_at, created_at, updated_at, trace_parent)
+   VALUES (:id, :stepId, :endpointId, :status, :payload, 0, 0, :at, :at, :at, :traceParent)`,
+);
+
+/** Every delivery of a transition in one round trip (PostgreSQL: one array per column). */
+const INSERT_DELIVERIES = new PreparedStatement(
+  'insert_deliveries',
+  `INSERT INTO webhook_deliveries
+     (id, step_id, endpoint_id, status, payload, attempt_count, schedule_position,
+      next_attempt_at, created_at, updated_at, trace_parent)
+   SELECT d.id, :stepId, d.endpoint_id, d.status, d.payload, 0, 0, :at, :at, :at, :traceParent
+     FROM unnest(CAST(:ids AS varchar[]), CAST(:endpointIds AS varchar[]),
+                 CAST(:statuses AS varchar[]), CAST(:payloads AS text[]))
+          AS d (id, endpoint_id, status, payload)`,
+);
+
+/**
+ * A manual attempt's claim: one guarded UPDATE both picks and leases, so no other claim can slip in
+ * between (on PostgreSQL a competing UPDATE re-checks the lease on the row it waited for and leaves
+ * it). The lease is what makes an attempt exclusive: it is set only where none is held, and runs out
+ * if its process dies.
+ */
+const CLAIM_ONE = new PreparedStatement<DeliveryRow>(
+  'claim_one',
+  `UPDATE webhook_deliveries SET lease_until = :lease
+    WHERE id = :id AND ${FREE}
+    RETURNING ${DELIVERY_COLUMNS}`,
+);
+
+/** A row of DELIVERY_COLUMNS, as both drivers give it (every column is text or an integer). */
+interface DeliveryRow {
+  id: string;
+  step_id: string;
+  endpoint_id: string;
+  status: DeliveryStatus;
+  payload: string;
+  attempt_count: number;
+  schedule_position: number;
+  next_attempt_at: string | null;
+  lease_until: string | null;
+  last_outcome: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+  delivered_at: string | null;
+  trace_parent: string | null;
+}
+
+/** A row of DELIVERY_COLUMNS as the delivery it is. */
+function deliveryFromRow(row: DeliveryRow): WebhookDelivery {
+  return {
+    id: row.id,
+    stepId: row.step_id,
+    endpointId: row.endpoint_id,
+    status: row.status,
+    payload: row.payload,
+    attemptCount: row.attempt_count,
+    schedulePosition: row.schedule_position,
+    nextAttemptAt: row.next_attempt_at,
+    leaseUntil: row.lease_until,
+    lastOutcome: row.last_outcome,
+    lastStatusCode: row.last_status_code,
+    lastError: row.last_error,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    deliveredAt: row.delivered_at,
+    traceParent: row.trace_parent,
+  };
+}
+
 /**
  * Every write of deliveries and their attempts, and the claims. The database is the only source of
  * truth: what is pending, what is due, and who holds an attempt (a lease that simply runs out if its
@@ -50,6 +135,8 @@ export class DeliveryStore {
   /** Kept results are written one per transaction (see recordBatch). */
   private oneAtATime = false;
   private readonly dialect: string;
+  /** The fair claim's statements, by text (`claimStatement`). */
+  private readonly claimStatements = new Map<string, PreparedStatement<DeliveryRow>>();
   /**
    * Part of "pending and due" (`due()`): the environment endpoint's deliveries wait while
    * STEP_COMPLETE_WEBHOOK is unset (a later start with it set sends them).
@@ -80,22 +167,27 @@ export class DeliveryStore {
     traceParent: string | null = null,
   ): Promise<void> {
     const at = now.toISOString();
-    const parameters: Record<string, unknown> = { stepId, at, traceParent };
-    const rows = deliveries.map((delivery, index) => {
-      parameters[`id${index}`] = newDeliveryId();
-      parameters[`endpoint${index}`] = delivery.endpointId;
-      parameters[`status${index}`] = delivery.held ? 'held' : 'pending';
-      parameters[`payload${index}`] = delivery.payload;
-      return `(:id${index}, :stepId, :endpoint${index}, :status${index}, :payload${index}, 0, 0, :at, :at, :at, :traceParent)`;
-    });
-    await queryRows(
-      manager,
-      `INSERT INTO webhook_deliveries
-         (id, step_id, endpoint_id, status, payload, attempt_count, schedule_position,
-          next_attempt_at, created_at, updated_at, trace_parent)
-       VALUES ${rows.join(', ')}`,
-      parameters,
-    );
+    const rows = deliveries.map((delivery) => ({
+      id: newDeliveryId(),
+      endpointId: delivery.endpointId,
+      status: delivery.held ? 'held' : 'pending',
+      payload: delivery.payload,
+    }));
+    if (isPostgres(manager)) {
+      await INSERT_DELIVERIES.rows(manager, {
+        stepId,
+        at,
+        traceParent,
+        ids: rows.map((row) => row.id),
+        endpointIds: rows.map((row) => row.endpointId),
+        statuses: rows.map((row) => row.status),
+        payloads: rows.map((row) => row.payload),
+      });
+    } else {
+      // No round trip on SQLite: one prepared row insert per endpoint costs less than a new text.
+      for (const row of rows)
+        await INSERT_DELIVERY.rows(manager, { ...row, stepId, at, traceParent });
+    }
     this.metrics.backlogChanged();
   }
 
@@ -256,8 +348,10 @@ export class DeliveryStore {
    * attempt holds it already or it does not exist.
    */
   async claimAny(id: string, now: Date, leaseUntil: Date): Promise<WebhookDelivery | null> {
-    const [claimed] = await this.claimWhere(now, leaseUntil, 'id = :id', { id });
-    return claimed ?? null;
+    const [claimed] = await this.transactions.runStatement((manager) =>
+      CLAIM_ONE.rows(manager, { id, at: now.toISOString(), lease: leaseUntil.toISOString() }),
+    );
+    return claimed ? deliveryFromRow(claimed) : null;
   }
 
   /**
@@ -340,7 +434,6 @@ export class DeliveryStore {
       lease: claim.leaseUntil.toISOString(),
       limit: claim.limit,
       maxRoom: Math.max(1, ...entries.map(([, room]) => room)),
-      stepIds: claim.stepIds,
       deliveryId: claim.deliveryId,
     };
     const values = entries.map(([endpointId, room], index) => {
@@ -360,7 +453,14 @@ export class DeliveryStore {
       // A few rows, found by step or id: every one of them is a candidate. One of an endpoint this
       // process has not read yet (created elsewhere a moment ago) is taken too, one at a time;
       // the attempt reads the endpoints again before it gives it up as gone.
-      const scope = claim.stepIds ? 'd.step_id IN (:...stepIds)' : 'd.id = :deliveryId';
+      const scope = claim.stepIds
+        ? `d.step_id IN (${claim.stepIds
+            .map((stepId, index) => {
+              parameters[`step${index}`] = stepId;
+              return `:step${index}`;
+            })
+            .join(', ')})`
+        : 'd.id = :deliveryId';
       candidates = `SELECT d.id, d.endpoint_id, d.next_attempt_at, COALESCE(room.n, 1) AS n
                       FROM webhook_deliveries d LEFT JOIN room ON room.endpoint_id = d.endpoint_id
                      WHERE ${scope} AND ${dueAndFree('d', true)}${this.envOff.replace('endpoint_id', 'd.endpoint_id')}
@@ -380,8 +480,7 @@ export class DeliveryStore {
                          WHERE x.endpoint_id = room.endpoint_id AND ${dueAndFree('x', false)}
                          ORDER BY x.next_attempt_at LIMIT :maxRoom)`;
     }
-    const rows = await queryRows(
-      manager,
+    const statement = this.claimStatement(
       `WITH room (endpoint_id, n) AS (VALUES ${values.join(', ')}),
             candidates AS (${candidates}),
             turns AS (
@@ -390,12 +489,28 @@ export class DeliveryStore {
                 FROM candidates)
        UPDATE webhook_deliveries SET lease_until = :lease
         WHERE id IN (SELECT id FROM turns WHERE turn <= n ORDER BY turn, next_attempt_at LIMIT :limit)
-       RETURNING *`,
-      parameters,
+       RETURNING ${DELIVERY_COLUMNS}`,
     );
+    const rows = await statement.rows(manager, parameters);
     return rows
-      .map((row) => hydrate(manager, WebhookDelivery, row))
+      .map(deliveryFromRow)
       .sort((a, b) => a.nextAttemptAt!.localeCompare(b.nextAttemptAt!));
+  }
+
+  /**
+   * The claim's statement for this shape (how many endpoints, how many steps), prepared once: a
+   * dispatcher meets few shapes, and the first attempts of single steps one most of the time.
+   */
+  private claimStatement(sql: string): PreparedStatement<DeliveryRow> {
+    let statement = this.claimStatements.get(sql);
+    if (!statement) {
+      if (this.claimStatements.size >= CLAIM_SHAPES_KEPT) {
+        this.claimStatements.delete(this.claimStatements.keys().next().value!);
+      }
+      statement = new PreparedStatement<DeliveryRow>('claim', sql);
+      this.claimStatements.set(sql, statement);
+    }
+    return statement;
   }
 
   /** When the earliest pending delivery due after `now` falls due; null when none is. */
@@ -552,29 +667,6 @@ export class DeliveryStore {
   }
 
   /**
-   * One guarded UPDATE both picks and leases, so no other claim can slip in between (on PostgreSQL a
-   * competing UPDATE re-checks the lease on the row it waited for and leaves it). The lease is what
-   * makes an attempt exclusive: it is set only where none is held, and runs out if its process dies.
-   */
-  private claimWhere(
-    now: Date,
-    leaseUntil: Date,
-    where: string,
-    parameters: Record<string, unknown>,
-  ): Promise<WebhookDelivery[]> {
-    return this.transactions.runStatement(async (manager) => {
-      const rows = await queryRows(
-        manager,
-        `UPDATE webhook_deliveries SET lease_until = :lease
-          WHERE ${where} AND ${FREE}
-          RETURNING *`,
-        { ...parameters, at: now.toISOString(), lease: leaseUntil.toISOString() },
-      );
-      return rows.map((row) => hydrate(manager, WebhookDelivery, row));
-    });
-  }
-
-  /**
    * Pending and due for an attempt by `at` (a parameter); the environment endpoint's wait while
    * STEP_COMPLETE_WEBHOOK is unset.
    */
@@ -710,52 +802,56 @@ async function writeAttempt(manager: EntityManager, attempt: UnrecordedAttempt):
   const { delivery, result, verdict } = attempt;
   const number = delivery.attemptCount + 1;
   const now = new Date().toISOString();
-  const updated = await queryRows(
-    manager,
-    `UPDATE webhook_deliveries
-        SET status = CASE WHEN ${ENDED_MEANWHILE} THEN 'failed'
-                          WHEN status = 'held' AND :retry = 1 THEN 'held'
-                          ELSE :status END,
-            attempt_count = :number, schedule_position = :schedulePosition,
-            next_attempt_at = CASE WHEN ${ENDED_MEANWHILE} THEN NULL ELSE :nextAttemptAt END,
-            lease_until = NULL, last_outcome = :outcome,
-            last_status_code = :statusCode, last_error = :error, updated_at = :now,
-            delivered_at = :deliveredAt
-      WHERE id = :id
-      RETURNING id`,
-    {
-      id: delivery.id,
-      // Held meanwhile (its endpoint was disabled): a retry waits with the rest.
-      retry: verdict.status === 'pending' ? 1 : 0,
-      claimedStatus: delivery.status,
-      status: verdict.status,
-      number,
-      schedulePosition:
-        verdict.status === 'delivered' ? delivery.schedulePosition : verdict.schedulePosition,
-      nextAttemptAt: verdict.status === 'pending' ? verdict.nextAttemptAt.toISOString() : null,
-      outcome: result.outcome,
-      statusCode: result.statusCode,
-      error: result.error,
-      now,
-      deliveredAt: verdict.status === 'delivered' ? now : delivery.deliveredAt,
-    },
-  );
+  const updated = await RECORD_DELIVERY.rows(manager, {
+    id: delivery.id,
+    // Held meanwhile (its endpoint was disabled): a retry waits with the rest.
+    retry: verdict.status === 'pending' ? 1 : 0,
+    claimedStatus: delivery.status,
+    status: verdict.status,
+    number,
+    schedulePosition:
+      verdict.status === 'delivered' ? delivery.schedulePosition : verdict.schedulePosition,
+    nextAttemptAt: verdict.status === 'pending' ? verdict.nextAttemptAt.toISOString() : null,
+    outcome: result.outcome,
+    statusCode: result.statusCode,
+    error: result.error,
+    now,
+    deliveredAt: verdict.status === 'delivered' ? now : delivery.deliveredAt,
+  });
   if (updated.length === 0) return;
-  await queryRows(
-    manager,
-    `INSERT INTO webhook_delivery_attempts
-       (delivery_id, number, started_at, duration_ms, status_code, outcome, error, response_body)
-     VALUES (:deliveryId, :number, :startedAt, :durationMs, :statusCode, :outcome, :error, :responseBody)
-     ON CONFLICT (delivery_id, number) DO NOTHING`,
-    {
-      deliveryId: delivery.id,
-      number,
-      startedAt: attempt.startedAt.toISOString(),
-      durationMs: result.durationMs,
-      statusCode: result.statusCode,
-      outcome: result.outcome,
-      error: result.error,
-      responseBody: result.responseSnippet,
-    },
-  );
+  await INSERT_ATTEMPT.rows(manager, {
+    deliveryId: delivery.id,
+    number,
+    startedAt: attempt.startedAt.toISOString(),
+    durationMs: result.durationMs,
+    statusCode: result.statusCode,
+    outcome: result.outcome,
+    error: result.error,
+    responseBody: result.responseSnippet,
+  });
 }
+
+/** A delivery's UPDATE with an attempt's result (`writeAttempt`). */
+const RECORD_DELIVERY = new PreparedStatement(
+  'record_delivery',
+  `UPDATE webhook_deliveries
+      SET status = CASE WHEN ${ENDED_MEANWHILE} THEN 'failed'
+                        WHEN status = 'held' AND :retry = 1 THEN 'held'
+                        ELSE :status END,
+          attempt_count = :number, schedule_position = :schedulePosition,
+          next_attempt_at = CASE WHEN ${ENDED_MEANWHILE} THEN NULL ELSE :nextAttemptAt END,
+          lease_until = NULL, last_outcome = :outcome,
+          last_status_code = :statusCode, last_error = :error, updated_at = :now,
+          delivered_at = :deliveredAt
+    WHERE id = :id
+    RETURNING id`,
+);
+
+/** The attempt's own row, once however often its batch is written (`writeAttempt`). */
+const INSERT_ATTEMPT = new PreparedStatement(
+  'insert_attempt',
+  `INSERT INTO webhook_delivery_attempts
+     (delivery_id, number, started_at, duration_ms, status_code, outcome, error, response_body)
+   VALUES (:deliveryId, :number, :startedAt, :durationMs, :statusCode, :outcome, :error, :responseBody)
+   ON CONFLICT (delivery_id, number) DO NOTHING`,
+);

@@ -1,5 +1,4 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import type { DeliveryConfig } from '../config/delivery.config.js';
 import {
   DeliveriesController,
@@ -8,17 +7,15 @@ import {
 import { DeliveriesService } from './deliveries/deliveries.service.js';
 import { DeliveryReads } from './deliveries/delivery-reads.js';
 import { DeliveryEngineModule } from './delivery-engine.module.js';
-import { DeliveryAttempt } from './entities/delivery-attempt.entity.js';
-import { WebhookDelivery } from './entities/webhook-delivery.entity.js';
 import { EndpointsController } from './endpoints/endpoints.controller.js';
 import { EndpointsService } from './endpoints/endpoints.service.js';
-import { WebhookEndpoint } from './endpoints/entities/webhook-endpoint.entity.js';
-import { WebhookEndpointThrottle } from './endpoints/entities/webhook-endpoint-throttle.entity.js';
+import { STEP_COMPLETION_OUTBOX } from '../steps/step-completion-outbox.js';
 import { DeliveryOutbox } from './outbox/delivery-outbox.js';
 
 /**
- * Delivers the step-completion webhook durably: the outbox writes a delivery with each terminal
- * transition and starts its first attempt after the commit; the engine claims, sends, records and
+ * Delivers the step-completion webhook durably: the outbox (StepsModule's StepCompletionOutbox
+ * port, exported as STEP_COMPLETION_OUTBOX) writes a delivery with each terminal transition and
+ * starts its first attempt after the commit; the engine claims, sends, records and
  * retries; the operator routes show and replay deliveries. Exports the engine, whose
  * `DeliveryTrigger` /ready asks (HealthModule imports this same module instance).
  */
@@ -27,18 +24,18 @@ export class WebhookModule {
   static register(delivery: DeliveryConfig): DynamicModule {
     return {
       module: WebhookModule,
-      imports: [
-        TypeOrmModule.forFeature([
-          WebhookDelivery,
-          DeliveryAttempt,
-          WebhookEndpoint,
-          WebhookEndpointThrottle,
-        ]),
-        DeliveryEngineModule.register(delivery, delivery.worker),
-      ],
+      // The engine registers the webhook entities and exports their repositories.
+      imports: [DeliveryEngineModule.register(delivery, delivery.worker)],
       controllers: [DeliveriesController, StepDeliveriesController, EndpointsController],
-      providers: [DeliveryOutbox, DeliveriesService, DeliveryReads, EndpointsService],
-      exports: [DeliveryEngineModule],
+      providers: [
+        DeliveryOutbox,
+        // StepsModule's port: the deliveries that commit with a step's transition.
+        { provide: STEP_COMPLETION_OUTBOX, useExisting: DeliveryOutbox },
+        DeliveriesService,
+        DeliveryReads,
+        EndpointsService,
+      ],
+      exports: [DeliveryEngineModule, STEP_COMPLETION_OUTBOX],
     };
   }
 }

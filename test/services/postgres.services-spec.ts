@@ -1,5 +1,6 @@
 import pg from 'pg';
 import request from 'supertest';
+import { PreparedStatement } from '../../src/database/prepared-statements.js';
 import { queryRows } from '../../src/database/raw-sql.js';
 import { lockKey, RETENTION_LOCK_CLASS, RetentionSweeper } from '../../src/database/retention.js';
 import { createTestApp, TestApp } from '../helpers/test-app.js';
@@ -80,6 +81,96 @@ describe('The API on PostgreSQL (services)', () => {
       await runner.release();
     }
   });
+
+  it('runs a prepared statement as one pg named statement per connection, in the open transaction', async () => {
+    const statement = new PreparedStatement<{ n: number; s: string }>(
+      'services_probe',
+      'SELECT CAST(:n AS integer) + 1 AS n, :s AS s',
+    );
+    const names = await t.dataSource.transaction(async (manager) => {
+      expect(await statement.rows(manager, { n: 41, s: "x'; DROP" })).toEqual([
+        { n: 42, s: "x'; DROP" },
+      ]);
+      expect(await statement.rows(manager, { n: 1, s: 'y' })).toEqual([{ n: 2, s: 'y' }]);
+      return manager.query<{ name: string }[]>(
+        "SELECT name FROM pg_prepared_statements WHERE name LIKE 'stephook_services_probe_%'",
+      );
+    });
+    expect(names).toHaveLength(1);
+  });
+
+  it('answers a terminal call with the step as stored, and fans out one delivery per endpoint', async () => {
+    const held = await request(t.server)
+      .post('/v1/webhook-endpoints')
+      .send({ url: 'https://hooks.example.com/held', disabled: true })
+      .expect(201);
+    const heldId = (held.body as { id: string }).id;
+    try {
+      await answersAndFansOut(heldId);
+    } finally {
+      // Leaves nothing held or failed behind for the tests after this one.
+      await request(t.server).delete(`/v1/webhook-endpoints/${heldId}`).expect(204);
+      await db.query('DELETE FROM webhook_deliveries WHERE endpoint_id = $1', [heldId]);
+    }
+  });
+
+  async function answersAndFansOut(heldId: string): Promise<void> {
+    const success = await api.create({ agent_id: 'agent-pg', tags: ['a', 'b'] });
+    const answered = await request(t.server)
+      .post(`/v1/steps/${success.id}/success`)
+      .send({
+        stop_reason: 'end_turn',
+        usage: {
+          prompt_tokens: 5,
+          completion_tokens: 7,
+          total_tokens: 12,
+          prompt_tokens_details: { cached_tokens: 1 },
+        },
+      })
+      .expect(200);
+    expect(answered.body).toEqual((await request(t.server).get(`/v1/steps/${success.id}`)).body);
+    expect(answered.body).toMatchObject({
+      status: 'success',
+      tags: ['a', 'b'],
+      prompt_tokens: 5,
+      prompt_tokens_details: { cached_tokens: 1 },
+      stop_reason: 'end_turn',
+    });
+
+    const failed = await api.create();
+    const failure = await request(t.server)
+      .post(`/v1/steps/${failed.id}/error`)
+      .send({ error_type: 'E', error_message: 'm "quoted" \\ back', error_details: { k: [1] } })
+      .expect(200);
+    expect(failure.body).toEqual((await request(t.server).get(`/v1/steps/${failed.id}`)).body);
+    expect(failure.body.error_data).toEqual({
+      message: 'm "quoted" \\ back',
+      traceback: null,
+      details: { k: [1] },
+    });
+
+    const rows = await db.query<{ endpoint_id: string; status: string; payload: string }>(
+      'SELECT endpoint_id, status, payload FROM webhook_deliveries WHERE step_id = $1',
+      [success.id],
+    );
+    const byEndpoint = (a: { endpoint_id: string }, b: { endpoint_id: string }) =>
+      a.endpoint_id < b.endpoint_id ? -1 : 1;
+    expect(rows.sort(byEndpoint)).toEqual(
+      [
+        {
+          endpoint_id: 'env',
+          // Sent already, or about to be.
+          status: expect.stringMatching(/^(pending|delivered)$/) as unknown,
+          payload: `{"step_id":"${success.id}"}`,
+        },
+        {
+          endpoint_id: heldId,
+          status: 'held',
+          payload: `{"step_id":"${success.id}"}`,
+        },
+      ].sort(byEndpoint),
+    );
+  }
 
   it('keeps nanosecond metrics beyond 2^53 exact', async () => {
     const step = await api.create();

@@ -2,13 +2,12 @@ import type { Step } from '../entities/step.entity.js';
 import type { StopReason, TerminalStepStatus } from '../step-status.js';
 
 /**
- * Raised once per step, by the transition that moves it out of `pending`, on two buses:
- * - in the transaction, before its commit (`TransactionalEvents`, methods marked
- *   `@OnEventInTransaction(STEP_COMPLETED)`): for writes that must commit or roll back with the
- *   status — the webhook outbox writes its deliveries there, so a crash cannot lose one;
- * - after the commit (`EventEmitter2`, `@OnEvent(STEP_COMPLETED)`): for everything that reacts to
- *   a completed step — the webhook module starts the first attempts there. Never raised for a
- *   transition that rolled back.
+ * Raised once per step, by the transition that moves it out of `pending`: handed to the
+ * StepCompletionOutbox inside the transaction, before its commit (`step-completion-outbox.ts`: the
+ * webhook outbox writes its deliveries there, so a crash cannot lose one), then emitted after the
+ * commit (`EventEmitter2`, `@OnEvent(STEP_COMPLETED)`) for everything that reacts to a completed
+ * step — the webhook module starts the first attempts there. Never emitted for a transition that
+ * rolled back.
  */
 export const STEP_COMPLETED = 'step.completed';
 

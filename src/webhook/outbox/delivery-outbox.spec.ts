@@ -1,10 +1,12 @@
 import { Injectable, Module } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import type { EntityManager } from 'typeorm';
 import { bootModules, BootedModules } from '../../../test/helpers/boot-modules.js';
 import { WebhookReceiver } from '../../../test/helpers/webhook-receiver.js';
 import { parseDeliveryConfig } from '../../config/delivery.config.js';
-import { OnEventInTransaction } from '../../database/transactional-events.js';
-import { STEP_COMPLETED } from '../../steps/events/step-completed.event.js';
+import type { StepCompletedEvent } from '../../steps/events/step-completed.event.js';
+import { STEP_COMPLETION_OUTBOX } from '../../steps/step-completion-outbox.js';
+import type { StepCompletionOutbox } from '../../steps/step-completion-outbox.js';
 import { StepsModule } from '../../steps/steps.module.js';
 import { StepsService } from '../../steps/steps.service.js';
 import { DeliveryDispatcher } from '../dispatch/delivery-dispatcher.js';
@@ -14,18 +16,29 @@ import { DeliveryOutbox } from './delivery-outbox.js';
 
 const CONCURRENCY = 2;
 
-/** Writes in the transition's transaction after the outbox, counting its deliveries, then fails. */
+/**
+ * StepsModule's completion outbox for one test: the real outbox, then a later write of the
+ * transition that counts the deliveries in the transaction and fails.
+ */
 @Injectable()
-class FailingAfterOutbox {
+class FailingAfterOutbox implements StepCompletionOutbox {
   deliveriesSeenInTransaction: number | null = null;
 
-  @OnEventInTransaction(STEP_COMPLETED)
-  async fail(_event: unknown, manager: EntityManager): Promise<void> {
+  constructor(private readonly moduleRef: ModuleRef) {}
+
+  async recordCompletion(event: StepCompletedEvent, manager: EntityManager): Promise<void> {
+    await this.moduleRef.get(DeliveryOutbox, { strict: false }).recordCompletion(event, manager);
     this.deliveriesSeenInTransaction = await manager.count(WebhookDelivery);
     throw new Error('a later write of the transition failed');
   }
 }
-@Module({ providers: [FailingAfterOutbox] })
+@Module({
+  providers: [
+    FailingAfterOutbox,
+    { provide: STEP_COMPLETION_OUTBOX, useExisting: FailingAfterOutbox },
+  ],
+  exports: [STEP_COMPLETION_OUTBOX],
+})
 class FailingAfterOutboxModule {}
 
 /** StepsModule and WebhookModule together, without HTTP: the trip from transition to POST. */
@@ -34,12 +47,11 @@ describe(DeliveryOutbox.name, () => {
   let booted: BootedModules;
   let steps: StepsService;
 
-  const boot = async (
-    env: Record<string, string>,
-    extra: (typeof FailingAfterOutboxModule)[] = [],
-  ) => {
+  /** As the app wires them: StepsModule with WebhookModule's outbox (or the failing one). */
+  const boot = async (env: Record<string, string>, failing = false) => {
+    const webhook = WebhookModule.register(parseDeliveryConfig(env));
     booted = await bootModules(
-      [StepsModule, WebhookModule.register(parseDeliveryConfig(env)), ...extra],
+      [StepsModule.withCompletionOutbox(failing ? FailingAfterOutboxModule : webhook), webhook],
       { STEP_COMPLETE_CONCURRENCY: String(CONCURRENCY), ...env },
     );
     steps = booted.moduleRef.get(StepsService);
@@ -66,7 +78,7 @@ describe(DeliveryOutbox.name, () => {
   });
 
   it('leaves no delivery and sends nothing when the transition rolls back after writing it', async () => {
-    await boot({ STEP_COMPLETE_WEBHOOK: receiver.url() }, [FailingAfterOutboxModule]);
+    await boot({ STEP_COMPLETE_WEBHOOK: receiver.url() }, true);
     const step = await steps.create({});
 
     await expect(steps.markSucceeded(step.id, {})).rejects.toThrow('a later write');

@@ -1,8 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import type { EntityManager } from 'typeorm';
-import { OnEventInTransaction } from '../../database/transactional-events.js';
 import { STEP_COMPLETED, StepCompletedEvent } from '../../steps/events/step-completed.event.js';
+import type { StepCompletionOutbox } from '../../steps/step-completion-outbox.js';
 import { DeliveryStore } from '../delivery-store.js';
 import { DeliveryTrigger } from '../dispatch/delivery-trigger.js';
 import { ENV_ENDPOINT_ID } from '../endpoints/endpoint.js';
@@ -12,8 +12,9 @@ import { startMessageSpan, traceparentOf, w3cTraceId } from '../../tracing/traci
 import { buildWebhookBody } from './webhook-payload.js';
 
 /**
- * The transactional outbox, where `step.completed` becomes webhook deliveries. Inside the
- * transition's transaction it writes one delivery per endpoint whose filter matches (matched in
+ * The transactional outbox, where a completed step becomes webhook deliveries: StepsModule's
+ * StepCompletionOutbox port, provided by WebhookModule. Called by StepsService inside the
+ * transition's transaction, it writes one delivery per endpoint whose filter matches (matched in
  * memory, `EndpointRegistry`) with the status, so a crash after the commit cannot lose one. Whether
  * each is `pending` or `held`, and whether its endpoint still exists, is read from the endpoint's
  * committed row under a lock (`endpoint-locks.ts`), never from memory, so no change to an endpoint
@@ -22,7 +23,7 @@ import { buildWebhookBody } from './webhook-payload.js';
  * the database for the scheduler or the queue's sweep.
  */
 @Injectable()
-export class DeliveryOutbox {
+export class DeliveryOutbox implements StepCompletionOutbox {
   private readonly logger = new Logger(DeliveryOutbox.name);
 
   constructor(
@@ -31,8 +32,7 @@ export class DeliveryOutbox {
     private readonly trigger: DeliveryTrigger,
   ) {}
 
-  @OnEventInTransaction(STEP_COMPLETED)
-  async writeDeliveries(event: StepCompletedEvent, manager: EntityManager): Promise<void> {
+  async recordCompletion(event: StepCompletedEvent, manager: EntityManager): Promise<void> {
     const matching = this.endpoints.matching(event);
     if (matching.length === 0) return;
     const states = await readEndpointStates(
