@@ -7,7 +7,7 @@ import { isDatabaseUnavailable } from '../database/database-unavailable.js';
 import { hydrate, isPostgres, queryRows } from '../database/raw-sql.js';
 import { TransactionRunner } from '../database/transaction-runner.js';
 import { StephookMetrics } from '../metrics/stephook-metrics.js';
-import type { DeliveryRef } from './dispatch/delivery-dispatcher.js';
+import type { DeliveryRef } from './entities/webhook-delivery.entity.js';
 import type { DeliveryVerdict } from './dispatch/retry-policy.js';
 import { newDeliveryId } from './delivery-id.js';
 import { WebhookDelivery } from './entities/webhook-delivery.entity.js';

@@ -8,7 +8,12 @@ import type { FairClaim, FairClaimResult } from '../delivery-store.js';
 import { signingKeys } from '../endpoints/endpoint.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { EndpointRegistry } from '../endpoints/endpoint-registry.js';
-import type { WebhookDelivery } from '../entities/webhook-delivery.entity.js';
+import { ENDPOINT_DELETED } from '../entities/webhook-delivery.entity.js';
+import type {
+  DeliveryJob,
+  DeliveryRef,
+  WebhookDelivery,
+} from '../entities/webhook-delivery.entity.js';
 import { buildWebhookHeaders } from '../sender/webhook-request.js';
 import { AttemptResult, WebhookSender } from '../sender/webhook-sender.js';
 import { traceparentOf } from '../../tracing/tracing.js';
@@ -31,16 +36,6 @@ const FIRST_ATTEMPT_SLOTS_PART = 8;
 const ROOM_RECHECK_MS = 250;
 /** The longest a queued job waits for a rate limit or a probe before it asks again. */
 const MAX_QUEUED_WAIT_MS = 5_000;
-/** Why a delivery whose endpoint no longer exists ends without an attempt. */
-export const ENDPOINT_DELETED = 'endpoint deleted';
-
-export type DeliveryRef = Pick<WebhookDelivery, 'id' | 'attemptCount'>;
-/**
- * A job asks for the first attempts of what a step's transition wrote, or for one attempt of one
- * delivery (`manual`: an operator's retry, attempted whatever the delivery's state); the database
- * decides whether each is still due.
- */
-export type DeliveryJob = { stepId: string } | { deliveryId: string; manual: boolean };
 export interface QueuedOutcome {
   delivery: DeliveryRef;
   verdict: DeliveryVerdict;
