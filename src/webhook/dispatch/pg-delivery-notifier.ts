@@ -83,6 +83,9 @@ export class PgDeliveryNotifier implements OnApplicationBootstrap, OnApplication
     return this.notify.runs;
   }
 
+  /** Notifications heard from other processes so far (its own are not counted, nor acted on). */
+  heard = 0;
+
   /** What to call when another process announced deliveries (the scheduler's wake). */
   onAnnounced(listener: () => void): void {
     this.onWake = listener;
@@ -132,7 +135,7 @@ export class PgDeliveryNotifier implements OnApplicationBootstrap, OnApplication
     this.client = client;
     client.on('error', (error: Error) => this.lost(client, error));
     client.on('end', () => this.lost(client, new Error('the connection ended')));
-    client.on('notification', (message: pg.Notification) => this.heard(client, message));
+    client.on('notification', (message: pg.Notification) => this.hear(client, message));
     try {
       await client.connect();
       if (this.delivers) await client.query(`LISTEN ${DELIVERY_CHANNEL}`);
@@ -171,9 +174,10 @@ export class PgDeliveryNotifier implements OnApplicationBootstrap, OnApplication
     }, this.backoff.next());
   }
 
-  private heard(client: pg.Client, message: pg.Notification): void {
+  private hear(client: pg.Client, message: pg.Notification): void {
     // Its own NOTIFY (sent on this connection) announces what this process could not take itself.
     if (message.channel !== DELIVERY_CHANNEL || message.processId === processIdOf(client)) return;
+    this.heard++;
     this.wake.request();
   }
 
