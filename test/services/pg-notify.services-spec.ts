@@ -123,6 +123,8 @@ describe('PostgreSQL without Redis: an API process and a worker woken by LISTEN/
     // The worker, not the API, made every attempt.
     const attemptsBy = (process: ServerProcess) =>
       process.lines.filter((line) => line.context === 'DeliveryDispatcher' && line.outcome).length;
+    // Each attempt is logged once recorded, a moment after the receiver answered it.
+    await eventually(async () => attemptsBy(worker) === 30, 'the worker to log its 30 attempts');
     expect({ api: attemptsBy(api), worker: attemptsBy(worker) }).toEqual({ api: 0, worker: 30 });
     latencies.sort((a, b) => a - b);
     recordFigures('pg-notify-first-attempt', {
