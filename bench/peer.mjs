@@ -28,6 +28,7 @@ import {
   seedPostgresSteps,
   startReceiver,
   startServer,
+  startWorker,
   steadyLoad,
   waitUntilAnswering,
 } from './lib.mjs';
@@ -37,9 +38,10 @@ const RUNS = quick ? 1 : 3;
 const EVENTS = quick ? 4_000 : 20_000;
 const CLIENTS = 32;
 const RATE = Number(process.env.BENCH_RATE ?? 200);
-const STEADY_S = quick ? 5 : 15;
+const STEADY_S = Number(process.env.BENCH_STEADY_S ?? (quick ? 5 : 15));
 const REDIS = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const REDIS_DB = 13;
+// BENCH_REDIS_DB: the Redis db both systems are given (emptied each run); another bench may use 13.
+const REDIS_DB = Number(process.env.BENCH_REDIS_DB ?? 13);
 const say = (text) => process.stdout.write(`${text}\n`);
 // --only=<text>: just the systems whose name contains it (e.g. --only=PostgreSQL).
 const onlySystem = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
@@ -47,7 +49,8 @@ const onlySystem = process.argv.find((arg) => arg.startsWith('--only='))?.slice(
 // ---------------------------------------------------------------- the peer, installed on demand
 const peerDir = join(root, 'bench/peer');
 const peerMain = join(peerDir, 'node_modules/quirrel/dist/cjs/src/api/main.js');
-if (!existsSync(peerMain)) {
+const peerSelected = !onlySystem || 'quirrel 1.14.1, Redis'.includes(onlySystem);
+if (peerSelected && !existsSync(peerMain)) {
   say('installing quirrel 1.14.1 into bench/peer/ …');
   const install = existsSync(join(peerDir, 'package-lock.json')) ? 'ci' : 'install';
   execFileSync('npm', [install, '--no-audit', '--no-fund', '--loglevel=error'], {
@@ -79,7 +82,49 @@ const stepEvent = (id) => ({
   body: '{"stop_reason":"end_turn"}',
 });
 
-/** Each system: start() → { pid, baseUrl, events: key → request, stop() }. */
+/**
+ * stephook on a fresh PostgreSQL database, with BullMQ (`redis`) or without, as one process or as
+ * an API process that delivers nothing (DELIVERY_WORKER=off) beside one worker process
+ * (`dist/worker.js`). The server's CPU is both processes'.
+ */
+async function stephookOnPostgres({ redis, apiAndWorker }) {
+  const db = await freshPostgres();
+  const ids = await seedPostgresSteps(db.url, EVENTS + RATE * STEADY_S, 'pending');
+  const env = {
+    STEP_COMPLETE_WEBHOOK: receiver.hook,
+    ...(redis ? { REDIS_URL: await freshRedisDb() } : {}),
+  };
+  const worker = apiAndWorker ? startWorker({ env: { ...env, DATABASE_URL: db.url } }) : null;
+  if (worker && redis) {
+    const queue = new Queue('stephook-deliveries', redisQueueOptions());
+    while ((await queue.getWorkersCount()) < 1) await new Promise((r) => setTimeout(r, 50));
+    await queue.close();
+  }
+  const server = await startServer({
+    databaseUrl: db.url,
+    env: { ...env, ...(apiAndWorker ? { DELIVERY_WORKER: 'off' } : {}) },
+  });
+  return {
+    ...server,
+    pids: [server.child.pid, ...(worker ? [worker.child.pid] : [])],
+    events: ids.map(stepEvent),
+    stop: async () => {
+      await server.stop();
+      await worker?.stop();
+      await db.drop();
+    },
+  };
+}
+
+function redisQueueOptions() {
+  const url = new URL(REDIS);
+  return {
+    connection: { host: url.hostname, port: Number(url.port || 6379), db: REDIS_DB },
+    prefix: 'stephook',
+  };
+}
+
+/** Each system: start() → { pid or pids, baseUrl, events: key → request, stop() }. */
 const systems = {
   'stephook, SQLite (embedded)': async () => {
     const databasePath = join(work, `db-${++copies}.sqlite`);
@@ -91,40 +136,14 @@ const systems = {
     });
     return { ...server, pid: server.child.pid, events: ids.map(stepEvent) };
   },
-  'stephook, PostgreSQL (no Redis)': async () => {
-    const db = await freshPostgres();
-    const ids = await seedPostgresSteps(db.url, EVENTS + RATE * STEADY_S, 'pending');
-    const server = await startServer({
-      databaseUrl: db.url,
-      env: { STEP_COMPLETE_WEBHOOK: receiver.hook },
-    });
-    return {
-      ...server,
-      pid: server.child.pid,
-      events: ids.map(stepEvent),
-      stop: async () => {
-        await server.stop();
-        await db.drop();
-      },
-    };
-  },
-  'stephook, PostgreSQL + Redis (BullMQ)': async () => {
-    const db = await freshPostgres();
-    const ids = await seedPostgresSteps(db.url, EVENTS + RATE * STEADY_S, 'pending');
-    const server = await startServer({
-      databaseUrl: db.url,
-      env: { REDIS_URL: await freshRedisDb(), STEP_COMPLETE_WEBHOOK: receiver.hook },
-    });
-    return {
-      ...server,
-      pid: server.child.pid,
-      events: ids.map(stepEvent),
-      stop: async () => {
-        await server.stop();
-        await db.drop();
-      },
-    };
-  },
+  'stephook, PostgreSQL (no Redis)': () =>
+    stephookOnPostgres({ redis: false, apiAndWorker: false }),
+  'stephook, PostgreSQL + Redis (BullMQ)': () =>
+    stephookOnPostgres({ redis: true, apiAndWorker: false }),
+  'stephook, PostgreSQL, API + worker (no Redis)': () =>
+    stephookOnPostgres({ redis: false, apiAndWorker: true }),
+  'stephook, PostgreSQL + Redis (BullMQ), API + worker': () =>
+    stephookOnPostgres({ redis: true, apiAndWorker: true }),
   'quirrel 1.14.1, Redis': async () => {
     const port = await freePort();
     const child = spawn(process.execPath, [peerMain], {
@@ -174,7 +193,9 @@ const systems = {
 async function closedLoop(system, events) {
   let next = 0;
   await receiver.reset();
-  const cpuBefore = cpuTimeMs(system.pid);
+  const pids = system.pids ?? [system.pid];
+  const cpuOf = () => pids.reduce((sum, pid) => sum + cpuTimeMs(pid), 0);
+  const cpuBefore = cpuOf();
   const started = performance.now();
   const result = await cannon({
     url: system.baseUrl,
@@ -201,7 +222,7 @@ async function closedLoop(system, events) {
   const seconds = (performance.now() - started) / 1000;
   return {
     eventsPerSecond: events.length / seconds,
-    cpuMsPerEvent: (cpuTimeMs(system.pid) - cpuBefore) / events.length,
+    cpuMsPerEvent: (cpuOf() - cpuBefore) / events.length,
   };
 }
 
@@ -209,7 +230,13 @@ async function closedLoop(system, events) {
 async function steady(system, events) {
   await receiver.reset();
   const dueTimes = [];
-  await steadyLoad({ baseUrl: system.baseUrl, rate: RATE, requests: events, dueTimes });
+  try {
+    await steadyLoad({ baseUrl: system.baseUrl, rate: RATE, requests: events, dueTimes });
+  } catch (error) {
+    // Calls refused (a 503 when a dependency does not answer in time): no latency for this run.
+    say(`  warning: ${error.message}; no latency figure for this run`);
+    return { p50: NaN, p99: NaN };
+  }
   await receiver.waitForCount(events.length);
   const arrivals = await receiver.arrivals();
   const latencies = events.map((event, n) => arrivals[event.key] - dueTimes[n]);

@@ -11,6 +11,7 @@ import { DeliveryDispatcher } from './dispatch/delivery-dispatcher.js';
 import { DeliveryScheduler } from './dispatch/delivery-scheduler.js';
 import { DeliveryTrigger, THIS_PROCESS_DELIVERS } from './dispatch/delivery-trigger.js';
 import { InProcessTrigger } from './dispatch/in-process-trigger.js';
+import { PgDeliveryNotifier } from './dispatch/pg-delivery-notifier.js';
 import { EndpointReconciler } from './endpoints/endpoint-reconciler.js';
 import { EndpointHealth } from './endpoints/endpoint-health.js';
 import { EndpointRegistry } from './endpoints/endpoint-registry.js';
@@ -28,7 +29,8 @@ import { WebhookSender } from './sender/webhook-sender.js';
 /**
  * The delivery engine: the store of deliveries and attempts, the dispatcher that claims, sends and
  * records attempts, and how they are driven in this process — chosen once at start from REDIS_URL
- * and whether the process delivers: the in-process scheduler, or BullMQ (with a worker and a sweep
+ * and whether the process delivers: the in-process scheduler (on PostgreSQL woken across processes
+ * by LISTEN/NOTIFY), or BullMQ (with a worker and a sweep
  * only where this process delivers). What a worker process runs; WebhookModule adds the outbox and
  * the operator routes. Exports the store and `DeliveryTrigger` (which /ready asks).
  */
@@ -66,6 +68,7 @@ export class DeliveryEngineModule {
         providers: [
           ...shared.providers,
           DeliveryScheduler,
+          PgDeliveryNotifier, // inert on SQLite
           { provide: DeliveryTrigger, useClass: InProcessTrigger },
         ],
       };

@@ -8,7 +8,7 @@ import { PreparedStatement } from '../database/prepared-statements.js';
 import { isPostgres, queryRows } from '../database/raw-sql.js';
 import { TransactionRunner } from '../database/transaction-runner.js';
 import { StephookMetrics } from '../metrics/stephook-metrics.js';
-import type { DeliveryRef } from './dispatch/delivery-dispatcher.js';
+import type { DeliveryRef } from './entities/webhook-delivery.entity.js';
 import type { DeliveryVerdict } from './dispatch/retry-policy.js';
 import { newDeliveryId } from './delivery-id.js';
 import { WebhookDelivery } from './entities/webhook-delivery.entity.js';

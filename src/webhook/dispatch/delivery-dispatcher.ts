@@ -8,7 +8,12 @@ import type { FairClaim, FairClaimResult } from '../delivery-store.js';
 import { signingKeys } from '../endpoints/endpoint.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { EndpointRegistry } from '../endpoints/endpoint-registry.js';
-import type { WebhookDelivery } from '../entities/webhook-delivery.entity.js';
+import { ENDPOINT_DELETED } from '../entities/webhook-delivery.entity.js';
+import type {
+  DeliveryJob,
+  DeliveryRef,
+  WebhookDelivery,
+} from '../entities/webhook-delivery.entity.js';
 import { buildWebhookHeaders } from '../sender/webhook-request.js';
 import { AttemptResult, WebhookSender } from '../sender/webhook-sender.js';
 import { traceparentOf } from '../../tracing/tracing.js';
@@ -31,16 +36,6 @@ const FIRST_ATTEMPT_SLOTS_PART = 8;
 const ROOM_RECHECK_MS = 250;
 /** The longest a queued job waits for a rate limit or a probe before it asks again. */
 const MAX_QUEUED_WAIT_MS = 5_000;
-/** Why a delivery whose endpoint no longer exists ends without an attempt. */
-export const ENDPOINT_DELETED = 'endpoint deleted';
-
-export type DeliveryRef = Pick<WebhookDelivery, 'id' | 'attemptCount'>;
-/**
- * A job asks for the first attempts of what a step's transition wrote, or for one attempt of one
- * delivery (`manual`: an operator's retry, attempted whatever the delivery's state); the database
- * decides whether each is still due.
- */
-export type DeliveryJob = { stepId: string } | { deliveryId: string; manual: boolean };
 export interface QueuedOutcome {
   delivery: DeliveryRef;
   verdict: DeliveryVerdict;
@@ -92,7 +87,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
   /** Steps committed in this turn of the event loop, whose first attempts are claimed together. */
   private readonly committedSteps: {
     stepId: string;
-    resolve: () => void;
+    resolve: (leftSome: boolean) => void;
     reject: (error: unknown) => void;
   }[] = [];
   private readonly policy: RetryPolicy;
@@ -128,9 +123,10 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
    * The first attempts of what a step's transition wrote, right after its commit: claimed within
    * free slots, together with those of every step committed in the same turn of the event loop (one
    * claim statement for the lot); whatever does not fit waits in the database for the scheduler.
-   * Settles once the claim is done and its attempts are under way.
+   * Settles once the claim is done and its attempts are under way: true when some may have been
+   * left (no free slot, or an endpoint without room here), which another process may take.
    */
-  launchForStep(stepId: string): Promise<void> {
+  launchForStep(stepId: string): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.committedSteps.push({ stepId, resolve, reject });
       if (this.committedSteps.length === 1) setImmediate(() => void this.launchCommittedSteps());
@@ -145,7 +141,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
         stepIds: steps.map((step) => step.stepId),
       });
       this.launchClaimed(claim);
-      for (const step of steps) step.resolve();
+      for (const step of steps) step.resolve(claim.limited || claim.cutShort);
     } catch (error) {
       for (const step of steps) step.reject(error);
     }
@@ -307,14 +303,15 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
    * worker bounds attempts) and each endpoint's room here, both taken before the claim goes to the
    * database and what it did not fill given back, so neither limit is ever exceeded. `limited`:
    * some endpoint had no room, or was granted less than it had by its rate limit or breaker.
+   * `cutShort`: the free slots were fewer than asked for and the claim filled them all.
    */
   private async claimFairly(
     limit: number,
     scope: Pick<FairClaim, 'stepIds' | 'deliveryId'>,
     { useSlots } = { useSlots: true },
-  ): Promise<FairClaimResult & { limited: boolean }> {
+  ): Promise<FairClaimResult & { limited: boolean; cutShort: boolean }> {
     const slots = useSlots ? this.slots.take(limit) : limit;
-    if (slots === 0) return { ...NOTHING_CLAIMED, limited: true };
+    if (slots === 0) return { ...NOTHING_CLAIMED, limited: true, cutShort: true };
     const endpoints = this.endpoints.all.filter((endpoint) => !endpoint.disabled);
     const rooms = this.shares.reserve(endpoints, slots);
     let gated = endpoints.filter(
@@ -360,13 +357,15 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
       else this.backlogged.delete(endpointId);
     }
     // Only a claim cut short by the free slots leaves work that a freed slot should look for.
-    if (useSlots) this.saturated = slots < limit && result.claimed.length >= slots;
+    const cutShort = slots < limit && result.claimed.length >= slots;
+    if (useSlots) this.saturated = cutShort;
     if (waitForTurn && useSlots) this.roomFreed();
     // A breaker another process closed: read the endpoints now rather than at the next revision poll.
     if (result.closedBreakers.length > 0) void this.endpoints.reload().catch(() => undefined);
     return {
       ...result,
       limited: rooms.size < endpoints.length || result.moreAt !== null,
+      cutShort,
     };
   }
 

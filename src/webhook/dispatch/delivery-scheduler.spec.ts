@@ -4,6 +4,7 @@ import { RecordingLogger } from '../../../test/helpers/recording-logger.js';
 import type { DeliveryStore } from '../delivery-store.js';
 import type { DeliveryDispatcher, LaunchedDue } from './delivery-dispatcher.js';
 import { DeliveryScheduler, MAX_POLL_INTERVAL_MS } from './delivery-scheduler.js';
+import type { PgDeliveryNotifier } from './pg-delivery-notifier.js';
 import { Slots } from './slots.js';
 
 /**
@@ -135,5 +136,28 @@ describe(DeliveryScheduler.name, () => {
     finishLook({ launched: 0, moreAt: null, full: false });
     await jest.advanceTimersByTimeAsync(2);
     expect(launchDue).toHaveBeenCalledTimes(4);
+  });
+  it('looks at once when another process announces deliveries (LISTEN/NOTIFY), not at its next poll', async () => {
+    let announced: () => void = () => undefined;
+    const notifier = {
+      onAnnounced: (listener: () => void) => (announced = listener),
+    } as unknown as PgDeliveryNotifier;
+    const dispatcher = {
+      slots,
+      launchDue,
+      onRoomFreed: () => undefined,
+    } as unknown as DeliveryDispatcher;
+    const store = {
+      nextDueAfter,
+      releaseLeftLeases: () => Promise.resolve(0),
+    } as unknown as DeliveryStore;
+    sut = new DeliveryScheduler(true, store, dispatcher, notifier);
+    await sut.onApplicationBootstrap();
+    await jest.advanceTimersByTimeAsync(100);
+    expect(launchDue).toHaveBeenCalledTimes(1); // the look at start
+
+    announced();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(launchDue).toHaveBeenCalledTimes(2);
   });
 });

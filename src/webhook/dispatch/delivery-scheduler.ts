@@ -4,13 +4,18 @@ import {
   Injectable,
   Logger,
   OnApplicationBootstrap,
+  Optional,
 } from '@nestjs/common';
 import { RepeatedPassLog } from '../../database/database-unavailable.js';
 import { DeliveryDispatcher } from './delivery-dispatcher.js';
 import { DeliveryStore } from '../delivery-store.js';
 import { THIS_PROCESS_DELIVERS } from './delivery-trigger.js';
+import { PgDeliveryNotifier } from './pg-delivery-notifier.js';
 
-/** The longest the scheduler sleeps: work added by another process is seen within this. */
+/**
+ * The longest the scheduler sleeps: work added by another process is seen within this (at once on
+ * PostgreSQL, where that process announces it with NOTIFY; this poll is then the safety net).
+ */
 export const MAX_POLL_INTERVAL_MS = 1_000;
 /** How long the scheduler gathers attempts that end before it claims for the room they freed. */
 const ROOM_FREED_COALESCE_MS = 2;
@@ -38,6 +43,7 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
     @Inject(THIS_PROCESS_DELIVERS) private readonly delivers: boolean,
     private readonly store: DeliveryStore,
     private readonly dispatcher: DeliveryDispatcher,
+    @Optional() private readonly notifier?: PgDeliveryNotifier,
   ) {}
 
   /** Started (or with nothing to deliver here), and not stopped. */
@@ -51,6 +57,7 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
     if (released > 0)
       this.logger.warn(`Resuming ${released} webhook attempt(s) interrupted by the last stop`);
     this.dispatcher.onRoomFreed(() => this.wakeSoon());
+    this.notifier?.onAnnounced(() => this.wake());
     this.started = true;
     this.wake();
   }

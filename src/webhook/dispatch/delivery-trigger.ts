@@ -1,4 +1,4 @@
-import type { DeliveryRef } from './delivery-dispatcher.js';
+import type { DeliveryRef } from '../entities/webhook-delivery.entity.js';
 
 /** Whether this process makes delivery attempts itself (DELIVERY_WORKER=on, or a worker process). */
 export const THIS_PROCESS_DELIVERS = Symbol('THIS_PROCESS_DELIVERS');

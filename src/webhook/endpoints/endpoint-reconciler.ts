@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { RepeatedPassLog } from '../../database/database-unavailable.js';
 import { DeliveryStore } from '../delivery-store.js';
-import { ENDPOINT_DELETED } from '../dispatch/delivery-dispatcher.js';
+import { ENDPOINT_DELETED } from '../entities/webhook-delivery.entity.js';
 import { DeliveryTrigger, THIS_PROCESS_DELIVERS } from '../dispatch/delivery-trigger.js';
 
 /** How often a delivering process looks for deliveries whose state disagrees with their endpoint. */

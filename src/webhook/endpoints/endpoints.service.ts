@@ -5,7 +5,7 @@ import { applyCursorPage, PageQuery } from '../../common/cursor-page.js';
 import { ENDPOINT_LIMITS } from '../../config/webhook.config.js';
 import { TransactionRunner } from '../../database/transaction-runner.js';
 import { DeliveryStore } from '../delivery-store.js';
-import { ENDPOINT_DELETED } from '../dispatch/delivery-dispatcher.js';
+import { ENDPOINT_DELETED } from '../entities/webhook-delivery.entity.js';
 import { DeliveryTrigger } from '../dispatch/delivery-trigger.js';
 import { EndpointNotFoundError, EnvironmentEndpointError } from '../webhook.errors.js';
 import type { CreateEndpointDto, UpdateEndpointDto } from './dto/endpoint.dto.js';

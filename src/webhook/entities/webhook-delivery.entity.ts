@@ -68,3 +68,16 @@ export class WebhookDelivery {
   @Column({ name: 'trace_parent', type: 'varchar', length: 55, nullable: true })
   traceParent: string | null;
 }
+
+/** A delivery as the queue and the operator routes name it: which one, and how many attempts so far. */
+export type DeliveryRef = Pick<WebhookDelivery, 'id' | 'attemptCount'>;
+
+/**
+ * A job asks for the first attempts of what a step's transition wrote, or for one attempt of one
+ * delivery (`manual`: an operator's retry, attempted whatever the delivery's state); the database
+ * decides whether each is still due.
+ */
+export type DeliveryJob = { stepId: string } | { deliveryId: string; manual: boolean };
+
+/** Why a delivery whose endpoint no longer exists ends without an attempt. */
+export const ENDPOINT_DELETED = 'endpoint deleted';

@@ -2,7 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { DependencyUnavailableError } from '../../common/domain-error.js';
-import type { DeliveryJob, DeliveryRef } from '../dispatch/delivery-dispatcher.js';
+import type { DeliveryJob, DeliveryRef } from '../entities/webhook-delivery.entity.js';
 
 export const DELIVERY_QUEUE = 'stephook-deliveries';
 

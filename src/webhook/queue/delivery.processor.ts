@@ -4,7 +4,8 @@ import { DelayedError } from 'bullmq';
 import type { Job } from 'bullmq';
 import { webhookConfig } from '../../config/webhook.config.js';
 import type { WebhookConfig } from '../../config/webhook.config.js';
-import { DeliveryDispatcher, DeliveryJob } from '../dispatch/delivery-dispatcher.js';
+import { DeliveryDispatcher } from '../dispatch/delivery-dispatcher.js';
+import type { DeliveryJob } from '../entities/webhook-delivery.entity.js';
 import { DELIVERY_QUEUE, DeliveryQueue } from './delivery-queue.js';
 
 /**

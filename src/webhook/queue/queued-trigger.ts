@@ -1,5 +1,5 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import type { DeliveryRef } from '../dispatch/delivery-dispatcher.js';
+import type { DeliveryRef } from '../entities/webhook-delivery.entity.js';
 import { DeliveryTrigger, THIS_PROCESS_DELIVERS } from '../dispatch/delivery-trigger.js';
 import { DeliveryProcessor } from './delivery.processor.js';
 import { DeliveryQueue } from './delivery-queue.js';
