@@ -6,6 +6,7 @@ import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { refineApiDocument } from './common/api-docs.js';
 import { requestComponents } from './common/request-schema.js';
+import { responseComponents } from './common/response-schema.js';
 import {
   API_KEY_REFUSAL,
   bearerMatches,
@@ -226,11 +227,11 @@ export function createApiDocument(app: INestApplication): OpenAPIObject {
     // Operation ids are the controller methods' names, chosen as a client calls them (listSteps).
     { operationIdFactory: (_controller: string, method: string) => method },
   );
-  // The request schemas that validate bodies are the document's own components, as they are.
-  const requests = requestComponents();
+  // The schemas that validate bodies and the schemas that type answers (their presenters return
+  // them) are the document's own components, as they are.
   document.components = {
     ...document.components,
-    schemas: { ...document.components?.schemas, ...requests },
+    schemas: { ...document.components?.schemas, ...responseComponents(), ...requestComponents() },
   };
   return refineApiDocument(document);
 }

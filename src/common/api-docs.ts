@@ -1,18 +1,22 @@
 import { applyDecorators } from '@nestjs/common';
 import type { OpenAPIObject } from '@nestjs/swagger';
-import { ApiProperty, ApiResponse } from '@nestjs/swagger';
+import { ApiResponse } from '@nestjs/swagger';
+import { Type } from 'typebox';
+import { answerOf, namedView } from './response-schema.js';
 
-/** Nest's error shape, as every 4xx of stephook has it. */
-export class ErrorView {
-  @ApiProperty({ type: 'integer', example: 400 }) statusCode: number;
-  @ApiProperty({
-    oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
-    example: ['prompt_tokens must be an integer number'],
-    description: 'What is wrong, naming the field.',
-  })
-  message: string | string[];
-  @ApiProperty({ example: 'Bad Request' }) error: string;
-}
+/** Nest's error shape, as every 4xx of stephook has it (ErrorResponseFilter writes it). */
+export const ErrorView = namedView(
+  'ErrorView',
+  Type.Object({
+    statusCode: Type.Integer({ example: 400 }),
+    message: Type.Unsafe<string | string[]>({
+      oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+      example: ['prompt_tokens must be an integer number'],
+      description: 'What is wrong, naming the field.',
+    }),
+    error: Type.String({ example: 'Bad Request' }),
+  }),
+);
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400:
@@ -44,7 +48,7 @@ export const ApiErrors = (...statuses: number[]) =>
       ApiResponse({
         status,
         description: ERROR_DESCRIPTIONS[status],
-        type: ErrorView,
+        ...answerOf(ErrorView),
         ...(status === 503 ? { headers: RETRY_AFTER } : {}),
       }),
     ),

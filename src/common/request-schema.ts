@@ -51,6 +51,15 @@ export function reportOrder<T extends TSchema>(schema: T, order: string[]): T {
   return schema;
 }
 
+/**
+ * Names `schema` as a component of the OpenAPI document without making it a request schema: a
+ * response's shape (common/response-schema.ts), which a field of another schema refers to by $ref.
+ */
+export function nameComponent<T extends TSchema>(name: string, schema: T): T {
+  (schema as Tagged)[COMPONENT] = name;
+  return schema;
+}
+
 /** The component name of a named object schema, if it has one. */
 export function componentName(schema: unknown): string | undefined {
   return (schema as Tagged | undefined)?.[COMPONENT] as string | undefined;
@@ -277,6 +286,16 @@ export function namedSchemas(): ReadonlyArray<TSchema> {
 const FIELD_DOCS = Symbol('field documentation');
 
 /**
+ * A named object schema as a field with `docs` beside its $ref (`description`): documented as
+ * `allOf: [$ref]` next to them, since OpenAPI 3.0 ignores a $ref's siblings.
+ */
+export function describedObject<T extends TSchema>(schema: T, docs: Record<string, unknown>): T {
+  const field: Tagged = { ...(schema as Tagged) };
+  field[FIELD_DOCS] = docs;
+  return field as unknown as T;
+}
+
+/**
  * A named object schema as a field that may be null (`usage`): documented as a nullable $ref, with
  * `docs` beside it. `messages`, if given, are what the field says before `nested property … must
  * be either object or array` when it is no object.
@@ -293,16 +312,18 @@ export function nullableObject<T extends TSchema>(
 }
 
 /**
- * `schema` as OpenAPI 3.0 states it: a `{type: 'null'}` branch becomes `nullable: true`, a named
- * object used as a field becomes a $ref, and the `x-` keywords that only Ajv reads are left out.
+ * `schema` as OpenAPI 3.0 states it: a `{type: 'null'}` branch becomes `nullable: true` (beside the
+ * one other branch itself when there is just one: `T | null` is T, nullable), a named object used
+ * as a field becomes a $ref, and the `x-` keywords that only Ajv reads are left out.
  */
 export function toOpenApi(schema: unknown, top = true): Record<string, unknown> {
   const source = schema as Tagged & Record<string, unknown>;
   const name = componentName(source);
   if (name && !top) {
     const ref = { $ref: `#/components/schemas/${name}` };
-    const docs = (source[FIELD_DOCS] as Record<string, unknown> | undefined) ?? {};
-    return source.nullable ? { ...docs, allOf: [ref], nullable: true } : ref;
+    const docs = source[FIELD_DOCS] as Record<string, unknown> | undefined;
+    if (source.nullable) return { ...docs, allOf: [ref], nullable: true };
+    return docs ? { ...docs, allOf: [ref] } : ref;
   }
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(source)) {
@@ -310,7 +331,13 @@ export function toOpenApi(schema: unknown, top = true): Record<string, unknown> 
     if ((key === 'oneOf' || key === 'anyOf') && Array.isArray(value)) {
       const branches = value.filter((branch) => (branch as { type?: string }).type !== 'null');
       if (branches.length < value.length) out.nullable = true;
-      out[key] = branches.map((branch) => toOpenApi(branch, false));
+      if (branches.length === 1 && branches.length < value.length) {
+        const only = toOpenApi(branches[0], false);
+        if (only.$ref) out.allOf = [only];
+        else Object.assign(out, only, { nullable: true });
+      } else {
+        out[key] = branches.map((branch) => toOpenApi(branch, false));
+      }
     } else if (key === 'properties' && value && typeof value === 'object') {
       out.properties = Object.fromEntries(
         Object.entries(value).map(([property, definition]) => [

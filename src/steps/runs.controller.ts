@@ -5,6 +5,7 @@ import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swa
 import { ApiErrors } from '../common/api-docs.js';
 import { ApiQueryOf, QueryPipe } from '../common/schema-pipe.js';
 import { StepView } from './dto/step.view.js';
+import { listOf } from '../common/response-schema.js';
 import { presentStep, StepJson } from './step.presenter.js';
 import { StepsService } from './steps.service.js';
 
@@ -18,7 +19,7 @@ export class RunsController {
   @Get(':run_id/steps')
   @ApiQueryOf(ListRunStepsQuerySchema)
   @ApiOperation({ summary: "List a run's steps, with the same filters and paging" })
-  @ApiOkResponse({ type: [StepView] })
+  @ApiOkResponse(listOf(StepView))
   @ApiErrors(400)
   async listRunSteps(
     @Param('run_id') runId: string,

@@ -1,8 +1,14 @@
+import type { StepMetricsJson, StepJson } from './dto/step.view.js';
 import type { StepMetrics } from './entities/step-metrics.entity.js';
 import type { Step } from './entities/step.entity.js';
 
-/** The Step as clients see it: Letta's snake_case JSON. Field names here are the public contract. */
-export function presentStep(step: Step) {
+export type { StepJson, StepMetricsJson };
+
+/**
+ * The Step as clients see it: Letta's snake_case JSON. Field names here are the public contract,
+ * typed by the schema that documents it (StepView).
+ */
+export function presentStep(step: Step): StepJson {
   return {
     id: step.id,
     status: step.status,
@@ -35,10 +41,9 @@ export function presentStep(step: Step) {
     completed_at: step.completedAt,
   };
 }
-export type StepJson = ReturnType<typeof presentStep>;
 
 /** Nanosecond counts go out as decimal strings, exactly as recorded. */
-export function presentStepMetrics(metrics: StepMetrics) {
+export function presentStepMetrics(metrics: StepMetrics): StepMetricsJson {
   return {
     id: metrics.id,
     step_start_ns: metrics.stepStartNs,
@@ -49,4 +54,3 @@ export function presentStepMetrics(metrics: StepMetrics) {
     updated_at: metrics.updatedAt,
   };
 }
-export type StepMetricsJson = ReturnType<typeof presentStepMetrics>;

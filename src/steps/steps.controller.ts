@@ -21,6 +21,7 @@ import { ApiBodyErrors, ApiErrors } from '../common/api-docs.js';
 import { ApiJsonBody, ApiQueryOf, BodyPipe, QueryPipe } from '../common/schema-pipe.js';
 import { ParseStepIdPipe, STEP_ID_PATTERN } from './step-id.js';
 import { StepMetricsView, StepView } from './dto/step.view.js';
+import { answerOf, listOf } from '../common/response-schema.js';
 import { presentStep, presentStepMetrics, StepJson, StepMetricsJson } from './step.presenter.js';
 import { StepsService } from './steps.service.js';
 
@@ -45,7 +46,7 @@ export class StepsController {
   @Post()
   @ApiJsonBody(CreateStepSchema)
   @ApiOperation({ summary: 'Record a new step (always pending)' })
-  @ApiCreatedResponse({ type: StepView })
+  @ApiCreatedResponse(answerOf(StepView))
   @ApiBodyErrors(409)
   async createStep(@Body(new BodyPipe(CreateStepSchema)) dto: CreateStepDto): Promise<StepJson> {
     return presentStep(await this.steps.create(dto));
@@ -54,7 +55,7 @@ export class StepsController {
   @Get()
   @ApiQueryOf(ListStepsQuerySchema)
   @ApiOperation({ summary: 'List steps: filters and cursor paging (also at /v1/steps/)' })
-  @ApiOkResponse({ type: [StepView] })
+  @ApiOkResponse(listOf(StepView))
   @ApiErrors(400)
   async listSteps(
     @Query(new QueryPipe(ListStepsQuerySchema)) query: ListStepsQuery,
@@ -65,7 +66,7 @@ export class StepsController {
   @Get(':step_id')
   @ApiOperation({ summary: 'Get one step' })
   @StepIdParam()
-  @ApiOkResponse({ type: StepView })
+  @ApiOkResponse(answerOf(StepView))
   @ApiErrors(400, 404)
   async getStep(@Param('step_id', ParseStepIdPipe) stepId: string): Promise<StepJson> {
     return presentStep(await this.steps.findOne(stepId));
@@ -76,7 +77,7 @@ export class StepsController {
   @ApiJsonBody(StepSuccessSchema)
   @ApiOperation({ summary: 'Mark the step successful', description: TERMINAL_NOTE })
   @StepIdParam()
-  @ApiOkResponse({ type: StepView })
+  @ApiOkResponse(answerOf(StepView))
   @ApiBodyErrors(404, 409)
   async completeStepSuccess(
     @Param('step_id', ParseStepIdPipe) stepId: string,
@@ -90,7 +91,7 @@ export class StepsController {
   @ApiJsonBody(StepErrorSchema)
   @ApiOperation({ summary: 'Mark the step failed', description: TERMINAL_NOTE })
   @StepIdParam()
-  @ApiOkResponse({ type: StepView })
+  @ApiOkResponse(answerOf(StepView))
   @ApiBodyErrors(404, 409)
   async completeStepError(
     @Param('step_id', ParseStepIdPipe) stepId: string,
@@ -107,7 +108,7 @@ export class StepsController {
   })
   @ApiJsonBody(CancelStepSchema, false)
   @StepIdParam()
-  @ApiOkResponse({ type: StepView })
+  @ApiOkResponse(answerOf(StepView))
   @ApiBodyErrors(404, 409)
   async cancelStep(
     @Param('step_id', ParseStepIdPipe) stepId: string,
@@ -120,7 +121,7 @@ export class StepsController {
   @ApiJsonBody(StepFeedbackSchema)
   @ApiOperation({ summary: 'Set or clear feedback, and optionally replace tags' })
   @StepIdParam()
-  @ApiOkResponse({ type: StepView })
+  @ApiOkResponse(answerOf(StepView))
   @ApiBodyErrors(404)
   async setStepFeedback(
     @Param('step_id', ParseStepIdPipe) stepId: string,
@@ -133,7 +134,7 @@ export class StepsController {
   @ApiJsonBody(StepMetricsSchema)
   @ApiOperation({ summary: 'Record timing metrics; fields left out keep their value' })
   @StepIdParam()
-  @ApiOkResponse({ type: StepMetricsView })
+  @ApiOkResponse(answerOf(StepMetricsView))
   @ApiBodyErrors(404)
   async putStepMetrics(
     @Param('step_id', ParseStepIdPipe) stepId: string,
@@ -145,7 +146,7 @@ export class StepsController {
   @Get(':step_id/metrics')
   @ApiOperation({ summary: "Read the step's metrics" })
   @StepIdParam()
-  @ApiOkResponse({ type: StepMetricsView })
+  @ApiOkResponse(answerOf(StepMetricsView))
   @ApiErrors(400, 404)
   async getStepMetrics(
     @Param('step_id', ParseStepIdPipe) stepId: string,

@@ -14,13 +14,15 @@ import {
 import { ApiBodyErrors, ApiErrors } from '../../common/api-docs.js';
 import { ApiJsonBody, ApiQueryOf, BodyPipe, QueryPipe } from '../../common/schema-pipe.js';
 import { ParseIdPipe } from '../../common/id-format.js';
-import { DeliveriesService, DeliverySummary } from './deliveries.service.js';
+import { DeliveriesService } from './deliveries.service.js';
 import {
   DeliverySummaryView,
   DeliveryView,
   DeliveryWithAttemptsView,
   RecoverResultView,
 } from './dto/delivery.view.js';
+import type { DeliverySummaryJson, RecoverResultJson } from './dto/delivery.view.js';
+import { answerOf, listOf } from '../../common/response-schema.js';
 import { DELIVERY_ID } from '../delivery-id.js';
 import { DeliveryReads } from './delivery-reads.js';
 import {
@@ -55,7 +57,7 @@ export class DeliveriesController {
   @ApiOperation({
     summary: 'List deliveries, newest first; filter by status, step and endpoint, page like steps',
   })
-  @ApiOkResponse({ type: [DeliveryView] })
+  @ApiOkResponse(listOf(DeliveryView))
   @ApiErrors(400)
   async listDeliveries(
     @Query(new QueryPipe(ListDeliveriesQuerySchema)) query: ListDeliveriesQuery,
@@ -67,16 +69,16 @@ export class DeliveriesController {
   @ApiOperation({
     summary: 'Deliveries at a glance: counts by state, oldest pending, attempts per minute (1 h)',
   })
-  @ApiOkResponse({ type: DeliverySummaryView })
+  @ApiOkResponse(answerOf(DeliverySummaryView))
   @ApiErrors()
-  getDeliverySummary(): Promise<DeliverySummary> {
+  getDeliverySummary(): Promise<DeliverySummaryJson> {
     return this.deliveries.summary();
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'One delivery with every attempt' })
   @DeliveryIdParam()
-  @ApiOkResponse({ type: DeliveryWithAttemptsView })
+  @ApiOkResponse(answerOf(DeliveryWithAttemptsView))
   @ApiErrors(400, 404)
   async getDelivery(
     @Param('id', ParseDeliveryIdPipe) id: string,
@@ -91,11 +93,11 @@ export class DeliveriesController {
     summary:
       'Put every failed delivery created since a time (of one endpoint, or all) back to pending',
   })
-  @ApiAcceptedResponse({ type: RecoverResultView })
+  @ApiAcceptedResponse(answerOf(RecoverResultView))
   @ApiBodyErrors()
   async recoverDeliveries(
     @Body(new BodyPipe(RecoverDeliveriesSchema)) dto: RecoverDeliveriesDto,
-  ): Promise<{ requeued: number }> {
+  ): Promise<RecoverResultJson> {
     return { requeued: await this.deliveries.recoverFailedSince(dto.since, dto.endpoint_id) };
   }
 
@@ -109,7 +111,7 @@ export class DeliveriesController {
       'sent once it is enabled).',
   })
   @DeliveryIdParam()
-  @ApiAcceptedResponse({ type: DeliveryWithAttemptsView })
+  @ApiAcceptedResponse(answerOf(DeliveryWithAttemptsView))
   @ApiErrors(400, 404, 409)
   async retryDelivery(
     @Param('id', ParseDeliveryIdPipe) id: string,
@@ -127,7 +129,7 @@ export class StepDeliveriesController {
   /** Every delivery of the step with every attempt; an empty list for a step that has none. */
   @Get(':step_id/deliveries')
   @ApiOperation({ summary: "A step's webhook deliveries, each with every attempt" })
-  @ApiOkResponse({ type: [DeliveryWithAttemptsView] })
+  @ApiOkResponse(listOf(DeliveryWithAttemptsView))
   @ApiErrors()
   async listStepDeliveries(@Param('step_id') stepId: string): Promise<DeliveryWithAttemptsJson[]> {
     return (await this.reads.findForStep(stepId)).map(presentDeliveryWithAttempts);

@@ -1,8 +1,16 @@
 import type { DeliveryAttempt } from '../entities/delivery-attempt.entity.js';
 import type { WebhookDelivery } from '../entities/webhook-delivery.entity.js';
+import type { AttemptOutcome } from '../sender/webhook-sender.js';
+import type {
+  DeliveryAttemptJson,
+  DeliveryJson,
+  DeliveryWithAttemptsJson,
+} from './dto/delivery.view.js';
 
-/** A delivery as clients see it; `id` is the `webhook-id` its receiver saw. */
-export function presentDelivery(delivery: WebhookDelivery) {
+export type { DeliveryJson, DeliveryWithAttemptsJson };
+
+/** A delivery as clients see it (DeliveryView); `id` is the `webhook-id` its receiver saw. */
+export function presentDelivery(delivery: WebhookDelivery): DeliveryJson {
   return {
     id: delivery.id,
     step_id: delivery.stepId,
@@ -10,7 +18,7 @@ export function presentDelivery(delivery: WebhookDelivery) {
     status: delivery.status,
     attempt_count: delivery.attemptCount,
     next_attempt_at: delivery.nextAttemptAt,
-    last_outcome: delivery.lastOutcome,
+    last_outcome: delivery.lastOutcome as AttemptOutcome | null,
     last_status_code: delivery.lastStatusCode,
     last_error: delivery.lastError,
     created_at: delivery.createdAt,
@@ -18,9 +26,8 @@ export function presentDelivery(delivery: WebhookDelivery) {
     delivered_at: delivery.deliveredAt,
   };
 }
-export type DeliveryJson = ReturnType<typeof presentDelivery>;
 
-export function presentAttempt(attempt: DeliveryAttempt) {
+export function presentAttempt(attempt: DeliveryAttempt): DeliveryAttemptJson {
   return {
     number: attempt.number,
     started_at: attempt.startedAt,
@@ -34,7 +41,6 @@ export function presentAttempt(attempt: DeliveryAttempt) {
 
 export function presentDeliveryWithAttempts(
   delivery: WebhookDelivery & { attempts: DeliveryAttempt[] },
-) {
+): DeliveryWithAttemptsJson {
   return { ...presentDelivery(delivery), attempts: delivery.attempts.map(presentAttempt) };
 }
-export type DeliveryWithAttemptsJson = ReturnType<typeof presentDeliveryWithAttempts>;

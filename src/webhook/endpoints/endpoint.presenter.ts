@@ -1,7 +1,10 @@
-import type { EndpointFilterDto } from './dto/endpoint.dto.js';
+import type { PayloadMode } from '../../config/webhook.config.js';
+import type { EndpointJson } from './dto/endpoint.view.js';
 import { Endpoint, displayUrl } from './endpoint.js';
 import type { BreakerView } from './endpoint-throttles.js';
 import type { WebhookEndpoint } from './entities/webhook-endpoint.entity.js';
+
+export type { EndpointJson };
 
 /** When this process read the environment: the environment endpoint's created/updated time. */
 const ENVIRONMENT_READ_AT = new Date().toISOString();
@@ -20,24 +23,24 @@ export const MASKED_HEADER_VALUE = '********';
 export type HeaderValues = 'shown' | 'masked';
 
 /**
- * An endpoint as clients see it, with its breaker (`readBreakers`); never its secrets, header
+ * An endpoint as clients see it (EndpointView), with its breaker (`readBreakers`); never its secrets, header
  * values only when `headerValues` says.
  */
 export function presentEndpoint(
   endpoint: WebhookEndpoint,
   breaker: BreakerView,
   headerValues: HeaderValues = 'masked',
-) {
+): EndpointJson {
   const headers = JSON.parse(endpoint.headers) as Record<string, string>;
   return {
     id: endpoint.id,
     url: endpoint.url,
     description: endpoint.description,
-    filter: endpoint.filter ? (JSON.parse(endpoint.filter) as EndpointFilterDto) : null,
-    payload: endpoint.payload,
+    filter: endpoint.filter ? (JSON.parse(endpoint.filter) as EndpointJson['filter']) : null,
+    payload: endpoint.payload as PayloadMode,
     headers: headerValues === 'shown' ? headers : maskValues(headers),
     disabled: endpoint.disabled,
-    disabled_reason: endpoint.disabledReason as string | null,
+    disabled_reason: endpoint.disabledReason,
     max_in_flight: endpoint.maxInFlight,
     // PostgreSQL's driver may hand a double over as text.
     rate_limit: endpoint.rateLimit === null ? null : Number(endpoint.rateLimit),
@@ -46,7 +49,6 @@ export function presentEndpoint(
     updated_at: endpoint.updatedAt,
   };
 }
-export type EndpointJson = ReturnType<typeof presentEndpoint>;
 
 function maskValues(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.keys(headers).map((name) => [name, MASKED_HEADER_VALUE]));

@@ -34,6 +34,12 @@ import {
   EndpointStatsView,
   EndpointView,
 } from './dto/endpoint.view.js';
+import type {
+  CreatedEndpointJson,
+  EndpointSecretJson,
+  EndpointStatsJson,
+} from './dto/endpoint.view.js';
+import { answerOf, listOf } from '../../common/response-schema.js';
 import { DeliveryReads } from '../deliveries/delivery-reads.js';
 import { ENDPOINT_ID, ENV_ENDPOINT_ID } from './endpoint.js';
 import { EndpointRegistry } from './endpoint-registry.js';
@@ -96,11 +102,11 @@ export class EndpointsController {
   @Post()
   @ApiJsonBody(CreateEndpointSchema)
   @ApiOperation({ summary: 'Create an endpoint; its secret is in the answer' })
-  @ApiCreatedResponse({ type: CreatedEndpointView })
+  @ApiCreatedResponse(answerOf(CreatedEndpointView))
   @ApiBodyErrors()
   async createEndpoint(
     @Body(new BodyPipe(CreateEndpointSchema)) dto: CreateEndpointDto,
-  ): Promise<EndpointJson & { secret: string }> {
+  ): Promise<CreatedEndpointJson> {
     refuseMaskedHeaderValues(dto.headers);
     const endpoint = await this.endpoints.create(dto);
     // A new id has no throttle row yet: its breaker is closed.
@@ -116,7 +122,7 @@ export class EndpointsController {
     summary:
       'List endpoints, paged like steps; the environment endpoint (env), when set, opens the first page',
   })
-  @ApiOkResponse({ type: [EndpointView] })
+  @ApiOkResponse(listOf(EndpointView))
   @ApiErrors(400)
   async listEndpoints(
     @Query(new QueryPipe(ListEndpointsQuerySchema)) query: ListEndpointsQuery,
@@ -142,7 +148,7 @@ export class EndpointsController {
   @Get(':id')
   @ApiOperation({ summary: 'One endpoint' })
   @EndpointIdParam()
-  @ApiOkResponse({ type: EndpointView })
+  @ApiOkResponse(answerOf(EndpointView))
   @ApiErrors(400, 404)
   async getEndpoint(@Param('id', ParseEndpointIdPipe) id: string): Promise<EndpointJson> {
     if (id === ENV_ENDPOINT_ID) {
@@ -160,9 +166,9 @@ export class EndpointsController {
       "An endpoint's health: deliveries by state, attempts and success rate over 24 h, last failure",
   })
   @EndpointIdParam()
-  @ApiOkResponse({ type: EndpointStatsView })
+  @ApiOkResponse(answerOf(EndpointStatsView))
   @ApiErrors(400, 404)
-  async getEndpointStats(@Param('id', ParseEndpointIdPipe) id: string) {
+  async getEndpointStats(@Param('id', ParseEndpointIdPipe) id: string): Promise<EndpointStatsJson> {
     await this.getEndpoint(id); // 404 for an endpoint that is not there
     const stats = await this.reads.endpointStats(id, new Date(Date.now() - DAY_MS));
     return {
@@ -184,7 +190,7 @@ export class EndpointsController {
       'Change an endpoint; {disabled: true} holds its deliveries, {disabled: false} releases them',
   })
   @EndpointIdParam()
-  @ApiOkResponse({ type: EndpointView })
+  @ApiOkResponse(answerOf(EndpointView))
   @ApiBodyErrors(404, 409)
   async updateEndpoint(
     @Param('id', ParseEndpointIdPipe) id: string,
@@ -214,11 +220,11 @@ export class EndpointsController {
   @Get(':id/secret')
   @ApiOperation({ summary: "The endpoint's signing secret (the newest, during a rotation)" })
   @EndpointIdParam()
-  @ApiOkResponse({ type: EndpointSecretView })
+  @ApiOkResponse(answerOf(EndpointSecretView))
   @ApiErrors(400, 404, 409)
   async getEndpointSecret(
     @Param('id', ParseEndpointIdPipe) id: string,
-  ): Promise<{ secret: string }> {
+  ): Promise<EndpointSecretJson> {
     return { secret: await this.endpoints.secret(id) };
   }
 
@@ -232,11 +238,11 @@ export class EndpointsController {
       'the oldest of them at once.',
   })
   @EndpointIdParam()
-  @ApiOkResponse({ type: EndpointSecretView })
+  @ApiOkResponse(answerOf(EndpointSecretView))
   @ApiErrors(400, 404, 409)
   async rotateEndpointSecret(
     @Param('id', ParseEndpointIdPipe) id: string,
-  ): Promise<{ secret: string }> {
+  ): Promise<EndpointSecretJson> {
     return { secret: await this.endpoints.rotateSecret(id) };
   }
 

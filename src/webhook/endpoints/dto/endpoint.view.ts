@@ -1,80 +1,69 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { Type } from 'typebox';
+import type { Static } from 'typebox';
+import { DateTime, Nullable, StringEnum, namedView } from '../../../common/response-schema.js';
+import { describedObject } from '../../../common/request-schema.js';
 import { ENDPOINT_LIMITS, PAYLOAD_MODES } from '../../../config/webhook.config.js';
+import type { TerminalStepStatus } from '../../../steps/step-status.js';
 import { AttemptsSuccessView, DeliveryCountsView } from '../../deliveries/dto/delivery.view.js';
 import { ENDPOINT_ID } from '../endpoint.js';
 import { MASKED_HEADER_VALUE } from '../endpoint.presenter.js';
 import { BREAKER_OPENS_AFTER } from '../endpoint-throttles.js';
-import type { BreakerView } from '../endpoint-throttles.js';
 import { DISABLED_REASONS } from '../entities/webhook-endpoint.entity.js';
-import type { EndpointFilterDto } from './endpoint.dto.js';
 import { TERMINAL_STATUSES } from './endpoint.dto.js';
 
-const time = () => ApiProperty({ type: String, format: 'date-time' });
-
 /** An endpoint's circuit breaker (SPEC §9 "Isolation"), as every endpoint view shows it. */
-export class EndpointBreakerView implements BreakerView {
-  @ApiProperty({
-    enum: ['closed', 'open'],
-    description:
-      `open after ${BREAKER_OPENS_AFTER} attempts in a row that timed out, could not connect or ` +
-      'were answered 429 or 5xx: then one probe at a time (the first 1 s after opening, then ' +
-      'after half as long as it has been open, 1 s to 30 s) until any other answer closes it. ' +
-      'It never disables the endpoint; its deliveries wait as pending.',
-  })
-  state: 'closed' | 'open';
-  @ApiProperty({
-    type: String,
-    format: 'date-time',
-    nullable: true,
-    description: 'null while closed',
-  })
-  opened_at: string | null;
-  @ApiProperty({
-    type: 'integer',
-    minimum: 0,
-    description:
-      'Attempts in a row that timed out, could not connect or were answered 429 or 5xx; any ' +
-      'other answer resets it',
-  })
-  unreachable_attempts: number;
-  @ApiProperty({
-    type: String,
-    format: 'date-time',
-    nullable: true,
-    description: 'While open: when the next probe may start; null while closed',
-  })
-  next_probe_at: string | null;
-}
+export const EndpointBreakerView = namedView(
+  'EndpointBreakerView',
+  Type.Object({
+    state: StringEnum(['closed', 'open'] as const, {
+      description:
+        `open after ${BREAKER_OPENS_AFTER} attempts in a row that timed out, could not connect or ` +
+        'were answered 429 or 5xx: then one probe at a time (the first 1 s after opening, then ' +
+        'after half as long as it has been open, 1 s to 30 s) until any other answer closes it. ' +
+        'It never disables the endpoint; its deliveries wait as pending.',
+    }),
+    opened_at: Nullable(DateTime({ description: 'null while closed' })),
+    unreachable_attempts: Type.Integer({
+      minimum: 0,
+      description:
+        'Attempts in a row that timed out, could not connect or were answered 429 or 5xx; any ' +
+        'other answer resets it',
+    }),
+    next_probe_at: Nullable(
+      DateTime({ description: 'While open: when the next probe may start; null while closed' }),
+    ),
+  }),
+);
 
-/** An endpoint as the API returns it; its secret only at creation and from `…/secret`. */
-export class EndpointView {
-  @ApiProperty({
+const texts = () => Type.Optional(Type.Array(Type.String()));
+
+const ENDPOINT_FIELDS = {
+  id: Type.String({
     pattern: ENDPOINT_ID.pattern.source,
     example: 'ep_0f1e2d3c4b5a69788796a5b4c3d2e1f0',
-  })
-  id: string;
-  @ApiProperty({
+  }),
+  url: Type.String({
     example: 'https://billing.example.com/hooks/steps',
     description: 'For env: STEP_COMPLETE_WEBHOOK without credentials or query',
-  })
-  url: string;
-  @ApiProperty({ type: String, nullable: true }) description: string | null;
-  @ApiProperty({
-    type: 'object',
-    nullable: true,
-    description: 'Only the criteria given; null hears every step',
-    properties: {
-      statuses: { type: 'array', items: { type: 'string', enum: TERMINAL_STATUSES } },
-      agent_ids: { type: 'array', items: { type: 'string' } },
-      project_ids: { type: 'array', items: { type: 'string' } },
-      run_ids: { type: 'array', items: { type: 'string' } },
-      tags: { type: 'array', items: { type: 'string' } },
-    },
-    additionalProperties: false,
-  })
-  filter: EndpointFilterDto | null;
-  @ApiProperty({ enum: PAYLOAD_MODES }) payload: string;
-  @ApiProperty({
+  }),
+  description: Nullable(Type.String()),
+  filter: Nullable(
+    Type.Object(
+      {
+        statuses: Type.Optional(Type.Array(StringEnum<TerminalStepStatus>(TERMINAL_STATUSES))),
+        agent_ids: texts(),
+        project_ids: texts(),
+        run_ids: texts(),
+        tags: texts(),
+      },
+      {
+        description: 'Only the criteria given; null hears every step',
+        additionalProperties: false,
+      },
+    ),
+  ),
+  payload: StringEnum(PAYLOAD_MODES),
+  headers: Type.Unsafe<Record<string, string>>({
     type: 'object',
     additionalProperties: { type: 'string' },
     description:
@@ -84,60 +73,67 @@ export class EndpointView {
       'that mask as a value is refused (400): send the value itself, or leave headers out of a ' +
       'PATCH to keep them.',
     example: { authorization: MASKED_HEADER_VALUE },
-  })
-  headers: Record<string, string>;
-  @ApiProperty() disabled: boolean;
-  @ApiProperty({ enum: DISABLED_REASONS, nullable: true }) disabled_reason: string | null;
-  @ApiProperty({
-    type: 'integer',
+  }),
+  disabled: Type.Boolean(),
+  disabled_reason: Nullable(StringEnum(DISABLED_REASONS)),
+  max_in_flight: Type.Integer({
     minimum: ENDPOINT_LIMITS.maxInFlight.min,
     maximum: ENDPOINT_LIMITS.maxInFlight.max,
     description:
       'Attempts in flight at once, per delivering process. For env: STEP_COMPLETE_MAX_IN_FLIGHT',
-  })
-  max_in_flight: number;
-  @ApiProperty({
-    type: 'number',
-    minimum: ENDPOINT_LIMITS.rateLimit.min,
-    maximum: ENDPOINT_LIMITS.rateLimit.max,
-    nullable: true,
-    description:
-      'Attempts per second across every process; null: no limit. For env: STEP_COMPLETE_RATE_LIMIT',
-  })
-  rate_limit: number | null;
-  @ApiProperty({ type: EndpointBreakerView }) breaker: EndpointBreakerView;
-  @time() created_at: string;
-  @time() updated_at: string;
-}
+  }),
+  rate_limit: Nullable(
+    Type.Number({
+      minimum: ENDPOINT_LIMITS.rateLimit.min,
+      maximum: ENDPOINT_LIMITS.rateLimit.max,
+      description:
+        'Attempts per second across every process; null: no limit. For env: STEP_COMPLETE_RATE_LIMIT',
+    }),
+  ),
+  breaker: EndpointBreakerView,
+  created_at: DateTime(),
+  updated_at: DateTime(),
+};
 
-export class CreatedEndpointView extends EndpointView {
-  @ApiProperty({ example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' }) secret: string;
-}
+/** An endpoint as the API returns it (presentEndpoint); its secret only at creation and from `…/secret`. */
+export const EndpointView = namedView('EndpointView', Type.Object(ENDPOINT_FIELDS));
+export type EndpointJson = Static<typeof EndpointView>;
 
-export class EndpointSecretView {
-  @ApiProperty({
-    example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
-    description: 'The newest secret: what a receiver verifies with',
-  })
-  secret: string;
-}
+const SECRET_EXAMPLE = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+
+/** The answer to a create: the endpoint with its secret. */
+export const CreatedEndpointView = namedView(
+  'CreatedEndpointView',
+  Type.Object({ ...ENDPOINT_FIELDS, secret: Type.String({ example: SECRET_EXAMPLE }) }),
+);
+export type CreatedEndpointJson = Static<typeof CreatedEndpointView>;
+
+export const EndpointSecretView = namedView(
+  'EndpointSecretView',
+  Type.Object({
+    secret: Type.String({
+      example: SECRET_EXAMPLE,
+      description: 'The newest secret: what a receiver verifies with',
+    }),
+  }),
+);
+export type EndpointSecretJson = Static<typeof EndpointSecretView>;
 
 /** An endpoint's health, as the dashboard shows it. */
-export class EndpointStatsView {
-  @ApiProperty({ pattern: ENDPOINT_ID.pattern.source, example: 'env' }) endpoint_id: string;
-  @ApiProperty({ type: DeliveryCountsView, description: 'Its deliveries by state' })
-  counts: DeliveryCountsView;
-  @ApiProperty({ type: AttemptsSuccessView, description: 'Its attempts over the last 24 hours' })
-  last_24h: AttemptsSuccessView;
-  @ApiProperty({
-    type: 'object',
-    nullable: true,
-    description: 'The last failed attempt of the last 24 hours; null when none failed',
-    properties: {
-      at: { type: 'string', format: 'date-time' },
-      error: { type: 'string', nullable: true },
-    },
-    required: ['at', 'error'],
-  })
-  last_failure: { at: string; error: string | null } | null;
-}
+export const EndpointStatsView = namedView(
+  'EndpointStatsView',
+  Type.Object({
+    endpoint_id: Type.String({ pattern: ENDPOINT_ID.pattern.source, example: 'env' }),
+    counts: describedObject(DeliveryCountsView, { description: 'Its deliveries by state' }),
+    last_24h: describedObject(AttemptsSuccessView, {
+      description: 'Its attempts over the last 24 hours',
+    }),
+    last_failure: Nullable(
+      Type.Object(
+        { at: DateTime(), error: Nullable(Type.String()) },
+        { description: 'The last failed attempt of the last 24 hours; null when none failed' },
+      ),
+    ),
+  }),
+);
+export type EndpointStatsJson = Static<typeof EndpointStatsView>;
