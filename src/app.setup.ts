@@ -22,6 +22,7 @@ import { STEPHOOK_VERSION } from './common/version.js';
 import { appConfig } from './config/app.config.js';
 import type { AppConfig } from './config/app.config.js';
 import { traceRequests } from './tracing/http-tracing.hook.js';
+import { answerClientError } from './http-server-limits.js';
 
 /** Nest's JSON parser is off: parseJsonBodies reads bodies (size limit, exact big integers). */
 export const APP_OPTIONS: NestApplicationOptions = { bodyParser: false };
@@ -38,6 +39,7 @@ export function createHttpAdapter(): FastifyAdapter {
   return new FastifyAdapter({
     skipMiddie: true,
     bodyLimit: MAX_BODY_BYTES,
+    clientErrorHandler: answerClientError,
     // Errors Fastify's router answers before any hook or Nest's exception layer.
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       if (error.code !== 'FST_ERR_BAD_URL') return void reply.send(error);

@@ -7,6 +7,7 @@ import { requireApiKey } from './auth/api-key.hook.js';
 import { ErrorResponseFilter } from './common/error-response.filter.js';
 import { parseAppConfig } from './config/app.config.js';
 import type { AppConfig } from './config/app.config.js';
+import { parseDatabaseConfig } from './config/database.config.js';
 import { parseDeliveryConfig } from './config/delivery.config.js';
 import { loadValidConfig } from './config/load-valid-config.js';
 import { parseTracingConfig } from './config/tracing.config.js';
@@ -45,9 +46,15 @@ async function bootstrap(): Promise<void> {
       closeOperatorListener();
     });
   }
-  logger.log(
-    `stephook worker delivering from ${delivery.redisUrl ? 'the BullMQ queue on REDIS_URL' : 'the database (polling)'}`,
-  );
+  logger.log(`stephook worker delivering from ${deliverySource(delivery.redisUrl)}`);
+}
+
+/** Where this worker finds its work, as its start line says. */
+function deliverySource(redisUrl: URL | undefined): string {
+  if (redisUrl) return 'the BullMQ queue on REDIS_URL';
+  return parseDatabaseConfig(process.env).dialect === 'postgres'
+    ? 'the database (woken by LISTEN/NOTIFY, polling each second as a safety net)'
+    : 'the database (polling)';
 }
 
 /**

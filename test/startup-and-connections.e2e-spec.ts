@@ -105,6 +105,67 @@ describe('Start-up checks and connection limits (e2e, built server)', () => {
       await closed(socket, 'the idle keep-alive connection to be closed');
     });
 
+    /** Everything the server writes to a raw connection until it closes it. */
+    async function answerTo(request: string): Promise<string> {
+      const socket = await open();
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.write(request);
+      await closed(socket, 'the server to answer and close the connection');
+      return Buffer.concat(chunks).toString();
+    }
+
+    it('answers what is not HTTP, too-large headers and a late request in the error shape, with Connection: close', async () => {
+      const cases = [
+        {
+          request: 'FOO /v1/steps HTTP/1.1\r\nHost: x\r\n\r\n',
+          status: 'HTTP/1.1 400 Bad Request',
+          body: {
+            statusCode: 400,
+            error: 'Bad Request',
+            message: 'The request is not valid HTTP/1.1 (HPE_INVALID_METHOD)',
+          },
+        },
+        {
+          request:
+            'POST /v1/steps HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+          status: 'HTTP/1.1 400 Bad Request',
+          body: {
+            statusCode: 400,
+            error: 'Bad Request',
+            message: expect.stringMatching(/^The request is not valid HTTP\/1\.1 \(HPE_/),
+          },
+        },
+        {
+          request: `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+          status: 'HTTP/1.1 431 Request Header Fields Too Large',
+          body: {
+            statusCode: 431,
+            error: 'Request Header Fields Too Large',
+            message: 'The request headers exceed 16 KiB',
+          },
+        },
+        {
+          request:
+            'POST /v1/steps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{',
+          status: 'HTTP/1.1 408 Request Timeout',
+          body: {
+            statusCode: 408,
+            error: 'Request Timeout',
+            message:
+              'The request did not arrive in time (HTTP_HEADERS_TIMEOUT_MS, HTTP_REQUEST_TIMEOUT_MS)',
+          },
+        },
+      ];
+      for (const { request, status, body } of cases) {
+        const answer = await answerTo(request);
+        const [head, text] = answer.split('\r\n\r\n');
+        expect(head.split('\r\n')[0]).toBe(status);
+        expect(head.toLowerCase()).toContain('connection: close');
+        expect(JSON.parse(text)).toEqual(body);
+      }
+    });
+
     it('refuses connections past HTTP_MAX_CONNECTIONS', async () => {
       const held = await Promise.all(Array.from({ length: 5 }, open));
       const extra = await open();

@@ -163,9 +163,14 @@ export class PgDeliveryNotifier implements OnApplicationBootstrap, OnApplication
     if (!this.outage) {
       this.outage = true;
       const reason = error instanceof Error ? error.message : String(error);
+      // A delivering process stops hearing the others' commits; one that only commits (an API with
+      // DELIVERY_WORKER=off) stops announcing its own to the workers.
+      const meanwhile = this.delivers
+        ? "other processes' deliveries are found by polling (within a second)"
+        : "this process's deliveries are found by the workers' polling (within a second)";
       this.logger.warn(
-        `The PostgreSQL LISTEN/NOTIFY connection is lost (${reason}): other processes' deliveries ` +
-          'are found by polling (within a second) until it is back; reconnecting',
+        `The PostgreSQL LISTEN/NOTIFY connection is lost (${reason}): ${meanwhile} until it is ` +
+          'back; reconnecting',
       );
     }
     this.reconnectTimer = setTimeout(() => {
