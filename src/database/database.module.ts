@@ -5,6 +5,7 @@ import { databaseConfig, DatabaseConfigType } from '../config/database.config.js
 import { buildDataSourceOptions } from './data-source-options.js';
 import { openMigrated } from './migrate.js';
 import { RetentionSweeper } from './retention.js';
+import { SqliteCheckpointer } from './sqlite-checkpointer.js';
 import { TransactionRunner } from './transaction-runner.js';
 import { TransactionalEvents } from './transactional-events.js';
 
@@ -27,7 +28,7 @@ import { TransactionalEvents } from './transactional-events.js';
       dataSourceFactory: (options) => openMigrated(options!),
     }),
   ],
-  providers: [TransactionRunner, TransactionalEvents, RetentionSweeper],
+  providers: [TransactionRunner, TransactionalEvents, RetentionSweeper, SqliteCheckpointer],
   exports: [TransactionRunner, TransactionalEvents, RetentionSweeper],
 })
 export class DatabaseModule {}
