@@ -15,7 +15,8 @@ const TERMINAL_ROUTE = /^\/v1\/steps\/[^/]+\/(success|error|cancel)$/;
 class InlineWebhookInterceptor {
   intercept(context, next) {
     const request = context.switchToHttp().getRequest();
-    if (!TERMINAL_ROUTE.test(request.path)) return next.handle();
+    // Fastify's request has no `path`: the URL without its query.
+    if (!TERMINAL_ROUTE.test(request.url.split('?')[0])) return next.handle();
     return next.handle().pipe(
       mergeMap((step) =>
         from(
