@@ -17,7 +17,7 @@ import {
 } from './services.js';
 
 /**
- * README "Scaling out" without Redis: PostgreSQL alone is the queue, and LISTEN/NOTIFY wakes the
+ * docs/scaling-out.md without Redis: PostgreSQL alone is the queue, and LISTEN/NOTIFY wakes the
  * worker when an API process that delivers nothing (DELIVERY_WORKER=off) commits a step's
  * delivery. Real built processes, the machine's PostgreSQL, a real receiver. No process is given
  * REDIS_URL; the bed empties Redis database 8 all the same (helper D's number for issue 24).

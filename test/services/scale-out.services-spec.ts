@@ -13,7 +13,7 @@ import {
 } from './services.js';
 
 /**
- * Many processes on one PostgreSQL database and one BullMQ queue, as README "Scaling out" runs
+ * Many processes on one PostgreSQL database and one BullMQ queue, as docs/scaling-out.md runs
  * them: real built processes, a real receiver, real services.
  */
 const REDIS_DB = 11;

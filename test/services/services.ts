@@ -6,7 +6,7 @@ import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 /**
  * The real services the scale-out suites run against: the machine's PostgreSQL and Redis (see
- * README "Development"). Each suite gets a database of its own and a Redis database number of its
+ * docs/development.md). Each suite gets a database of its own and a Redis database number of its
  * own, emptied first, so suites and earlier runs cannot see each other's data.
  */
 const POSTGRES_ADMIN_URL =

@@ -7,7 +7,7 @@ import { recordFigures } from './figures.js';
 import { eventually, freshPostgres, freshRedis, inParallel, TestDatabase } from './services.js';
 
 /**
- * README "Scaling out" on one host: `npm run start:worker` twice with the default METRICS_PORT
+ * docs/scaling-out.md on one host: `npm run start:worker` twice with the default METRICS_PORT
  * (9464). The second must not die at start (issue 22, item 8); the first is then SIGKILLed.
  * Redis database 15: scale-out uses 11, faults 12, endpoint races 13, endpoints 14.
  */
