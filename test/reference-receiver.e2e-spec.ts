@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { Webhook } from 'standardwebhooks';
 import { StepCompleted, StepReceiver } from '../examples/receiver/step-receiver.js';
+import { parseSigningSecrets } from '../src/config/signing-secrets.js';
 import { DeliveriesApi } from './helpers/deliveries-api.js';
 import { StepsApi } from './helpers/steps-api.js';
 import { createTestApp, TestApp } from './helpers/test-app.js';
@@ -21,7 +22,11 @@ describe('Reference receiver (e2e)', () => {
 
   async function startReceiver(secrets: string[], key = KEY) {
     handled = [];
-    receiver = new StepReceiver({ key, secrets, handle: (event) => void handled.push(event) });
+    receiver = new StepReceiver({
+      key,
+      signingKeys: parseSigningSecrets(secrets.join(' ')),
+      handle: (event) => void handled.push(event),
+    });
     receiver.server.listen(0, '127.0.0.1');
     await once(receiver.server, 'listening');
     url = `http://127.0.0.1:${(receiver.server.address() as AddressInfo).port}/hook`;

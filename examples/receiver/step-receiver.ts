@@ -16,8 +16,11 @@ export interface StepCompleted {
 export interface StepReceiverOptions {
   /** STEP_COMPLETE_KEY: when set, requests must carry `Authorization: Bearer <key>`. */
   key?: string;
-  /** STEP_COMPLETE_SECRET values (`whsec_…`); a signature made with any of them is accepted. */
-  secrets: string[];
+  /**
+   * The raw keys of STEP_COMPLETE_SECRET as stephook decodes them (`parseSigningSecrets`); a
+   * signature made with any of them is accepted. None: signatures are not checked.
+   */
+  signingKeys: Uint8Array[];
   /** The work to do for each new event; runs after the 204 has been sent. */
   handle: (event: StepCompleted) => Promise<void> | void;
   /** How many recent webhook-ids to remember for dedupe. */
@@ -43,7 +46,7 @@ export class StepReceiver {
   private readonly seen = new Set<string>();
 
   constructor(private readonly options: StepReceiverOptions) {
-    this.verifiers = options.secrets.map((secret) => new Webhook(secret));
+    this.verifiers = options.signingKeys.map((key) => new Webhook(key, { format: 'raw' }));
     this.keyDigest = options.key ? sha256(options.key) : null;
     this.server = createServer((request, response) => void this.receive(request, response));
   }
@@ -61,14 +64,14 @@ export class StepReceiver {
       'webhook-timestamp': String(request.headers['webhook-timestamp'] ?? ''),
       'webhook-signature': String(request.headers['webhook-signature'] ?? ''),
     };
-    let payload: Record<string, unknown>;
+    let payload: unknown;
     try {
       payload = this.verify(body, headers);
     } catch (error) {
       return this.reject(response, 400, `rejected: ${(error as Error).message}`);
     }
     const webhookId = headers['webhook-id'];
-    if (!webhookId || typeof payload.step_id !== 'string')
+    if (!webhookId || !isStepPayload(payload))
       return this.reject(response, 400, 'not a stephook event');
 
     // Answer first: stephook counts a slow answer as a failure and retries.
@@ -87,12 +90,12 @@ export class StepReceiver {
   }
 
   /** Any configured secret may have signed it (rotation). Throws when none did, or when it is stale. */
-  private verify(body: string, headers: Record<string, string>): Record<string, unknown> {
-    if (this.verifiers.length === 0) return JSON.parse(body) as Record<string, unknown>;
+  private verify(body: string, headers: Record<string, string>): unknown {
+    if (this.verifiers.length === 0) return JSON.parse(body);
     let lastError: unknown;
     for (const verifier of this.verifiers) {
       try {
-        return verifier.verify(body, headers) as Record<string, unknown>;
+        return verifier.verify(body, headers);
       } catch (error) {
         lastError = error;
       }
@@ -119,6 +122,15 @@ export class StepReceiver {
     this.stats.rejected += 1;
     response.writeHead(status, { 'content-type': 'text/plain' }).end(reason);
   }
+}
+
+/** A JSON object with a string `step_id` (`null`, a number or a list are not events). */
+function isStepPayload(payload: unknown): payload is { step_id: string } & Record<string, unknown> {
+  return (
+    typeof payload === 'object' &&
+    payload !== null &&
+    typeof (payload as Record<string, unknown>).step_id === 'string'
+  );
 }
 
 function sha256(value: string): Buffer {

@@ -11,6 +11,7 @@ import {
   readPositiveNumber,
   readVar,
 } from './env.js';
+import { parseSigningSecrets } from './signing-secrets.js';
 
 export const DEFAULT_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,10h';
 export const PAYLOAD_MODES = ['minimal', 'full'] as const;
@@ -28,21 +29,6 @@ export function parseRetrySchedule(raw: string): number[] {
       );
     }
     return delay;
-  });
-}
-
-/** Space-separated `whsec_<base64>` secrets → their raw key bytes. The values are never echoed. */
-export function parseSigningSecrets(raw: string | undefined): Buffer[] {
-  if (!raw) return [];
-  return raw.split(/\s+/).map((secret, index) => {
-    const encoded = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : undefined;
-    if (!encoded || !/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) {
-      throw new ConfigValidationError(
-        'STEP_COMPLETE_SECRET',
-        `secret #${index + 1} must look like whsec_<base64>`,
-      );
-    }
-    return Buffer.from(encoded, 'base64');
   });
 }
 

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { parseSigningSecrets } from '../../config/webhook.config.js';
+import { parseSigningSecrets } from '../../config/signing-secrets.js';
 import { buildWebhookHeaders, signWebhook } from './webhook-request.js';
 
 const secretA = `whsec_${randomBytes(24).toString('base64')}`;
