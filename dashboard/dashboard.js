@@ -17,12 +17,17 @@ const state = {
   timer: null,
   /** The `after` cursor of every endpoint page opened with "Next": the last one is shown. */
   endpointCursors: [],
-  endpointsHasNext: false,
   /** Bumped by each refresh, so an answer that lands after a newer refresh's is not shown. */
   refreshes: 0,
 };
 
 class Unauthorized extends Error {}
+class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
 
 async function api(path, options = {}) {
   const key = sessionStorage.getItem(KEY_STORAGE);
@@ -35,7 +40,10 @@ async function api(path, options = {}) {
   if (response.status === 401) throw new Unauthorized();
   const body = response.status === 204 ? null : await response.json();
   if (!response.ok)
-    throw new Error(body?.message ? [].concat(body.message).join('; ') : `HTTP ${response.status}`);
+    throw new ApiError(
+      response.status,
+      body?.message ? [].concat(body.message).join('; ') : `HTTP ${response.status}`,
+    );
   return body;
 }
 
@@ -317,8 +325,9 @@ async function readEndpointPage() {
   try {
     listed = await api(endpointsPath());
   } catch (error) {
-    if (error instanceof Unauthorized || state.endpointCursors.length === 0) throw error;
-    // The endpoint the page starts after was deleted since (the cursor is unknown): start over.
+    if (!(error instanceof ApiError && error.status === 400) || state.endpointCursors.length === 0)
+      throw error;
+    // The endpoint the page starts after was deleted since (400: not a row of the list): start over.
     state.endpointCursors = [];
     listed = await api(endpointsPath());
   }

@@ -453,6 +453,16 @@ describe('Delivery dashboard in Chromium (browser)', () => {
     expect(
       await page.getByRole('button', { name: 'Previous page of endpoints' }).isDisabled(),
     ).toBe(true);
+
+    // The endpoint the second page starts after is deleted meanwhile: the dashboard starts over.
+    await page.getByRole('button', { name: 'Next page of endpoints' }).click();
+    await page.locator(`#endpoint-rows tr[data-id="${order[2 * ENDPOINT_PAGE - 1]}"]`).waitFor();
+    const deleted = await fetch(`${app.baseUrl}/v1/webhook-endpoints/${order[ENDPOINT_PAGE - 1]}`, {
+      method: 'DELETE',
+    });
+    expect(deleted.status).toBe(204);
+    await page.locator('#endpoint-rows tr[data-id="env"]').waitFor({ timeout: 20_000 });
+    expect(await shownIds()).toEqual([...order.slice(0, ENDPOINT_PAGE - 1), order[ENDPOINT_PAGE]]);
   }, 120_000);
 
   it('works in a narrow window', async () => {
