@@ -2,6 +2,8 @@
 // The API key (when the server asks for one) lives in sessionStorage: this tab only.
 const REFRESH_MS = 5_000;
 const PAGE_SIZE = 20;
+/** Endpoints shown at once; each shown one costs one stats request per refresh. */
+const ENDPOINT_PAGE_SIZE = 20;
 const KEY_STORAGE = 'stephook.apiKey';
 
 const $ = (id) => document.getElementById(id);
@@ -13,9 +15,19 @@ const state = {
   page: [],
   openId: null,
   timer: null,
+  /** The `after` cursor of every endpoint page opened with "Next": the last one is shown. */
+  endpointCursors: [],
+  /** Bumped by each refresh, so an answer that lands after a newer refresh's is not shown. */
+  refreshes: 0,
 };
 
 class Unauthorized extends Error {}
+class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
 
 async function api(path, options = {}) {
   const key = sessionStorage.getItem(KEY_STORAGE);
@@ -28,7 +40,10 @@ async function api(path, options = {}) {
   if (response.status === 401) throw new Unauthorized();
   const body = response.status === 204 ? null : await response.json();
   if (!response.ok)
-    throw new Error(body?.message ? [].concat(body.message).join('; ') : `HTTP ${response.status}`);
+    throw new ApiError(
+      response.status,
+      body?.message ? [].concat(body.message).join('; ') : `HTTP ${response.status}`,
+    );
   return body;
 }
 
@@ -38,6 +53,10 @@ function cell(row, text, className) {
   td.textContent = text ?? '—';
   if (className) td.className = className;
   return td;
+}
+/** A count with its noun in the right number: "1 attempt", "2 attempts", "0 deliveries". */
+function count(n, singular, plural = `${singular}s`) {
+  return `${n.toLocaleString('en')} ${n === 1 ? singular : plural}`;
 }
 const time = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
 function age(seconds) {
@@ -90,7 +109,9 @@ function renderSummary(summary) {
     .classList.toggle('failed', summary.counts.failed > 0);
   const rate = summary.last_hour.success_rate;
   $('success-rate').textContent =
-    rate === null ? 'no attempts' : `${(rate * 100).toFixed(1)} % of ${summary.last_hour.attempts}`;
+    rate === null
+      ? 'no attempts'
+      : `${(rate * 100).toFixed(1)} % of ${count(summary.last_hour.attempts, 'attempt')}`;
   $('oldest-pending').textContent = age(summary.oldest_pending_age_s);
   renderChart(summary.attempts_per_minute);
 }
@@ -120,7 +141,7 @@ function renderChart(minutes) {
   const total = minutes.reduce((sum, m) => sum + m.attempts, 0);
   const failed = minutes.reduce((sum, m) => sum + m.failed, 0);
   $('chart-summary').textContent =
-    `${total} attempts in the last hour, ${failed} failed. Solid bars: succeeded; hatched bars stacked on top: failed. Busiest minute: ${max === 1 && total === 0 ? 'none' : max} attempts.`;
+    `${count(total, 'attempt')} in the last hour, ${failed.toLocaleString('en')} failed. Solid bars: succeeded; hatched bars stacked on top: failed. Busiest minute: ${total === 0 ? 'none' : count(max, 'attempt')}.`;
   $('minutes').replaceChildren(
     ...minutes
       .filter((m) => m.attempts > 0)
@@ -158,7 +179,7 @@ function renderRows(deliveries) {
       cell(row, delivery.id, 'mono');
       cell(row, delivery.step_id, 'mono');
       cell(row, delivery.endpoint_id, 'mono');
-      cell(row, String(delivery.attempt_count));
+      cell(row, count(delivery.attempt_count, 'attempt'));
       cell(
         row,
         delivery.last_outcome
@@ -201,7 +222,7 @@ async function renderDetail() {
     ['State', badge(delivery.status)],
     ['Step', delivery.step_id],
     ['Endpoint', delivery.endpoint_id],
-    ['Attempts', String(delivery.attempt_count)],
+    ['Attempts', count(delivery.attempt_count, 'attempt')],
     ['Next attempt', time(delivery.next_attempt_at)],
     ['Created', time(delivery.created_at)],
     ['Delivered', time(delivery.delivered_at)],
@@ -290,9 +311,50 @@ function actionButton(text, label, onClick) {
   return button;
 }
 
-function renderEndpoints(endpoints, stats) {
+function endpointsPath() {
+  // One more than is shown tells whether a next page exists without another request.
+  const query = new URLSearchParams({ limit: String(ENDPOINT_PAGE_SIZE + 1) });
+  const after = state.endpointCursors.at(-1);
+  if (after) query.set('after', after);
+  return `/v1/webhook-endpoints?${query}`;
+}
+
+/** The shown page of endpoints (the API puts `env` first on the first page), and whether more follow. */
+async function readEndpointPage() {
+  let listed;
+  try {
+    listed = await api(endpointsPath());
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 400) || state.endpointCursors.length === 0)
+      throw error;
+    // The endpoint the page starts after was deleted since (400: not a row of the list): start over.
+    state.endpointCursors = [];
+    listed = await api(endpointsPath());
+  }
+  if (listed.length === 0 && state.endpointCursors.length > 0) {
+    // Everything after the cursor was deleted since: the first page is the one to show.
+    state.endpointCursors = [];
+    listed = await api(endpointsPath());
+  }
+  return {
+    endpoints: listed.slice(0, ENDPOINT_PAGE_SIZE),
+    more: listed.length > ENDPOINT_PAGE_SIZE,
+  };
+}
+
+function renderEndpointPager(shown, more) {
+  const first = state.endpointCursors.length * ENDPOINT_PAGE_SIZE;
+  $('endpoints-range').textContent = shown
+    ? `Endpoints ${(first + 1).toLocaleString('en')}–${(first + shown).toLocaleString('en')}${more ? '' : ' (the last page)'}`
+    : '';
+  $('endpoints-previous').disabled = state.endpointCursors.length === 0;
+  $('endpoints-next').disabled = !more;
+}
+
+function renderEndpoints(endpoints, stats, more) {
   state.endpoints = endpoints;
-  $('endpoints-empty').hidden = endpoints.length > 0;
+  $('endpoints-empty').hidden = endpoints.length > 0 || state.endpointCursors.length > 0;
+  renderEndpointPager(endpoints.length, more);
   $('endpoint-rows').replaceChildren(
     ...endpoints.map((endpoint, index) => {
       const health = stats[index];
@@ -316,7 +378,7 @@ function renderEndpoints(endpoints, stats) {
         row,
         day.success_rate === null
           ? 'no attempts'
-          : `${(day.success_rate * 100).toFixed(1)} % of ${day.attempts}`,
+          : `${(day.success_rate * 100).toFixed(1)} % of ${count(day.attempts, 'attempt')}`,
       );
       cell(
         row,
@@ -331,7 +393,10 @@ function renderEndpoints(endpoints, stats) {
       if (endpoint.id === 'env') {
         actions.append('set by the environment');
       } else {
-        actions.append(
+        const buttons = document.createElement('div');
+        buttons.className = 'endpoint-actions';
+        actions.append(buttons);
+        buttons.append(
           actionButton('Edit', `Edit endpoint ${endpoint.id}`, () => editEndpoint(endpoint)),
           actionButton(
             endpoint.disabled ? 'Enable' : 'Disable',
@@ -349,13 +414,10 @@ function renderEndpoints(endpoints, stats) {
       return row;
     }),
   );
-  const select = $('filter-endpoint');
-  const chosen = select.value;
-  select.replaceChildren(
-    new Option('all', ''),
-    ...endpoints.map((endpoint) => new Option(endpoint.id, endpoint.id)),
+  // The deliveries filter takes any endpoint id; the shown page's are offered as suggestions.
+  $('endpoint-ids').replaceChildren(
+    ...endpoints.map((endpoint) => new Option(endpoint.description ?? endpoint.url, endpoint.id)),
   );
-  select.value = endpoints.some((endpoint) => endpoint.id === chosen) ? chosen : '';
 }
 
 const list = (text) =>
@@ -413,18 +475,25 @@ function editEndpoint(endpoint) {
   $('endpoint-headers-hint').hidden = Object.keys(endpoint.headers).length === 0;
   $('endpoint-form-heading').textContent = `Edit endpoint ${endpoint.id}`;
   $('endpoint-submit').textContent = 'Save changes';
-  $('endpoint-cancel').hidden = false;
+  showEndpointForm();
+}
+
+function showEndpointForm() {
+  $('endpoint-form').hidden = false;
+  $('endpoint-add').setAttribute('aria-expanded', 'true');
   $('endpoint-url').focus();
 }
 
-function resetEndpointForm() {
+/** Empties the form and puts it away behind "Add endpoint". */
+function closeEndpointForm() {
   $('endpoint-form').reset();
+  $('endpoint-form').hidden = true;
+  $('endpoint-add').setAttribute('aria-expanded', 'false');
   delete $('endpoint-headers').dataset.shown;
   $('endpoint-headers-hint').hidden = true;
   $('endpoint-id').value = '';
   $('endpoint-form-heading').textContent = 'Add an endpoint';
   $('endpoint-submit').textContent = 'Create endpoint';
-  $('endpoint-cancel').hidden = true;
   $('endpoint-error').textContent = '';
 }
 
@@ -470,16 +539,19 @@ async function deleteEndpoint(id) {
 
 // ------------------------------------------------------------------ refresh loop
 async function refresh() {
-  const [summary, deliveries, endpoints] = await Promise.all([
+  const run = ++state.refreshes;
+  const [summary, deliveries, { endpoints, more }] = await Promise.all([
     api('/v1/webhook-deliveries/summary'),
     api(listPath()),
-    api('/v1/webhook-endpoints?limit=100'),
+    readEndpointPage(),
   ]);
+  // Stats for the shown page only: one request per shown endpoint, however many there are.
   const stats = await Promise.all(
     endpoints.map((endpoint) => api(`/v1/webhook-endpoints/${endpoint.id}/stats`)),
   );
+  if (run !== state.refreshes) return; // a newer refresh (a click) has shown its own answers
   renderSummary(summary);
-  renderEndpoints(endpoints, stats);
+  renderEndpoints(endpoints, stats, more);
   renderRows(deliveries);
   await renderDetail();
   say(`Updated ${new Date().toLocaleTimeString()}; refreshes every ${REFRESH_MS / 1000} s.`);
@@ -522,7 +594,7 @@ $('filters').addEventListener('submit', (event) => {
   event.preventDefault();
   state.status = $('filter-status').value;
   state.stepId = $('filter-step').value.trim();
-  state.endpointId = $('filter-endpoint').value;
+  state.endpointId = $('filter-endpoint').value.trim();
   state.cursor = {};
   void tick();
 });
@@ -545,14 +617,33 @@ $('endpoint-form').addEventListener('submit', async (event) => {
       $('endpoint-result').textContent =
         `Endpoint ${created.id} created. Its signing secret (give it to the receiver): ${created.secret}`;
     }
-    resetEndpointForm();
+    closeEndpointForm();
     await refresh();
   } catch (error) {
     if (error instanceof Unauthorized) return handle(error);
     $('endpoint-error').textContent = error.message;
   }
 });
-$('endpoint-cancel').addEventListener('click', resetEndpointForm);
+$('endpoint-add').addEventListener('click', () => {
+  if ($('endpoint-form').hidden || $('endpoint-id').value) {
+    closeEndpointForm(); // from editing to a new one: start empty
+    showEndpointForm();
+  } else {
+    closeEndpointForm();
+  }
+});
+$('endpoint-cancel').addEventListener('click', () => {
+  closeEndpointForm();
+  $('endpoint-add').focus();
+});
+$('endpoints-next').addEventListener('click', () => {
+  state.endpointCursors.push(state.endpoints.at(-1).id);
+  void tick();
+});
+$('endpoints-previous').addEventListener('click', () => {
+  state.endpointCursors.pop();
+  void tick();
+});
 $('older').addEventListener('click', () => {
   state.cursor = { after: state.page.at(-1)?.id };
   void tick();
@@ -581,7 +672,7 @@ $('recover-form').addEventListener('submit', async (event) => {
       body: JSON.stringify({ since: since.toISOString() }),
     });
     $('recover-result').textContent =
-      `${requeued} failed deliver${requeued === 1 ? 'y is' : 'ies are'} pending again.`;
+      `${count(requeued, 'failed delivery', 'failed deliveries')} ${requeued === 1 ? 'is' : 'are'} pending again.`;
     await refresh();
   } catch (error) {
     handle(error);

@@ -9,10 +9,14 @@ import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 /**
  * The dashboard in a real browser (Debian's Chromium, installed by .ci/run) against the built
- * server: what an operator sees and clicks. Saves test-artifacts/dashboard.png.
+ * server: what an operator sees and clicks, in the 1,400 × 900 window a user reported from. Saves
+ * test-artifacts/dashboard*.png (docs/dashboard.png and docs/dashboard-endpoints.png are copies).
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url).pathname;
+const VIEWPORT = { width: 1400, height: 900 };
+/** The dashboard's ENDPOINT_PAGE_SIZE. */
+const ENDPOINT_PAGE = 20;
 
 async function post(baseUrl: string, path: string, body: object = {}): Promise<unknown> {
   const response = await fetch(`${baseUrl}${path}`, {
@@ -54,7 +58,7 @@ describe('Delivery dashboard in Chromium (browser)', () => {
   beforeEach(async () => {
     work = mkdtempSync(join(tmpdir(), 'stephook-browser-'));
     receiver = await WebhookReceiver.start();
-    page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
+    page = await browser.newPage({ viewport: VIEWPORT });
   });
 
   afterEach(async () => {
@@ -149,6 +153,8 @@ describe('Delivery dashboard in Chromium (browser)', () => {
     await page.goto(`${app.baseUrl}/dashboard`);
     await page.locator('#endpoint-rows tr[data-id="env"]').waitFor();
 
+    expect(await page.locator('#endpoint-form').isHidden()).toBe(true);
+    await page.getByRole('button', { name: 'Add endpoint' }).click();
     await page.getByLabel('URL').fill(receiver.url('/team'));
     await page.getByLabel('Description').fill('Team billing');
     await page.getByLabel('success').check();
@@ -156,6 +162,7 @@ describe('Delivery dashboard in Chromium (browser)', () => {
     await page.getByLabel('Extra headers').fill('authorization: Bearer team-token');
     await page.getByRole('button', { name: 'Create endpoint' }).click();
     await page.getByText(/Endpoint ep_[0-9a-f]{32} created/).waitFor();
+    expect(await page.locator('#endpoint-form').isHidden()).toBe(true); // submitting closes it
     const result = (await page.locator('#endpoint-result').textContent())!;
     const id = /ep_[0-9a-f]{32}/.exec(result)![0];
     expect(result).toMatch(/whsec_/);
@@ -171,6 +178,7 @@ describe('Delivery dashboard in Chromium (browser)', () => {
     await page.getByLabel('Description').fill('Team billing, renamed');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.getByText(`Endpoint ${id} saved.`).waitFor();
+    expect(await page.locator('#endpoint-form').isHidden()).toBe(true);
 
     await page.getByRole('button', { name: `Disable endpoint ${id}` }).click();
     await row.getByText('‖ disabled').waitFor();
@@ -192,7 +200,7 @@ describe('Delivery dashboard in Chromium (browser)', () => {
     ]);
     await heldShown('0 / 0');
     // The deliveries table filtered to the endpoint shows both delivered.
-    await page.getByLabel('Endpoint', { exact: true }).selectOption(id);
+    await page.getByLabel('Endpoint', { exact: true }).fill(id);
     await page.getByRole('button', { name: 'Filter' }).click();
     await page.locator('#rows tr', { hasText: '✓ delivered' }).nth(1).waitFor();
     await page.locator('#rows tr').nth(2).waitFor({ state: 'detached' });
@@ -211,6 +219,7 @@ describe('Delivery dashboard in Chromium (browser)', () => {
     );
     expect(await envRow.locator('td:nth-child(8)').textContent()).toBe('✓ closed');
 
+    await page.getByRole('button', { name: 'Add endpoint' }).click();
     await page.getByLabel('URL').fill('https://limits.example.com/hook');
     expect(await page.getByLabel('Max in flight').inputValue()).toBe('64');
     await page.getByLabel('Max in flight').fill('4');
@@ -319,6 +328,142 @@ describe('Delivery dashboard in Chromium (browser)', () => {
     await page.getByText('No deliveries match.').waitFor();
     expect(await page.locator('#key-form').isHidden()).toBe(true);
   });
+
+  /** `total` endpoints through the API, a few requests at a time; none hears agent-browser's steps. */
+  async function createEndpoints(baseUrl: string, total: number): Promise<void> {
+    let next = 0;
+    const createInTurn = async () => {
+      while (next < total) {
+        const index = next++;
+        await post(baseUrl, '/v1/webhook-endpoints', {
+          url: `https://team-${index}.example.com/hooks/steps`,
+          description: `Team ${index}`,
+          filter: { agent_ids: ['agent-elsewhere'] },
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, createInTurn));
+  }
+
+  it('with 1,000 endpoints at 1,400 × 900: pages them, reads stats for the shown page only, deliveries above the fold', async () => {
+    const app = await start();
+    const delivered = await settledDelivery(app.baseUrl, 'delivered'); // one attempt
+    await createEndpoints(app.baseUrl, 1_000);
+    // The API's own order: env opens the first page, then the newest.
+    const response = await fetch(`${app.baseUrl}/v1/webhook-endpoints?limit=${2 * ENDPOINT_PAGE}`);
+    const order = ((await response.json()) as { id: string }[]).map((endpoint) => endpoint.id);
+    expect(order[0]).toBe('env');
+    expect(order).toHaveLength(2 * ENDPOINT_PAGE);
+
+    const paths: string[] = [];
+    page.on('request', (request) => {
+      const url = new URL(request.url());
+      paths.push(url.pathname + url.search);
+    });
+    await page.goto(`${app.baseUrl}/dashboard`);
+    const shownIds = () =>
+      page.locator('#endpoint-rows tr').evaluateAll((rows) => rows.map((row) => row.dataset.id));
+    await page.locator(`#endpoint-rows tr[data-id="${order[ENDPOINT_PAGE - 1]}"]`).waitFor();
+    expect(await shownIds()).toEqual(order.slice(0, ENDPOINT_PAGE));
+    expect(await page.locator('#endpoints-range').textContent()).toBe('Endpoints 1–20');
+
+    // Above the fold: the deliveries, with their one-attempt row in the singular.
+    const row = page.locator(`#rows tr[data-id="${delivered}"]`);
+    await row.waitFor();
+    expect(await row.locator('td:nth-child(6)').textContent()).toBe('1 attempt');
+    expect(await page.locator('#success-rate').textContent()).toBe('100.0 % of 1 attempt');
+    expect(await page.evaluate('window.scrollY')).toBe(0);
+    for (const shown of [page.locator('#deliveries-heading'), row]) {
+      const box = (await shown.boundingBox())!;
+      expect(box.y).toBeGreaterThanOrEqual(0);
+      expect(box.y + box.height).toBeLessThanOrEqual(VIEWPORT.height);
+    }
+
+    // The endpoints table fits: no sideways scrolling, the last row's last action in full view.
+    const table = page.locator('#endpoints .scroll');
+    expect(await table.evaluate((element) => element.scrollWidth - element.clientWidth)).toBe(0);
+    expect(
+      await page.evaluate(
+        'document.documentElement.scrollWidth - document.documentElement.clientWidth',
+      ),
+    ).toBeLessThanOrEqual(0);
+    const lastAction = page.getByRole('button', {
+      name: `Delete endpoint ${order[ENDPOINT_PAGE - 1]}`,
+    });
+    await lastAction.scrollIntoViewIfNeeded();
+    const button = (await lastAction.boundingBox())!;
+    const frame = (await table.boundingBox())!;
+    expect(button.x).toBeGreaterThanOrEqual(frame.x);
+    expect(button.x + button.width).toBeLessThanOrEqual(frame.x + frame.width);
+    expect(button.x + button.width).toBeLessThanOrEqual(VIEWPORT.width);
+    expect(button.y).toBeGreaterThanOrEqual(0);
+    expect(button.y + button.height).toBeLessThanOrEqual(VIEWPORT.height);
+
+    // Two whole refreshes after this point: each asks the stats of the shown endpoints, no others.
+    const from = paths.length;
+    const isSummary = (path: string) => path === '/v1/webhook-deliveries/summary';
+    await eventually(
+      async () => paths.slice(from).filter(isSummary).length >= 3,
+      'three more refreshes of the dashboard',
+      30_000,
+    );
+    const refreshes = paths
+      .slice(from)
+      .join('\n')
+      .split('/v1/webhook-deliveries/summary')
+      .slice(1, -1) // whole refreshes only: from one summary request to the next
+      .map((chunk) => chunk.split('\n').filter((path) => path.endsWith('/stats')));
+    expect(refreshes.length).toBeGreaterThanOrEqual(2);
+    for (const stats of refreshes) {
+      expect(stats.length).toBeLessThanOrEqual(ENDPOINT_PAGE);
+      expect(stats.map((path) => path.split('/')[3]).sort()).toEqual(
+        order.slice(0, ENDPOINT_PAGE).sort(),
+      );
+    }
+    const lists = paths.filter((path) => path.startsWith('/v1/webhook-endpoints?'));
+    expect(new Set(lists)).toEqual(new Set([`/v1/webhook-endpoints?limit=${ENDPOINT_PAGE + 1}`]));
+
+    // The add-endpoint form waits behind its button; Cancel puts it away again.
+    const form = page.locator('#endpoint-form');
+    expect(await form.isHidden()).toBe(true);
+    await page.getByRole('button', { name: 'Add endpoint' }).click();
+    expect(await form.isVisible()).toBe(true);
+    expect(await page.getByLabel('URL').evaluate((input) => input.matches(':focus'))).toBe(true);
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    expect(await form.isHidden()).toBe(true);
+
+    await page.evaluate('window.scrollTo(0, 0)');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({
+      path: join(ARTIFACTS, 'dashboard-1000-endpoints.png'),
+      fullPage: true,
+    });
+
+    // Next shows the next twenty, Previous the first again.
+    await page.getByRole('button', { name: 'Next page of endpoints' }).click();
+    await page.locator(`#endpoint-rows tr[data-id="${order[2 * ENDPOINT_PAGE - 1]}"]`).waitFor();
+    expect(await shownIds()).toEqual(order.slice(ENDPOINT_PAGE, 2 * ENDPOINT_PAGE));
+    expect(await page.locator('#endpoints-range').textContent()).toBe('Endpoints 21–40');
+    expect(paths).toContain(
+      `/v1/webhook-endpoints?limit=${ENDPOINT_PAGE + 1}&after=${order[ENDPOINT_PAGE - 1]}`,
+    );
+    await page.getByRole('button', { name: 'Previous page of endpoints' }).click();
+    await page.locator('#endpoint-rows tr[data-id="env"]').waitFor();
+    expect(await shownIds()).toEqual(order.slice(0, ENDPOINT_PAGE));
+    expect(
+      await page.getByRole('button', { name: 'Previous page of endpoints' }).isDisabled(),
+    ).toBe(true);
+
+    // The endpoint the second page starts after is deleted meanwhile: the dashboard starts over.
+    await page.getByRole('button', { name: 'Next page of endpoints' }).click();
+    await page.locator(`#endpoint-rows tr[data-id="${order[2 * ENDPOINT_PAGE - 1]}"]`).waitFor();
+    const deleted = await fetch(`${app.baseUrl}/v1/webhook-endpoints/${order[ENDPOINT_PAGE - 1]}`, {
+      method: 'DELETE',
+    });
+    expect(deleted.status).toBe(204);
+    await page.locator('#endpoint-rows tr[data-id="env"]').waitFor({ timeout: 20_000 });
+    expect(await shownIds()).toEqual([...order.slice(0, ENDPOINT_PAGE - 1), order[ENDPOINT_PAGE]]);
+  }, 120_000);
 
   it('works in a narrow window', async () => {
     const app = await start();
