@@ -28,7 +28,9 @@ async function portIsFree(port: number): Promise<boolean> {
 
 const isMetricsPortWarning = (line: { level: string; message: string }) =>
   line.level === 'warn' && line.message.startsWith(`METRICS_PORT ${DEFAULT_METRICS_PORT} `);
+/** Said in the worker's start line, or on its own line when the worker takes the port over later. */
 const listensOnDefault = (line: { message: string }) =>
+  line.message.endsWith(` · metrics on http://127.0.0.1:${DEFAULT_METRICS_PORT}/metrics`) ||
   line.message === `stephook worker metrics on http://127.0.0.1:${DEFAULT_METRICS_PORT}/metrics`;
 
 describe('Two workers on one host with the default METRICS_PORT (services)', () => {
