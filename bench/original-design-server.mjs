@@ -8,6 +8,7 @@ import axios from 'axios';
 import { from, mergeMap } from 'rxjs';
 import { AppModule } from '../dist/app.module.js';
 import { APP_OPTIONS, createHttpAdapter, setUpApp } from '../dist/app.setup.js';
+import { parseStephookConfig } from '../dist/config/stephook-config.js';
 
 const url = process.env.ORIGINAL_WEBHOOK_URL;
 const TERMINAL_ROUTE = /^\/v1\/steps\/[^/]+\/(success|error|cancel)$/;
@@ -32,7 +33,10 @@ class InlineWebhookInterceptor {
 
 const app = setUpApp(
   await NestFactory.create(
-    AppModule.register({ redisUrl: undefined, worker: true }),
+    AppModule.register({
+      ...parseStephookConfig(process.env),
+      delivery: { redisUrl: undefined, worker: true },
+    }),
     createHttpAdapter(),
     { ...APP_OPTIONS, logger: ['error'] },
   ),

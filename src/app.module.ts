@@ -1,8 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
 import { EventEmitterModule } from '@nestjs/event-emitter';
-import type { DeliveryConfig } from './config/delivery.config.js';
-import { configBlocks } from './config/index.js';
+import type { StephookConfig } from './config/stephook-config.js';
+import { StephookConfigModule } from './config/stephook-config.module.js';
 import { DashboardModule } from './dashboard/dashboard.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
@@ -11,20 +10,20 @@ import { StepsModule } from './steps/steps.module.js';
 import { WebhookModule } from './webhook/webhook.module.js';
 
 /**
- * The API process. `register` takes the delivery setup, which decides how WebhookModule is built.
+ * The API process, on the configuration read at start (whose delivery block decides how
+ * WebhookModule is built).
  * The HTTP layer around it (API key, body parsing, request log, tracing) is Fastify hooks that
  * setUpApp (app.setup.ts) adds.
  */
 @Module({})
 export class AppModule {
-  static register(delivery: DeliveryConfig): DynamicModule {
+  static register(config: StephookConfig): DynamicModule {
     // One instance, imported by HealthModule too (for /ready), so both see the same engine.
-    const webhook = WebhookModule.register(delivery);
+    const webhook = WebhookModule.register(config.delivery);
     return {
       module: AppModule,
       imports: [
-        // main.ts reads .env and validates every block before Nest starts.
-        ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: configBlocks }),
+        StephookConfigModule.forRoot(config),
         EventEmitterModule.forRoot(),
         DatabaseModule,
         MetricsModule,

@@ -19,10 +19,10 @@ import { MAX_BODY_BYTES, parseJsonBodies } from './common/json-body.hooks.js';
 import { logRequests } from './common/request-log.hook.js';
 import { CheckedPathPipe } from './common/text-rules.js';
 import { STEPHOOK_VERSION } from './common/version.js';
-import { appConfig } from './config/app.config.js';
 import type { AppConfig } from './config/app.config.js';
 import { traceRequests } from './tracing/http-tracing.hook.js';
 import { answerClientError } from './http-server-limits.js';
+import { APP_CONFIG } from './config/stephook-config.module.js';
 
 /** Nest's JSON parser is off: parseJsonBodies reads bodies (size limit, exact big integers). */
 export const APP_OPTIONS: NestApplicationOptions = { bodyParser: false };
@@ -84,7 +84,7 @@ export function setUpApp(app: INestApplication): INestApplication {
   app.useGlobalPipes(new CheckedPathPipe());
   app.useGlobalFilters(new ErrorResponseFilter(app.get(HttpAdapterHost).httpAdapter));
   const fastify = fastifyOf(app);
-  const { apiKey } = app.get<AppConfig>(appConfig.KEY);
+  const { apiKey } = app.get<AppConfig>(APP_CONFIG);
   // First, so a refused key or a bad body is traced too (hooked in only while tracing is on).
   traceRequests(fastify);
   logRequests(fastify);

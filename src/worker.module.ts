@@ -1,7 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
-import type { DeliveryConfig } from './config/delivery.config.js';
-import { configBlocks } from './config/index.js';
+import type { StephookConfig } from './config/stephook-config.js';
+import { StephookConfigModule } from './config/stephook-config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
@@ -15,12 +14,12 @@ import { DeliveryEngineModule } from './webhook/delivery-engine.module.js';
  */
 @Module({})
 export class WorkerModule {
-  static register(delivery: DeliveryConfig): DynamicModule {
-    const engine = DeliveryEngineModule.register(delivery, true);
+  static register(config: StephookConfig): DynamicModule {
+    const engine = DeliveryEngineModule.register(config.delivery, true);
     return {
       module: WorkerModule,
       imports: [
-        ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: configBlocks }),
+        StephookConfigModule.forRoot(config),
         DatabaseModule,
         MetricsModule,
         engine,

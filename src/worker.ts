@@ -4,55 +4,65 @@ import { INestApplication, Logger } from '@nestjs/common';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import { createHttpAdapter, fastifyOf } from './app.setup.js';
 import { requireApiKey } from './auth/api-key.hook.js';
+import { bootstrap, StartedProcess } from './bootstrap.js';
 import { ErrorResponseFilter } from './common/error-response.filter.js';
-import { parseAppConfig } from './config/app.config.js';
 import type { AppConfig } from './config/app.config.js';
-import { parseDatabaseConfig } from './config/database.config.js';
-import { parseDeliveryConfig } from './config/delivery.config.js';
-import { loadValidConfig } from './config/load-valid-config.js';
-import { parseTracingConfig } from './config/tracing.config.js';
+import { describeDatabase, httpUrl, withoutCredentials } from './config/describe-config.js';
+import type { StephookConfig } from './config/stephook-config.js';
 import { limitConnections } from './http-server-limits.js';
-import { StephookLogger } from './logging/stephook-logger.js';
 import { MetricsListener, MetricsListenError } from './metrics/metrics-listener.js';
-import { closeListener, stopGracefullyOn } from './stop-gracefully.js';
-import { startTracing } from './tracing/tracing.js';
+import { closeListener } from './stop-gracefully.js';
 import { WorkerModule } from './worker.module.js';
 
 const logger = new Logger('Bootstrap');
-const SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
 
 /** `npm run start:worker`: delivers webhooks; serves only /metrics, /health and /ready. Any number may run. */
-async function bootstrap(): Promise<void> {
-  loadValidConfig();
-  await startTracing(parseTracingConfig(process.env));
-  const config = parseAppConfig(process.env);
-  const delivery = parseDeliveryConfig(process.env);
-  const module = WorkerModule.register(delivery);
-  const options = { logger: new StephookLogger(config.logLevel, config.logFormat) };
-  if (config.metricsPort === 0) {
-    const context = await NestFactory.createApplicationContext(module, options);
+bootstrap(async (config, nestLogger): Promise<StartedProcess> => {
+  const module = WorkerModule.register(config);
+  if (config.app.metricsPort === 0) {
+    const context = await NestFactory.createApplicationContext(module, { logger: nestLogger });
     await context.init();
-    stopGracefullyOn(SIGNALS, context);
-  } else {
-    const app = await NestFactory.create(module, createHttpAdapter(), {
-      ...options,
-      bodyParser: false,
-      forceCloseConnections: true,
-    });
-    const listener = await listenForOperators(app, config);
-    const closeOperatorListener = closeListener(app);
-    stopGracefullyOn(SIGNALS, app, () => {
+    return { app: context, startLine: startLine(config, 'no metrics listener (METRICS_PORT=0)') };
+  }
+  const app = await NestFactory.create(module, createHttpAdapter(), {
+    logger: nestLogger,
+    bodyParser: false,
+    forceCloseConnections: true,
+  });
+  const { listener, state } = await listenForOperators(app, config.app);
+  const closeOperatorListener = closeListener(app);
+  const metricsUrl = `${httpUrl(config.app.host, config.app.metricsPort)}/metrics`;
+  return {
+    app,
+    stopAccepting: () => {
       listener.stop();
       closeOperatorListener();
-    });
-  }
-  logger.log(`stephook worker delivering from ${deliverySource(delivery.redisUrl)}`);
+    },
+    startLine: startLine(
+      config,
+      state === 'listening'
+        ? `metrics on ${metricsUrl}`
+        : `metrics port ${config.app.metricsPort} taken: trying again every ${listener.retryMs / 1000} s`,
+    ),
+  };
+});
+
+/**
+ * `stephook worker delivering from the database (polling) · database sqlite:data/stephook.sqlite ·
+ * metrics on http://127.0.0.1:9464/metrics`. No credential.
+ */
+function startLine(config: StephookConfig, metrics: string): string {
+  return [
+    `stephook worker delivering from ${deliverySource(config)}`,
+    `database ${describeDatabase(config.database)}`,
+    metrics,
+  ].join(' · ');
 }
 
-/** Where this worker finds its work, as its start line says. */
-function deliverySource(redisUrl: URL | undefined): string {
-  if (redisUrl) return 'the BullMQ queue on REDIS_URL';
-  return parseDatabaseConfig(process.env).dialect === 'postgres'
+/** Where this worker finds its work. */
+function deliverySource({ delivery, database }: StephookConfig): string {
+  if (delivery.redisUrl) return `the BullMQ queue on ${withoutCredentials(delivery.redisUrl)}`;
+  return database.dialect === 'postgres'
     ? 'the database (woken by LISTEN/NOTIFY, polling each second as a safety net)'
     : 'the database (polling)';
 }
@@ -65,7 +75,7 @@ function deliverySource(redisUrl: URL | undefined): string {
 async function listenForOperators(
   app: INestApplication,
   config: AppConfig,
-): Promise<MetricsListener> {
+): Promise<{ listener: MetricsListener; state: 'listening' | 'port-taken' }> {
   app.useGlobalFilters(new ErrorResponseFilter(app.get(HttpAdapterHost).httpAdapter));
   const fastify = fastifyOf(app);
   // Only GET routes here: a body is never parsed (a POST anywhere stays a 404).
@@ -83,18 +93,16 @@ async function listenForOperators(
     if (state === 'listening' && !config.apiKey) {
       logger.warn('API_KEY is empty: /metrics answers without authentication');
     }
+    return { listener, state };
   } catch (error) {
     if (!(error instanceof MetricsListenError)) throw error;
     process.stderr.write(`stephook: ${error.message}\n`);
     await app.close();
     process.exit(1);
   }
-  return listener;
 }
 
 /** GET (or HEAD) /metrics, matched as routes are (any case, a trailing slash). */
 function isMetrics(method: string, path: string): boolean {
   return (method === 'GET' || method === 'HEAD') && /^\/metrics\/?$/i.test(path);
 }
-
-void bootstrap();

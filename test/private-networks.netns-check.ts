@@ -3,7 +3,7 @@ import { Test } from '@nestjs/testing';
 import type { LookupAddress } from 'node:dns';
 import { networkInterfaces } from 'node:os';
 import request from 'supertest';
-import { parseWebhookConfig, webhookConfig } from '../src/config/webhook.config.js';
+import { parseWebhookConfig } from '../src/config/webhook.config.js';
 import type { DeliveryWithAttemptsJson } from '../src/webhook/deliveries/delivery.presenter.js';
 import type { Lookup, NetworkRule } from '../src/webhook/sender/private-networks.js';
 import { DNS_LOOKUP, WebhookSender } from '../src/webhook/sender/webhook-sender.js';
@@ -12,6 +12,7 @@ import { eventually } from './helpers/deadline.js';
 import { ServerProcess } from './helpers/server-process.js';
 import { WebhookReceiver } from './helpers/webhook-receiver.js';
 import { useWebhookTestbed } from './helpers/webhook-testbed.js';
+import { WEBHOOK_CONFIG } from '../src/config/stephook-config.module.js';
 
 /*
  * Run only inside a network namespace that has nothing but loopback (`unshare -n`), by
@@ -144,7 +145,7 @@ describe('WebhookSender and DNS answers in every form (isolated network)', () =>
       imports: [HttpModule],
       providers: [
         WebhookSender,
-        { provide: webhookConfig.KEY, useValue: parseWebhookConfig({}) },
+        { provide: WEBHOOK_CONFIG, useValue: parseWebhookConfig({}) },
         { provide: DNS_LOOKUP, useValue: resolver },
       ],
     }).compile();

@@ -10,6 +10,7 @@ import {
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseJsonBody, RefusedJsonError } from './json-body.js';
 import { refuseBadQuery } from './text-rules.js';
+import { errorMessage } from './error-message.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -83,7 +84,7 @@ function parseObject(request: FastifyRequest, raw: Buffer): object {
     body = parseJsonBody(text);
   } catch (error) {
     if (error instanceof RefusedJsonError) throw new BadRequestException(error.message);
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     throw new BadRequestException(`Request body is not valid JSON: ${reason}`);
   }
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {

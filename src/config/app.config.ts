@@ -1,4 +1,4 @@
-import { ConfigType, registerAs } from '@nestjs/config';
+import { isIP } from 'node:net';
 import { ConfigValidationError, Env, readChoice, readInteger, readVar } from './env.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -7,13 +7,11 @@ export const LOG_FORMATS = ['text', 'json'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export function parseAppConfig(env: Env) {
-  const host = readVar(env, 'HOST') ?? '127.0.0.1';
-  if (/\s/.test(host)) throw new ConfigValidationError('HOST', 'must be a host name or address');
   return {
     port: readInteger(env, 'PORT', 3000, { min: 0, max: 65_535 }),
     /** A worker's /metrics, /health and /ready listener (0: none). API processes serve them on PORT. */
     metricsPort: readInteger(env, 'METRICS_PORT', 9464, { min: 0, max: 65_535 }),
-    host,
+    host: readHost(env),
     apiKey: readApiKey(env),
     logLevel: readChoice(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logFormat: readChoice(env, 'LOG_FORMAT', LOG_FORMATS, 'text'),
@@ -27,6 +25,30 @@ export function parseAppConfig(env: Env) {
 }
 
 const MS_RANGE = { min: 100, max: 3_600_000 };
+
+/**
+ * An IPv4 or IPv6 address (`0.0.0.0`, `::`, `::1`) or a host name (`localhost`), checked here so a
+ * bad HOST stops the start with one line instead of failing at listen.
+ */
+function readHost(env: Env): string {
+  const host = readVar(env, 'HOST') ?? '127.0.0.1';
+  if (isIP(host) || isHostName(host)) return host;
+  throw new ConfigValidationError(
+    'HOST',
+    `must be an IPv4 or IPv6 address or a host name (such as 127.0.0.1, 0.0.0.0, :: or localhost), got "${host}"`,
+  );
+}
+
+/** RFC 1123 labels of letters, digits and inner hyphens; a last label of digits only is an address gone wrong. */
+function isHostName(text: string): boolean {
+  const name = text.endsWith('.') ? text.slice(0, -1) : text;
+  const labels = name.split('.');
+  return (
+    name.length <= 253 &&
+    labels.every((label) => /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i.test(label)) &&
+    !/^\d+$/.test(labels[labels.length - 1])
+  );
+}
 
 /**
  * A client sends the key in a header, where only visible ASCII and Latin-1 bytes can travel (and
@@ -43,5 +65,4 @@ function readApiKey(env: Env): string | undefined {
   return key;
 }
 
-export const appConfig = registerAs('app', () => parseAppConfig(process.env));
-export type AppConfig = ConfigType<typeof appConfig>;
+export type AppConfig = Readonly<ReturnType<typeof parseAppConfig>>;

@@ -1,4 +1,3 @@
-import { ConfigType, registerAs } from '@nestjs/config';
 import { ConfigValidationError, Env, readVar } from './env.js';
 
 export const DEFAULT_DATABASE_URL = 'sqlite:data/stephook.sqlite';
@@ -31,6 +30,3 @@ export function parseDatabaseUrl(raw: string): DatabaseConfig {
 export function parseDatabaseConfig(env: Env): DatabaseConfig {
   return parseDatabaseUrl(readVar(env, 'DATABASE_URL') ?? DEFAULT_DATABASE_URL);
 }
-
-export const databaseConfig = registerAs('database', () => parseDatabaseConfig(process.env));
-export type DatabaseConfigType = ConfigType<typeof databaseConfig>;

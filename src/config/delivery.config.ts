@@ -1,4 +1,3 @@
-import { ConfigType, registerAs } from '@nestjs/config';
 import { ConfigValidationError, Env, readChoice, readUrl } from './env.js';
 
 /** Where delivery attempts come from and who runs them. */
@@ -30,6 +29,3 @@ export function parseDeliveryConfig(env: Env): DeliveryConfig {
     worker: readChoice(env, 'DELIVERY_WORKER', ['on', 'off'] as const, 'on') === 'on',
   };
 }
-
-export const deliveryConfig = registerAs('delivery', () => parseDeliveryConfig(process.env));
-export type DeliveryConfigType = ConfigType<typeof deliveryConfig>;

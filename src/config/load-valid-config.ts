@@ -1,26 +1,28 @@
 import { sqliteFileProblem } from '../database/sqlite-file-check.js';
-import { parseDatabaseConfig } from './database.config.js';
 import { ConfigValidationError } from './env.js';
-import { configBlocks } from './index.js';
 import { loadEnvFile } from './load-env-file.js';
+import { parseStephookConfig, StephookConfig } from './stephook-config.js';
 
 /**
- * Reads .env (the environment wins) and parses every config block, before Nest starts. A bad value,
- * or a SQLite file that cannot be used, ends the process with one line naming the variable and exit
- * code 1.
+ * The one read of the configuration, before Nest starts (the API, a worker, the migration CLI):
+ * .env (the environment wins), then every block. A bad value, or a SQLite file that cannot be
+ * used, ends the process with one line naming the variable and exit code 1.
  */
-export function loadValidConfig(): void {
+export function loadValidConfig(): StephookConfig {
   loadEnvFile();
+  let config: StephookConfig;
   try {
-    for (const block of configBlocks) block();
+    config = parseStephookConfig(process.env);
   } catch (error) {
     if (!(error instanceof ConfigValidationError)) throw error;
     stop(`invalid configuration: ${error.message}`);
   }
-  const database = parseDatabaseConfig(process.env);
-  if (database.dialect !== 'sqlite') return;
-  const problem = sqliteFileProblem(database.path);
-  if (problem) stop(`DATABASE_URL: cannot use the SQLite file ${database.path}: ${problem}`);
+  const { database } = config;
+  if (database.dialect === 'sqlite') {
+    const problem = sqliteFileProblem(database.path);
+    if (problem) stop(`DATABASE_URL: cannot use the SQLite file ${database.path}: ${problem}`);
+  }
+  return config;
 }
 
 function stop(line: string): never {

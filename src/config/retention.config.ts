@@ -1,4 +1,3 @@
-import { ConfigType, registerAs } from '@nestjs/config';
 import { Env, readDurationOrNever } from './env.js';
 
 /** How long finished rows are kept; null: forever. Pending and held deliveries are never aged out. */
@@ -13,5 +12,4 @@ export function parseRetentionConfig(env: Env) {
   };
 }
 
-export const retentionConfig = registerAs('retention', () => parseRetentionConfig(process.env));
-export type RetentionConfig = ConfigType<typeof retentionConfig>;
+export type RetentionConfig = Readonly<ReturnType<typeof parseRetentionConfig>>;

@@ -1,4 +1,3 @@
-import { ConfigType, registerAs } from '@nestjs/config';
 import { ConfigValidationError, Env, readChoice, readHttpUrl, readVar } from './env.js';
 
 export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const;
@@ -32,5 +31,4 @@ export function parseTracingConfig(env: Env) {
   };
 }
 
-export const tracingConfig = registerAs('tracing', () => parseTracingConfig(process.env));
-export type TracingConfig = ConfigType<typeof tracingConfig>;
+export type TracingConfig = Readonly<ReturnType<typeof parseTracingConfig>>;

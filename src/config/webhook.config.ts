@@ -1,5 +1,4 @@
 import { BlockList, isIP } from 'node:net';
-import { ConfigType, registerAs } from '@nestjs/config';
 import {
   ConfigValidationError,
   Env,
@@ -86,5 +85,4 @@ export function parseWebhookConfig(env: Env) {
   };
 }
 
-export const webhookConfig = registerAs('webhook', () => parseWebhookConfig(process.env));
-export type WebhookConfig = ConfigType<typeof webhookConfig>;
+export type WebhookConfig = Readonly<ReturnType<typeof parseWebhookConfig>>;

@@ -1,9 +1,8 @@
-// The data source the TypeORM CLI loads (`npm run migration:run` and friends), from DATABASE_URL.
+// The data source the TypeORM CLI loads (`npm run migration:run` and friends), on the configuration
+// the API and the workers read: a bad variable stops the CLI with the same one line.
 import 'reflect-metadata';
 import { DataSource } from 'typeorm';
-import { parseDatabaseConfig } from '../config/database.config.js';
-import { loadEnvFile } from '../config/load-env-file.js';
+import { loadValidConfig } from '../config/load-valid-config.js';
 import { buildDataSourceOptions } from './data-source-options.js';
 
-loadEnvFile();
-export default new DataSource(buildDataSourceOptions(parseDatabaseConfig(process.env), 'migrate'));
+export default new DataSource(buildDataSourceOptions(loadValidConfig().database, 'migrate'));

@@ -1,3 +1,5 @@
+import { errorMessage } from '../common/error-message.js';
+
 /**
  * How long a caller is told to wait (Retry-After, seconds) when the database or Redis does not
  * answer: about the time the drivers take to notice that it is back.
@@ -97,7 +99,7 @@ export class RepeatedPassLog {
     }
     if (this.inOutage) return;
     this.inOutage = true;
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     this.logger.warn(
       `${this.pass} failed: the database does not answer (${reason}); retrying until it does`,
     );

@@ -1,13 +1,14 @@
 import { Global, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { databaseConfig, DatabaseConfigType } from '../config/database.config.js';
+import { DatabaseConfig } from '../config/database.config.js';
 import { buildDataSourceOptions } from './data-source-options.js';
 import { openMigrated } from './migrate.js';
 import { RetentionSweeper } from './retention.js';
 import { SqliteCheckpointer } from './sqlite-checkpointer.js';
 import { TransactionRunner } from './transaction-runner.js';
 import { TransactionalEvents } from './transactional-events.js';
+import { DATABASE_CONFIG } from '../config/stephook-config.module.js';
 
 /**
  * The TypeORM connection, migrated at start; the transaction runner every write goes through; and
@@ -18,8 +19,8 @@ import { TransactionalEvents } from './transactional-events.js';
   imports: [
     DiscoveryModule,
     TypeOrmModule.forRootAsync({
-      inject: [databaseConfig.KEY],
-      useFactory: (config: DatabaseConfigType) => ({
+      inject: [DATABASE_CONFIG],
+      useFactory: (config: DatabaseConfig) => ({
         ...buildDataSourceOptions(config),
         autoLoadEntities: true,
       }),

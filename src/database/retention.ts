@@ -10,11 +10,11 @@ import {
 } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
-import { retentionConfig } from '../config/retention.config.js';
 import type { RetentionConfig } from '../config/retention.config.js';
 import { StephookMetrics } from '../metrics/stephook-metrics.js';
 import { isPostgres, queryRows } from './raw-sql.js';
 import { TransactionRunner } from './transaction-runner.js';
+import { RETENTION_CONFIG } from '../config/stephook-config.module.js';
 
 /** Where a pass over a table has got to, in (created_at, id) order. */
 export interface RetentionCursor {
@@ -79,7 +79,7 @@ export class RetentionSweeper implements OnApplicationBootstrap, BeforeApplicati
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    @Inject(retentionConfig.KEY) private readonly config: RetentionConfig,
+    @Inject(RETENTION_CONFIG) private readonly config: RetentionConfig,
     private readonly transactions: TransactionRunner,
     @Optional() private readonly metrics?: StephookMetrics,
   ) {}

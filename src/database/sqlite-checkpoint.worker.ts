@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { errorMessage } from '../common/error-message.js';
 
 /** What SqliteCheckpointer hands its thread. */
 export interface CheckpointWorkerData {
@@ -19,7 +20,7 @@ const timer = setInterval(() => {
   try {
     db.pragma('wal_checkpoint(PASSIVE)');
   } catch (error) {
-    parentPort?.postMessage({ failed: error instanceof Error ? error.message : String(error) });
+    parentPort?.postMessage({ failed: errorMessage(error) });
   }
 }, intervalMs);
 parentPort?.on('message', (message: unknown) => {

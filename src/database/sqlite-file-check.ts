@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { errorMessage } from '../common/error-message.js';
 
 /**
  * Why stephook cannot keep its data in the SQLite file at `path`, or null when it can: the folder
@@ -22,6 +23,6 @@ export function sqliteFileProblem(path: string): string | null {
     }
     return null;
   } catch (error) {
-    return error instanceof Error ? error.message : String(error);
+    return errorMessage(error);
   }
 }

@@ -38,6 +38,23 @@ describe(StephookLogger.name, () => {
     expect(records.map((record) => record.level)).toEqual(['info', 'warn', 'debug']);
   });
 
+  it('prints Nest’s module and route lines at debug, not at info', () => {
+    const quiet = new StephookLogger('info', 'json');
+    quiet.log('Mapped {/v1/steps, POST} route', 'RouterExplorer');
+    quiet.log('StepsController {/v1/steps}:', 'RoutesResolver');
+    quiet.log('TypeOrmModule dependencies initialized', 'InstanceLoader');
+    quiet.log('Starting Nest application...', 'NestFactory');
+    quiet.log('Nest application successfully started', 'NestApplication');
+    expect(written).toEqual([]);
+
+    new StephookLogger('debug', 'json').log('Mapped {/v1/steps, POST} route', 'RouterExplorer');
+    expect(JSON.parse(written.join(''))).toMatchObject({
+      level: 'debug',
+      message: 'Mapped {/v1/steps, POST} route',
+      context: 'RouterExplorer',
+    });
+  });
+
   it.each([
     ['error', ['error']],
     ['warn', ['warn', 'error']],

@@ -15,6 +15,18 @@ const LEVEL_NAMES: Partial<Record<LogLevel, string>> = { log: 'info', verbose: '
 type JsonLogObject = ReturnType<ConsoleLogger['getJsonLogObject']>;
 
 /**
+ * Nest's own start-up chatter (a line per module and per route, "Starting Nest application…"):
+ * debug, so an info start prints only what stephook says about itself.
+ */
+const NEST_START_CONTEXTS = new Set([
+  'InstanceLoader',
+  'RoutesResolver',
+  'RouterExplorer',
+  'NestFactory',
+  'NestApplication',
+]);
+
+/**
  * Nest's console logger, with LOG_LEVEL / LOG_FORMAT applied. In JSON mode each line is one object
  * with `level`, `message`, `context`, an ISO `timestamp`, and any structured fields (such as
  * `step_id`) a caller passes as the last argument.
@@ -27,6 +39,14 @@ export class StephookLogger extends ConsoleLogger {
       colors: format === 'json' ? false : undefined,
       flattenParams: true,
     });
+  }
+
+  override log(message: unknown, ...rest: unknown[]): void {
+    const context = rest.length > 0 ? rest[rest.length - 1] : this.context;
+    if (typeof context === 'string' && NEST_START_CONTEXTS.has(context)) {
+      return this.debug(message, ...rest);
+    }
+    super.log(message, ...rest);
   }
 
   protected override getJsonLogObject(

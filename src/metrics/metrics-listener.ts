@@ -32,7 +32,7 @@ export class MetricsListener {
     private readonly port: number,
     private readonly host: string,
     private readonly logger: Pick<LoggerService, 'log' | 'warn'>,
-    private readonly retryMs = METRICS_PORT_RETRY_MS,
+    readonly retryMs = METRICS_PORT_RETRY_MS,
   ) {}
 
   /**
@@ -40,7 +40,8 @@ export class MetricsListener {
    * MetricsListenError for any other error.
    */
   async start(): Promise<'listening' | 'port-taken'> {
-    const error = await this.tryListen();
+    // Where it listens is said in the worker's start line; a later takeover says it itself.
+    const error = await this.tryListen(false);
     if (!error) return 'listening';
     if (error.code !== 'EADDRINUSE')
       throw new MetricsListenError(listenProblem(error, this.port, this.host), error.code);
@@ -68,7 +69,7 @@ export class MetricsListener {
 
   private async retry(): Promise<void> {
     if (this.stopped) return;
-    const error = await this.tryListen();
+    const error = await this.tryListen(true);
     if (this.stopped) {
       if (!error) this.server.close();
       return;
@@ -81,8 +82,8 @@ export class MetricsListener {
     );
   }
 
-  /** Listens once; resolves with the error instead of emitting it, and logs where it listens. */
-  private tryListen(): Promise<NodeJS.ErrnoException | undefined> {
+  /** Listens once; resolves with the error instead of emitting it, and may log where it listens. */
+  private tryListen(announce: boolean): Promise<NodeJS.ErrnoException | undefined> {
     return new Promise((resolve) => {
       const onError = (error: NodeJS.ErrnoException) => {
         this.server.off('listening', onListening);
@@ -91,7 +92,8 @@ export class MetricsListener {
       const onListening = () => {
         this.server.off('error', onError);
         const { port } = this.server.address() as AddressInfo;
-        this.logger.log(`stephook worker metrics on http://${this.host}:${port}/metrics`);
+        if (announce)
+          this.logger.log(`stephook worker metrics on http://${this.host}:${port}/metrics`);
         resolve(undefined);
       };
       this.server.once('error', onError);

@@ -1,12 +1,12 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { retentionConfig } from '../config/retention.config.js';
 import type { RetentionConfig } from '../config/retention.config.js';
 import { queryRows } from '../database/raw-sql.js';
 import { expiredRows, RetentionCursor, RetentionSweeper } from '../database/retention.js';
 import type { RetentionRule } from '../database/retention.js';
 import { TransactionalEvents } from '../database/transactional-events.js';
 import { STEPS_EXPIRING, StepsExpiringEvent } from './events/steps-expiring.event.js';
+import { RETENTION_CONFIG } from '../config/stephook-config.module.js';
 
 /**
  * STEP_RETENTION: terminal steps created longer ago than this are deleted with their metrics and
@@ -20,7 +20,7 @@ export class StepRetention implements RetentionRule, OnModuleInit {
   readonly maxAgeMs: number;
 
   constructor(
-    @Inject(retentionConfig.KEY) config: RetentionConfig,
+    @Inject(RETENTION_CONFIG) config: RetentionConfig,
     private readonly sweeper: RetentionSweeper,
     private readonly events: TransactionalEvents,
   ) {

@@ -15,6 +15,7 @@ import { Logger } from '@nestjs/common';
 import type { IdGenerator } from '@opentelemetry/sdk-trace-node';
 import { STEPHOOK_VERSION } from '../common/version.js';
 import type { TracingConfig } from '../config/tracing.config.js';
+import { errorMessage } from '../common/error-message.js';
 
 /**
  * OpenTelemetry tracing, in one place. Off (no OTLP endpoint), nothing here loads the SDK and every
@@ -90,13 +91,7 @@ export async function stopTracing(withinMs = TRACE_FLUSH_MS): Promise<void> {
       withinMs,
     );
   });
-  const failure = await Promise.race([
-    stopping().then(
-      () => null,
-      (error: unknown) => (error instanceof Error ? error.message : String(error)),
-    ),
-    late,
-  ]);
+  const failure = await Promise.race([stopping().then(() => null, errorMessage), late]);
   clearTimeout(timer);
   if (failure !== null) {
     new Logger('Tracing').warn(`The last spans were not exported (${failure}); they are dropped`);
@@ -193,7 +188,7 @@ export function failed(span: Span, error: unknown): void {
   if (error instanceof Error) span.recordException(error);
   span.setStatus({
     code: SpanStatusCode.ERROR,
-    message: error instanceof Error ? error.message : String(error),
+    message: errorMessage(error),
   });
 }
 

@@ -2,9 +2,8 @@ import { HttpModule } from '@nestjs/axios';
 import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { deliveryConfig } from '../config/delivery.config.js';
 import { StopDeadline } from '../stop-deadline.js';
-import type { DeliveryConfig, DeliveryConfigType } from '../config/delivery.config.js';
+import type { DeliveryConfig } from '../config/delivery.config.js';
 import { DeliveryRetention } from './delivery-retention.js';
 import { DeliveryStore } from './delivery-store.js';
 import { DeliveryDispatcher } from './dispatch/delivery-dispatcher.js';
@@ -25,6 +24,7 @@ import { DeliverySweeper } from './queue/delivery-sweeper.js';
 import { QueuedTrigger } from './queue/queued-trigger.js';
 import { redisConnection } from './queue/redis-connection.js';
 import { WebhookSender } from './sender/webhook-sender.js';
+import { DELIVERY_CONFIG } from '../config/stephook-config.module.js';
 
 /**
  * The delivery engine: the store of deliveries and attempts, the dispatcher that claims, sends and
@@ -79,8 +79,8 @@ export class DeliveryEngineModule {
       imports: [
         ...shared.imports,
         BullModule.forRootAsync({
-          inject: [deliveryConfig.KEY],
-          useFactory: (config: DeliveryConfigType) => ({
+          inject: [DELIVERY_CONFIG],
+          useFactory: (config: DeliveryConfig) => ({
             connection: redisConnection(config.redisUrl!),
             prefix: 'stephook',
           }),

@@ -1,6 +1,5 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { retentionConfig } from '../config/retention.config.js';
 import type { RetentionConfig } from '../config/retention.config.js';
 import { isPostgres, queryRows } from '../database/raw-sql.js';
 import { expiredRows, RetentionCursor, RetentionSweeper } from '../database/retention.js';
@@ -8,6 +7,7 @@ import type { RetentionRule } from '../database/retention.js';
 import { OnEventInTransaction } from '../database/transactional-events.js';
 import { STEPS_EXPIRING, StepsExpiringEvent } from '../steps/events/steps-expiring.event.js';
 import type { DeliveryStatus } from './entities/webhook-delivery.entity.js';
+import { RETENTION_CONFIG } from '../config/stephook-config.module.js';
 
 /** Finished deliveries of one status, deleted with their attempts (the foreign key cascades). */
 class ExpiredDeliveries implements RetentionRule {
@@ -64,7 +64,7 @@ class ExpiredDeliveries implements RetentionRule {
 @Injectable()
 export class DeliveryRetention implements OnModuleInit {
   constructor(
-    @Inject(retentionConfig.KEY) private readonly config: RetentionConfig,
+    @Inject(RETENTION_CONFIG) private readonly config: RetentionConfig,
     private readonly sweeper: RetentionSweeper,
   ) {}
 

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager, Repository } from 'typeorm';
-import { webhookConfig } from '../config/webhook.config.js';
 import type { WebhookConfig } from '../config/webhook.config.js';
 import { isDatabaseUnavailable } from '../database/database-unavailable.js';
 import { PreparedStatement } from '../database/prepared-statements.js';
@@ -20,6 +19,8 @@ import { EndpointHealth } from './endpoints/endpoint-health.js';
 import type { HealthChanges } from './endpoints/endpoint-health.js';
 import { readEndpointStates } from './endpoints/endpoint-locks.js';
 import type { AttemptResult } from './sender/webhook-sender.js';
+import { WEBHOOK_CONFIG } from '../config/stephook-config.module.js';
+import { errorMessage } from '../common/error-message.js';
 
 /**
  * The most attempts one record transaction writes: on SQLite it holds the only connection while it
@@ -145,7 +146,7 @@ export class DeliveryStore {
 
   constructor(
     @InjectRepository(WebhookDelivery) private readonly deliveries: Repository<WebhookDelivery>,
-    @Inject(webhookConfig.KEY) config: WebhookConfig,
+    @Inject(WEBHOOK_CONFIG) config: WebhookConfig,
     private readonly transactions: TransactionRunner,
     private readonly metrics: StephookMetrics,
     private readonly health: EndpointHealth,
@@ -779,10 +780,6 @@ interface UnrecordedAttempt extends SentAttempt {
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**

@@ -1,16 +1,14 @@
 import type { DynamicModule, Type } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { Test, TestingModule } from '@nestjs/testing';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { configBlocks } from '../../src/config/index.js';
-import { databaseConfig } from '../../src/config/database.config.js';
 import type { Env } from '../../src/config/env.js';
-import { parseWebhookConfig, webhookConfig } from '../../src/config/webhook.config.js';
+import { StephookConfigModule } from '../../src/config/stephook-config.module.js';
 import { DatabaseModule } from '../../src/database/database.module.js';
 import { MetricsModule } from '../../src/metrics/metrics.module.js';
 import { RecordingLogger } from './recording-logger.js';
+import { testConfig } from './test-config.js';
 
 export interface BootedModules {
   moduleRef: TestingModule;
@@ -21,7 +19,7 @@ export interface BootedModules {
 
 /**
  * Only the modules a spec is about, with what every module may rely on (config, the event bus,
- * a migrated in-memory SQLite database, metrics) and the webhook variables in `env`: no HTTP
+ * a migrated in-memory SQLite database, metrics) and the variables in `env`: no HTTP
  * server, no AppModule. Lifecycle hooks run, so schedulers start as they would in the app.
  */
 export async function bootModules(
@@ -30,18 +28,13 @@ export async function bootModules(
 ): Promise<BootedModules> {
   const moduleRef = await Test.createTestingModule({
     imports: [
-      ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: configBlocks }),
+      StephookConfigModule.forRoot(testConfig(env)),
       EventEmitterModule.forRoot(),
       DatabaseModule,
       MetricsModule,
       ...modules,
     ],
-  })
-    .overrideProvider(databaseConfig.KEY)
-    .useValue({ dialect: 'sqlite', path: ':memory:' })
-    .overrideProvider(webhookConfig.KEY)
-    .useValue(parseWebhookConfig(env))
-    .compile();
+  }).compile();
   const logs = new RecordingLogger();
   moduleRef.useLogger(logs);
   await moduleRef.init();

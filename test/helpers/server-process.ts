@@ -78,7 +78,8 @@ export class ServerProcess {
       }),
     ]);
     return Object.assign(server, {
-      baseUrl: listening.message.slice('stephook listening on '.length),
+      // `stephook listening on http://127.0.0.1:40123 · database … · …`
+      baseUrl: listening.message.slice('stephook listening on '.length).split(' ')[0],
     });
   }
 

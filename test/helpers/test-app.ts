@@ -5,14 +5,10 @@ import type { App } from 'supertest/types.js';
 import type { DataSource } from 'typeorm';
 import { AppModule } from '../../src/app.module.js';
 import { APP_OPTIONS, createHttpAdapter, fastifyOf, setUpApp } from '../../src/app.setup.js';
-import { appConfig, parseAppConfig } from '../../src/config/app.config.js';
-import { databaseConfig, parseDatabaseConfig } from '../../src/config/database.config.js';
-import { deliveryConfig, parseDeliveryConfig } from '../../src/config/delivery.config.js';
 import type { Env } from '../../src/config/env.js';
-import { parseRetentionConfig, retentionConfig } from '../../src/config/retention.config.js';
-import { parseWebhookConfig, webhookConfig } from '../../src/config/webhook.config.js';
 import { ApiContract } from './api-contract.js';
 import { RecordingLogger } from './recording-logger.js';
+import { testConfig } from './test-config.js';
 
 export interface TestApp {
   app: INestApplication<App>;
@@ -28,19 +24,8 @@ export interface TestApp {
  */
 export async function createTestApp(env: Env = {}): Promise<TestApp> {
   const moduleRef = await Test.createTestingModule({
-    imports: [AppModule.register(parseDeliveryConfig(env))],
-  })
-    .overrideProvider(appConfig.KEY)
-    .useValue(parseAppConfig(env))
-    .overrideProvider(databaseConfig.KEY)
-    .useValue(env.DATABASE_URL ? parseDatabaseConfig(env) : { dialect: 'sqlite', path: ':memory:' })
-    .overrideProvider(webhookConfig.KEY)
-    .useValue(parseWebhookConfig(env))
-    .overrideProvider(deliveryConfig.KEY)
-    .useValue(parseDeliveryConfig(env))
-    .overrideProvider(retentionConfig.KEY)
-    .useValue(parseRetentionConfig(env))
-    .compile();
+    imports: [AppModule.register(testConfig(env))],
+  }).compile();
   const logs = new RecordingLogger();
   const app = moduleRef.createNestApplication<INestApplication<App>>(createHttpAdapter(), {
     ...APP_OPTIONS,

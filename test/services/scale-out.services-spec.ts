@@ -207,7 +207,7 @@ describe('Scale-out: PostgreSQL + BullMQ, several processes (services)', () => {
       startApi({ API_KEY: key }),
       startWorker({ API_KEY: key, METRICS_PORT: String(metricsPort) }),
     ]);
-    await worker.waitFor((line) => line.message.startsWith('stephook worker metrics on http://'));
+    await worker.waitFor((line) => line.message.includes(' · metrics on http://'));
     const workerUrl = `http://127.0.0.1:${metricsPort}`;
     const auth = { authorization: `Bearer ${key}` };
     const stepIds = await Promise.all(

@@ -28,7 +28,9 @@ async function portIsFree(port: number): Promise<boolean> {
 
 const isMetricsPortWarning = (line: { level: string; message: string }) =>
   line.level === 'warn' && line.message.startsWith(`METRICS_PORT ${DEFAULT_METRICS_PORT} `);
+/** Said in the worker's start line, or on its own line when the worker takes the port over later. */
 const listensOnDefault = (line: { message: string }) =>
+  line.message.endsWith(` · metrics on http://127.0.0.1:${DEFAULT_METRICS_PORT}/metrics`) ||
   line.message === `stephook worker metrics on http://127.0.0.1:${DEFAULT_METRICS_PORT}/metrics`;
 
 describe('Two workers on one host with the default METRICS_PORT (services)', () => {
@@ -48,6 +50,44 @@ describe('Two workers on one host with the default METRICS_PORT (services)', () 
     }
     await receiver.close();
     await db.drop();
+  });
+
+  it('the start lines name PostgreSQL, Redis and the webhook without their credentials', async () => {
+    const database = new URL(db.url);
+    database.password = 'pg-s3cret-pw';
+    database.search = '?application_name=start-line';
+    const webhook = new URL(receiver.url());
+    webhook.username = 'hook-user';
+    webhook.password = 'hook-pa55';
+    const env: ServerEnv = {
+      DATABASE_URL: database.href,
+      REDIS_URL: await freshRedis(REDIS_DB),
+      STEP_COMPLETE_WEBHOOK: webhook.href,
+    };
+    const api = await ServerProcess.start({ ...env, DELIVERY_WORKER: 'off' });
+    processes.push(api);
+    const worker = await ServerProcess.startWorker(env);
+    processes.push(worker);
+
+    const shown = `postgres://127.0.0.1:5432${database.pathname}`;
+    const redis = `redis://127.0.0.1:6379/${REDIS_DB}`;
+    const info = (process: ServerProcess) =>
+      process.lines.filter((line) => line.level === 'info').map((line) => line.message);
+    expect(info(api)).toEqual([
+      `stephook listening on ${api.baseUrl} · database ${shown} · environment endpoint ` +
+        `${receiver.url()} · 0 API endpoints · not delivering here (DELIVERY_WORKER=off: workers ` +
+        `deliver through BullMQ on ${redis})`,
+    ]);
+    expect(info(worker)).toEqual([
+      `stephook worker delivering from the BullMQ queue on ${redis} · database ${shown} · ` +
+        'no metrics listener (METRICS_PORT=0)',
+    ]);
+    for (const process of [api, worker]) {
+      const printed = JSON.stringify(process.lines) + process.stderr;
+      for (const secret of ['pg-s3cret-pw', 'application_name', 'hook-user', 'hook-pa55']) {
+        expect(printed).not.toContain(secret);
+      }
+    }
   });
 
   it('the second keeps delivering after one warning; SIGKILL of the first loses nothing, and the second takes its port', async () => {

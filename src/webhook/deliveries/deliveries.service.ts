@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { webhookConfig } from '../../config/webhook.config.js';
 import type { WebhookConfig } from '../../config/webhook.config.js';
 import { DeliveryStore } from '../delivery-store.js';
 import { DeliveryTrigger } from '../dispatch/delivery-trigger.js';
@@ -12,6 +11,7 @@ import {
 } from '../webhook.errors.js';
 import { DeliveryReads, DeliveryWithAttempts } from './delivery-reads.js';
 import type { DeliveryStatus } from '../entities/webhook-delivery.entity.js';
+import { WEBHOOK_CONFIG } from '../../config/stephook-config.module.js';
 
 const MINUTE_MS = 60_000;
 
@@ -28,7 +28,7 @@ export interface DeliverySummary {
 @Injectable()
 export class DeliveriesService {
   constructor(
-    @Inject(webhookConfig.KEY) private readonly config: WebhookConfig,
+    @Inject(WEBHOOK_CONFIG) private readonly config: WebhookConfig,
     private readonly reads: DeliveryReads,
     private readonly store: DeliveryStore,
     private readonly trigger: DeliveryTrigger,

@@ -1,5 +1,4 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
-import { webhookConfig } from '../../config/webhook.config.js';
 import type { WebhookConfig } from '../../config/webhook.config.js';
 import { StephookMetrics } from '../../metrics/stephook-metrics.js';
 import { StopDeadline } from '../../stop-deadline.js';
@@ -22,6 +21,7 @@ import { DeliveryVerdict, RetryPolicy } from './retry-policy.js';
 import { BackgroundPace } from './background-pace.js';
 import { EndpointShares } from './endpoint-shares.js';
 import { Slots } from './slots.js';
+import { WEBHOOK_CONFIG } from '../../config/stephook-config.module.js';
 
 /** How much longer than one attempt's deadline a claim lasts (time to record the attempt). */
 const LEASE_MARGIN_MS = 10_000;
@@ -106,7 +106,7 @@ export class DeliveryDispatcher implements BeforeApplicationShutdown {
   private abandoned = false;
 
   constructor(
-    @Inject(webhookConfig.KEY) private readonly config: WebhookConfig,
+    @Inject(WEBHOOK_CONFIG) private readonly config: WebhookConfig,
     private readonly store: DeliveryStore,
     private readonly sender: WebhookSender,
     private readonly metrics: StephookMetrics,

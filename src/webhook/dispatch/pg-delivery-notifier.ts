@@ -7,11 +7,12 @@ import {
   OnApplicationShutdown,
 } from '@nestjs/common';
 import type pg from 'pg';
-import { databaseConfig } from '../../config/database.config.js';
 import type { DatabaseConfig } from '../../config/database.config.js';
 import { AnsweringPgClient } from '../../database/answering-pg-client.js';
 import { Backoff, Coalesced } from './coalesced.js';
 import { THIS_PROCESS_DELIVERS } from './delivery-trigger.js';
+import { DATABASE_CONFIG } from '../../config/stephook-config.module.js';
+import { errorMessage } from '../../common/error-message.js';
 
 /** The channel every delivering process LISTENs on. */
 export const DELIVERY_CHANNEL = 'stephook_deliveries';
@@ -64,7 +65,7 @@ export class PgDeliveryNotifier implements OnApplicationBootstrap, OnApplication
   private onWake: () => void = () => undefined;
 
   constructor(
-    @Inject(databaseConfig.KEY) private readonly database: DatabaseConfig,
+    @Inject(DATABASE_CONFIG) private readonly database: DatabaseConfig,
     @Inject(THIS_PROCESS_DELIVERS) private readonly delivers: boolean,
   ) {}
 
@@ -162,7 +163,7 @@ export class PgDeliveryNotifier implements OnApplicationBootstrap, OnApplication
     if (this.closed) return;
     if (!this.outage) {
       this.outage = true;
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = errorMessage(error);
       // A delivering process stops hearing the others' commits; one that only commits (an API with
       // DELIVERY_WORKER=off) stops announcing its own to the workers.
       const meanwhile = this.delivers

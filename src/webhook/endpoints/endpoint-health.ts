@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { webhookConfig } from '../../config/webhook.config.js';
 import type { WebhookConfig } from '../../config/webhook.config.js';
 import { queryRows } from '../../database/raw-sql.js';
 import { StephookMetrics } from '../../metrics/stephook-metrics.js';
@@ -8,6 +7,7 @@ import { ENV_ENDPOINT_ID } from './endpoint.js';
 import { lockEndpointForChange } from './endpoint-locks.js';
 import { BREAKER_OPENS_AFTER, recordReachability } from './endpoint-throttles.js';
 import { bumpEndpointRevision, EndpointRegistry } from './endpoint-registry.js';
+import { WEBHOOK_CONFIG } from '../../config/stephook-config.module.js';
 
 /** Failed attempts an endpoint must have had in its streak before it can be disabled. */
 export const MIN_FAILED_ATTEMPTS_TO_DISABLE = 10;
@@ -51,7 +51,7 @@ export class EndpointHealth {
   private readonly logger = new Logger(EndpointHealth.name);
 
   constructor(
-    @Inject(webhookConfig.KEY) private readonly config: WebhookConfig,
+    @Inject(WEBHOOK_CONFIG) private readonly config: WebhookConfig,
     private readonly registry: EndpointRegistry,
     private readonly metrics: StephookMetrics,
   ) {}

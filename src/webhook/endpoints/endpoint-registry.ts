@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager, Repository } from 'typeorm';
-import { webhookConfig } from '../../config/webhook.config.js';
 import type { PayloadMode, WebhookConfig } from '../../config/webhook.config.js';
 import { RepeatedPassLog } from '../../database/database-unavailable.js';
 import type { StepCompletedEvent } from '../../steps/events/step-completed.event.js';
@@ -14,6 +13,7 @@ import {
   secretKey,
 } from './endpoint.js';
 import { WebhookEndpoint } from './entities/webhook-endpoint.entity.js';
+import { WEBHOOK_CONFIG } from '../../config/stephook-config.module.js';
 
 /** Inside a change to endpoints: every registry, in every process, reloads after its commit. */
 export async function bumpEndpointRevision(manager: EntityManager): Promise<void> {
@@ -52,7 +52,7 @@ export class EndpointRegistry implements OnModuleInit, OnApplicationShutdown {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    @Inject(webhookConfig.KEY) config: WebhookConfig,
+    @Inject(WEBHOOK_CONFIG) config: WebhookConfig,
     @InjectRepository(WebhookEndpoint) private readonly rows: Repository<WebhookEndpoint>,
   ) {
     this.environment = config.url
@@ -87,6 +87,11 @@ export class EndpointRegistry implements OnModuleInit, OnApplicationShutdown {
   /** Every endpoint, the environment's first. */
   get all(): readonly Endpoint[] {
     return this.endpoints;
+  }
+
+  /** How many endpoints were created through the API (as last read from the database). */
+  get apiEndpointCount(): number {
+    return this.endpoints.length - (this.environment ? 1 : 0);
   }
 
   /** The environment endpoint, when STEP_COMPLETE_WEBHOOK is set. */

@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { DependencyUnavailableError } from '../../common/domain-error.js';
 import type { DeliveryJob, DeliveryRef } from '../entities/webhook-delivery.entity.js';
+import { errorMessage } from '../../common/error-message.js';
 
 export const DELIVERY_QUEUE = 'stephook-deliveries';
 
@@ -58,7 +59,7 @@ export class DeliveryQueue {
       await withTimeout(this.queue.getJobCounts('waiting'), 1_000);
       return null;
     } catch (error) {
-      return `Redis does not answer: ${error instanceof Error ? error.message : String(error)}`;
+      return `Redis does not answer: ${errorMessage(error)}`;
     }
   }
 }

@@ -2,11 +2,11 @@ import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { BeforeApplicationShutdown, Inject, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { DelayedError } from 'bullmq';
 import type { Job } from 'bullmq';
-import { webhookConfig } from '../../config/webhook.config.js';
 import type { WebhookConfig } from '../../config/webhook.config.js';
 import { DeliveryDispatcher } from '../dispatch/delivery-dispatcher.js';
 import type { DeliveryJob } from '../entities/webhook-delivery.entity.js';
 import { DELIVERY_QUEUE, DeliveryQueue } from './delivery-queue.js';
+import { WEBHOOK_CONFIG } from '../../config/stephook-config.module.js';
 
 /**
  * Runs delivery jobs in a process that delivers: up to STEP_COMPLETE_CONCURRENCY at once. The
@@ -30,7 +30,7 @@ export class DeliveryProcessor
   private running = false;
 
   constructor(
-    @Inject(webhookConfig.KEY) private readonly config: WebhookConfig,
+    @Inject(WEBHOOK_CONFIG) private readonly config: WebhookConfig,
     private readonly dispatcher: DeliveryDispatcher,
     private readonly queue: DeliveryQueue,
   ) {

@@ -4,11 +4,12 @@ import type { LookupAddress } from 'node:dns';
 import { BlockList } from 'node:net';
 import { CountingProxy } from '../../../test/helpers/counting-proxy.js';
 import { WebhookReceiver } from '../../../test/helpers/webhook-receiver.js';
-import { parseWebhookConfig, webhookConfig } from '../../config/webhook.config.js';
+import { parseWebhookConfig } from '../../config/webhook.config.js';
 import { parseAllowedNetworks } from '../../config/webhook.config.js';
 import { forbiddenRule, guardedLookup, PrivateNetworkError, verdict } from './private-networks.js';
 import type { Lookup, NetworkRule } from './private-networks.js';
 import { DNS_LOOKUP, WebhookSender } from './webhook-sender.js';
+import { WEBHOOK_CONFIG } from '../../config/stephook-config.module.js';
 
 /** The host of a URL as the sender sees it: `new URL` has already normalised the spelling. */
 const hostOf = (url: string) => new URL(url).hostname.replace(/^\[|\]$/g, '');
@@ -212,7 +213,7 @@ describe('WebhookSender and private networks', () => {
       imports: [HttpModule],
       providers: [
         WebhookSender,
-        { provide: webhookConfig.KEY, useValue: parseWebhookConfig(env) },
+        { provide: WEBHOOK_CONFIG, useValue: parseWebhookConfig(env) },
         { provide: DNS_LOOKUP, useValue: rebinding },
       ],
     }).compile();

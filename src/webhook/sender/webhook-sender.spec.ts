@@ -1,8 +1,9 @@
 import { HttpModule } from '@nestjs/axios';
 import { Test } from '@nestjs/testing';
-import { parseWebhookConfig, webhookConfig } from '../../config/webhook.config.js';
+import { parseWebhookConfig } from '../../config/webhook.config.js';
 import { WebhookReceiver } from '../../../test/helpers/webhook-receiver.js';
 import { parseRetryAfter, RESPONSE_SNIPPET_BYTES, WebhookSender } from './webhook-sender.js';
+import { WEBHOOK_CONFIG } from '../../config/stephook-config.module.js';
 
 describe(WebhookSender.name, () => {
   let receiver: WebhookReceiver;
@@ -16,7 +17,7 @@ describe(WebhookSender.name, () => {
       providers: [
         WebhookSender,
         {
-          provide: webhookConfig.KEY,
+          provide: WEBHOOK_CONFIG,
           useValue: parseWebhookConfig({ STEP_COMPLETE_TIMEOUT_MS: String(timeoutMs) }),
         },
       ],

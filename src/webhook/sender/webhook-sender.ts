@@ -5,10 +5,11 @@ import { HttpService } from '@nestjs/axios';
 import { isIP } from 'node:net';
 import { Inject, Injectable, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { isAxiosError } from 'axios';
-import { webhookConfig } from '../../config/webhook.config.js';
 import type { WebhookConfig } from '../../config/webhook.config.js';
 import { guardedLookup, PrivateNetworkError, verdict } from './private-networks.js';
 import type { Lookup } from './private-networks.js';
+import { WEBHOOK_CONFIG } from '../../config/stephook-config.module.js';
+import { errorMessage } from '../../common/error-message.js';
 
 export const RESPONSE_SNIPPET_BYTES = 2048;
 
@@ -52,7 +53,7 @@ export class WebhookSender implements OnApplicationShutdown {
 
   constructor(
     private readonly http: HttpService,
-    @Inject(webhookConfig.KEY) private readonly config: WebhookConfig,
+    @Inject(WEBHOOK_CONFIG) private readonly config: WebhookConfig,
     @Optional() @Inject(DNS_LOOKUP) resolve?: Lookup,
   ) {
     const agentOptions = { keepAlive: true, maxSockets: config.concurrency };
@@ -182,5 +183,5 @@ export function parseRetryAfter(header: unknown, now = Date.now()): number | nul
 
 function describe(error: unknown): string {
   if (isAxiosError(error) && !error.message) return error.code ?? 'request failed';
-  return error instanceof Error ? error.message : String(error);
+  return errorMessage(error);
 }
