@@ -1,3 +1,4 @@
+import { stripVTControlCharacters } from 'node:util';
 import { jest } from '@jest/globals';
 import { StephookLogger } from './stephook-logger.js';
 
@@ -36,6 +37,20 @@ describe(StephookLogger.name, () => {
     });
     expect(new Date(records[0].timestamp as string).toISOString()).toBe(records[0].timestamp);
     expect(records.map((record) => record.level)).toEqual(['info', 'warn', 'debug']);
+  });
+
+  it('writes a text line as the sentence alone, without the structured fields a JSON line carries', () => {
+    new StephookLogger('info', 'text').log(
+      'Webhook for step step-1 delivered: HTTP 204 in 3 ms',
+      { step_id: 'step-1', status_code: 204 },
+      'DeliveryDispatcher',
+    );
+
+    const line = stripVTControlCharacters(written.join(''));
+    expect(line).toMatch(
+      /\[DeliveryDispatcher\] Webhook for step step-1 delivered: HTTP 204 in 3 ms\n$/,
+    );
+    expect(line).not.toContain('status_code');
   });
 
   it('prints Nest’s module and route lines at debug, not at info', () => {

@@ -29,7 +29,7 @@ const NEST_START_CONTEXTS = new Set([
 /**
  * Nest's console logger, with LOG_LEVEL / LOG_FORMAT applied. In JSON mode each line is one object
  * with `level`, `message`, `context`, an ISO `timestamp`, and any structured fields (such as
- * `step_id`) a caller passes as the last argument.
+ * `step_id`) a caller passes as the last argument; in text mode each line is the sentence alone.
  */
 export class StephookLogger extends ConsoleLogger {
   constructor(level: LogLevelName, format: LogFormat) {
@@ -47,6 +47,18 @@ export class StephookLogger extends ConsoleLogger {
       return this.debug(message, ...rest);
     }
     super.log(message, ...rest);
+  }
+
+  /**
+   * A text line is the sentence alone: the structured fields a caller passes (`step_id`,
+   * `status_code`, …) repeat what the sentence says, and are for JSON lines, which carry them.
+   */
+  protected override formatMessage(
+    ...[level, message, pid, levelName, context, timestampDiff]: Parameters<
+      ConsoleLogger['formatMessage']
+    >
+  ): string {
+    return super.formatMessage(level, message, pid, levelName, context, timestampDiff);
   }
 
   protected override getJsonLogObject(
