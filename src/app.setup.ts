@@ -24,8 +24,11 @@ import { traceRequests } from './tracing/http-tracing.hook.js';
 import { answerClientError } from './http-server-limits.js';
 import { APP_CONFIG } from './config/stephook-config.module.js';
 
-/** Nest's JSON parser is off: parseJsonBodies reads bodies (size limit, exact big integers). */
-export const APP_OPTIONS: NestApplicationOptions = { bodyParser: false };
+/**
+ * Nest's JSON parser is off: parseJsonBodies reads bodies (size limit, exact big integers). A
+ * failed start is thrown rather than ended by Nest, so bootstrap() can stop with one line.
+ */
+export const APP_OPTIONS: NestApplicationOptions = { bodyParser: false, abortOnError: false };
 
 /**
  * The HTTP layer of the API and of a worker's operator listener: Fastify, routing as the API always

@@ -2,6 +2,7 @@ import { INestApplicationContext, Logger, LoggerService } from '@nestjs/common';
 import { loadValidConfig } from './config/load-valid-config.js';
 import type { StephookConfig } from './config/stephook-config.js';
 import { StephookLogger } from './logging/stephook-logger.js';
+import { startFailureLine } from './start-failure.js';
 import { stopGracefullyOn } from './stop-gracefully.js';
 import { startTracing } from './tracing/tracing.js';
 
@@ -29,5 +30,10 @@ export function bootstrap(
     const { app, stopAccepting, startLine } = await start(config, logger);
     stopGracefullyOn(['SIGTERM', 'SIGINT'], app, stopAccepting);
     new Logger('Bootstrap').log(startLine);
-  })();
+  })().catch((error: unknown) => {
+    // A port in use, a HOST not on this machine, a database that never answered: one line, as a
+    // bad variable stops the start (the stack is at LOG_LEVEL=debug, through Nest's handler).
+    process.stderr.write(`stephook: ${startFailureLine(error)}\n`);
+    process.exit(1);
+  });
 }

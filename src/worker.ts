@@ -20,13 +20,17 @@ const logger = new Logger('Bootstrap');
 bootstrap(async (config, nestLogger): Promise<StartedProcess> => {
   const module = WorkerModule.register(config);
   if (config.app.metricsPort === 0) {
-    const context = await NestFactory.createApplicationContext(module, { logger: nestLogger });
+    const context = await NestFactory.createApplicationContext(module, {
+      logger: nestLogger,
+      abortOnError: false,
+    });
     await context.init();
     return { app: context, startLine: startLine(config, 'no metrics listener (METRICS_PORT=0)') };
   }
   const app = await NestFactory.create(module, createHttpAdapter(), {
     logger: nestLogger,
     bodyParser: false,
+    abortOnError: false,
     forceCloseConnections: true,
   });
   const { listener, state } = await listenForOperators(app, config.app);

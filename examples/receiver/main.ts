@@ -2,14 +2,20 @@
 // STEP_COMPLETE_KEY and STEP_COMPLETE_SECRET as for stephook (read by stephook's own rules), and
 // RECEIVER_PORT (default 4000; 0 picks a free port): not PORT, which is stephook's.
 import type { AddressInfo } from 'node:net';
-import { ConfigValidationError, Env, readInteger, readVar } from '../../src/config/env.js';
+import {
+  ConfigValidationError,
+  Env,
+  readHeaderKey,
+  readInteger,
+  readVar,
+} from '../../src/config/env.js';
 import { parseSigningSecrets } from '../../src/config/signing-secrets.js';
 import { StepReceiver } from './step-receiver.js';
 
 function readReceiverConfig(env: Env) {
   return {
     port: readInteger(env, 'RECEIVER_PORT', 4000, { min: 0, max: 65_535 }),
-    key: readVar(env, 'STEP_COMPLETE_KEY'),
+    key: readHeaderKey(env, 'STEP_COMPLETE_KEY'),
     signingKeys: parseSigningSecrets(readVar(env, 'STEP_COMPLETE_SECRET')),
   };
 }

@@ -135,3 +135,19 @@ export function readDurationOrNever(env: Env, name: string, fallback: string): n
   }
   return duration;
 }
+
+/**
+ * A key that travels in an `Authorization: Bearer` header, or undefined when unset: printable
+ * ASCII only (no control character, which could end the header early, and nothing Node's HTTP
+ * client would silently cut), so the key sent is exactly the key set.
+ */
+export function readHeaderKey(env: Env, name: string): string | undefined {
+  const key = readVar(env, name);
+  if (key !== undefined && !/^[\x20-\x7e]+$/.test(key)) {
+    throw new ConfigValidationError(
+      name,
+      'must be printable ASCII characters only: it is sent in an Authorization header',
+    );
+  }
+  return key;
+}

@@ -5,6 +5,7 @@ import {
   parseDuration,
   readChoice,
   readDurationOrNever,
+  readHeaderKey,
   readHttpUrl,
   readInteger,
   readPositiveNumber,
@@ -61,7 +62,7 @@ export function parseWebhookConfig(env: Env) {
   return {
     /** Empty means notifications are off. */
     url: readHttpUrl(env, 'STEP_COMPLETE_WEBHOOK'),
-    key: readVar(env, 'STEP_COMPLETE_KEY'),
+    key: readHeaderKey(env, 'STEP_COMPLETE_KEY'),
     signingSecrets: parseSigningSecrets(readVar(env, 'STEP_COMPLETE_SECRET')),
     timeoutMs: readInteger(env, 'STEP_COMPLETE_TIMEOUT_MS', 15_000, { min: 1, max: 600_000 }),
     retryScheduleMs: parseRetrySchedule(

@@ -23,6 +23,9 @@ import { DATABASE_CONFIG } from '../config/stephook-config.module.js';
       useFactory: (config: DatabaseConfig) => ({
         ...buildDataSourceOptions(config),
         autoLoadEntities: true,
+        // A database that does not answer at start: a line per try saying why (its stack adds
+        // nothing: StephookLogger leaves it to LOG_LEVEL=debug), then the start stops with one line.
+        verboseRetryLog: true,
       }),
       // Migrated before anything can use it; on PostgreSQL under a lock, so processes started
       // together do not run the same migration twice.

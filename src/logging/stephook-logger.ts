@@ -41,6 +41,20 @@ export class StephookLogger extends ConsoleLogger {
     });
   }
 
+  /**
+   * Where a stack trace says nothing an operator can act on, it is printed only at debug: the
+   * database's retries at start (each line names the cause) and the error a start or a listen
+   * failed with (bootstrap() prints it as one line).
+   */
+  override error(message: unknown, ...rest: unknown[]): void {
+    const context = rest.length > 0 ? rest[rest.length - 1] : this.context;
+    if (context === 'ExceptionHandler' || context === 'NestApplication') {
+      return this.debug(message, ...rest);
+    }
+    if (context === 'TypeOrmModule') return this.warn(message, context);
+    super.error(message, ...rest);
+  }
+
   override log(message: unknown, ...rest: unknown[]): void {
     const context = rest.length > 0 ? rest[rest.length - 1] : this.context;
     if (typeof context === 'string' && NEST_START_CONTEXTS.has(context)) {

@@ -7,6 +7,7 @@ import { DeliveryDispatcher } from '../dispatch/delivery-dispatcher.js';
 import type { DeliveryJob } from '../entities/webhook-delivery.entity.js';
 import { DELIVERY_QUEUE, DeliveryQueue } from './delivery-queue.js';
 import { WEBHOOK_CONFIG } from '../../config/stephook-config.module.js';
+import { errorMessage } from '../../common/error-message.js';
 
 /**
  * Runs delivery jobs in a process that delivers: up to STEP_COMPLETE_CONCURRENCY at once. The
@@ -28,6 +29,7 @@ export class DeliveryProcessor
 {
   private readonly logger = new Logger(DeliveryProcessor.name);
   private running = false;
+  private queueTrouble = false;
 
   constructor(
     @Inject(WEBHOOK_CONFIG) private readonly config: WebhookConfig,
@@ -57,7 +59,22 @@ export class DeliveryProcessor
 
   onApplicationBootstrap(): void {
     this.worker.concurrency = this.config.concurrency;
-    this.worker.on('error', (error) => this.logger.error('Delivery queue worker error', error));
+    // While Redis refuses or does not answer, BullMQ reports an error several times a second: one
+    // warning when that starts, one line when a job runs again (as the database's outages log).
+    this.worker.on('error', (error) => {
+      if (this.queueTrouble) return;
+      this.queueTrouble = true;
+      this.logger.warn(
+        `The delivery queue (Redis) fails: ${errorMessage(error)}; retrying until it answers`,
+      );
+    });
+    const recovered = () => {
+      if (!this.queueTrouble) return;
+      this.queueTrouble = false;
+      this.logger.log('The delivery queue (Redis) answers again');
+    };
+    this.worker.on('ready', recovered);
+    this.worker.on('active', recovered);
     this.running = true;
     this.worker.run().catch((error: unknown) => {
       this.running = false;
