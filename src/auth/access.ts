@@ -16,7 +16,7 @@ import { REQUIRED_SCOPE, RequiresScope } from './principal.js';
 import type { Scope } from './principal.js';
 
 /** Route metadata for a route that needs no scope: open to all, or to any valid key. */
-const ACCESS = 'stephook:access';
+export const ACCESS = 'stephook:access';
 type Access = 'open' | 'any-key';
 
 /**
