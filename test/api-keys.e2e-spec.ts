@@ -130,6 +130,13 @@ describe('API keys (e2e)', () => {
     // The revoked key stays refused after the ring is read again from the database.
     await new Promise((resolve) => setTimeout(resolve, 700));
     await request(t.server).get('/v1/steps').set('authorization', bearer).expect(401);
+
+    // Nowhere else: not in a log line (every level recorded), not in the metrics.
+    expect(t.logs.entries.length).toBeGreaterThan(0);
+    expect(JSON.stringify(t.logs.entries)).not.toContain(key);
+    const metrics = await request(t.server).get('/metrics').set('authorization', ADMIN).expect(200);
+    expect(metrics.text).not.toContain(key);
+    expect(metrics.text).not.toContain(API_KEY);
   });
 
   it('answers /v1/api-keys/current for API_KEY as a record with id null and every scope', async () => {
