@@ -176,6 +176,16 @@ describe('API keys (e2e)', () => {
     await request(t.server).get('/v1/steps').set('authorization', 'Bearer shk_nothing').expect(401);
   });
 
+  it('lets any valid key read the API document, whatever its scopes; a revoked key may not', async () => {
+    t = await createTestApp({ API_KEY });
+    const { id, key } = await createKey({ name: 'scraper', scopes: ['metrics:read'] });
+    await request(t.server).get('/docs-json').expect(401);
+    await request(t.server).get('/docs-json').set('authorization', `Bearer ${key}`).expect(200);
+    await request(t.server).get('/docs-yaml').set('authorization', `Bearer ${key}`).expect(200);
+    await request(t.server).delete(`/v1/api-keys/${id}`).set('authorization', ADMIN).expect(204);
+    await request(t.server).get('/docs-json').set('authorization', `Bearer ${key}`).expect(401);
+  });
+
   it('checks the scope before the body: a key without it gets 403, not 400, for a bad body', async () => {
     t = await createTestApp({ API_KEY });
     const { key } = await createKey({ name: 'reader', scopes: ['steps:read'] });
