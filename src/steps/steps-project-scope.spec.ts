@@ -1,6 +1,8 @@
 import { bootModules, BootedModules } from '../../test/helpers/boot-modules.js';
 import { UnknownCursorError } from '../common/cursor-page.js';
 import { ALL_PROJECTS, OutsideProjectsError } from '../common/project-scope.js';
+import type { ProjectScope } from '../common/project-scope.js';
+import type { ListStepsQuery } from './dto/list-steps.query.js';
 import type { Step } from './entities/step.entity.js';
 import { StepNotFoundError } from './steps.errors.js';
 import { StepsModule } from './steps.module.js';
@@ -8,6 +10,8 @@ import { StepsService } from './steps.service.js';
 
 const A = ['proj-a'];
 const NOWHERE = 'step-00000000-0000-4000-8000-000000000000';
+/** A list query as the query pipe hands it over (every filter optional). */
+const query = (fields: Partial<ListStepsQuery>) => fields as ListStepsQuery;
 
 /**
  * SPEC §10 on StepsService, on a real SQLite database: a key bound to projects sees and changes
@@ -53,8 +57,8 @@ describe(`${StepsService.name} within a ProjectScope`, () => {
   });
 
   it('lists its projects’ steps only, with every filter', async () => {
-    const ids = async (query: Parameters<StepsService['list']>[0], scope = A) =>
-      (await sut.list(query, scope)).map((step) => step.id);
+    const ids = async (fields: Partial<ListStepsQuery>, scope: ProjectScope = A) =>
+      (await sut.list(query(fields), scope)).map((step) => step.id);
     await expect(ids({})).resolves.toEqual([a2.id, a1.id]);
     await expect(ids({ project_id: 'proj-b' })).resolves.toEqual([]);
     await expect(ids({ agent_id: 'agent-shared' })).resolves.toEqual([a2.id, a1.id]);
@@ -66,17 +70,17 @@ describe(`${StepsService.name} within a ProjectScope`, () => {
 
   it('refuses a cursor naming another project’s step exactly as one naming no step', async () => {
     for (const field of ['after', 'before'] as const) {
-      await expect(sut.list({ [field]: NOWHERE }, A)).rejects.toThrow(
+      await expect(sut.list(query({ [field]: NOWHERE }), A)).rejects.toThrow(
         new UnknownCursorError(field, NOWHERE),
       );
       for (const hidden of [b1.id, none.id]) {
-        await expect(sut.list({ [field]: hidden }, A)).rejects.toThrow(
+        await expect(sut.list(query({ [field]: hidden }), A)).rejects.toThrow(
           new UnknownCursorError(field, hidden),
         );
       }
     }
     // Its own steps still page, past the hidden ones.
-    await expect(sut.list({ after: a2.id }, A)).resolves.toEqual([
+    await expect(sut.list(query({ after: a2.id }), A)).resolves.toEqual([
       expect.objectContaining({ id: a1.id }),
     ]);
   });
@@ -122,6 +126,6 @@ describe(`${StepsService.name} within a ProjectScope`, () => {
     await expect(sut.create({ project_id: 'proj-a' }, A)).resolves.toMatchObject({
       projectId: 'proj-a',
     });
-    expect(await sut.list({ limit: 1000 }, ALL_PROJECTS)).toHaveLength(5);
+    expect(await sut.list(query({ limit: 1000 }), ALL_PROJECTS)).toHaveLength(5);
   });
 });
