@@ -15,6 +15,8 @@ import { ApiBodyErrors, ApiErrors } from '../../common/api-docs.js';
 import { ApiJsonBody, ApiQueryOf, BodyPipe, QueryPipe } from '../../common/schema-pipe.js';
 import { ParseIdPipe } from '../../common/id-format.js';
 import { DeliveriesService } from './deliveries.service.js';
+import { CurrentPrincipal } from '../../auth/principal.js';
+import type { Principal } from '../../auth/principal.js';
 import {
   DeliverySummaryView,
   DeliveryView,
@@ -61,8 +63,9 @@ export class DeliveriesController {
   @ApiErrors(400)
   async listDeliveries(
     @Query(new QueryPipe(ListDeliveriesQuerySchema)) query: ListDeliveriesQuery,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<DeliveryJson[]> {
-    return (await this.reads.list(query)).map(presentDelivery);
+    return (await this.reads.list(query, principal.projectIds)).map(presentDelivery);
   }
 
   @Get('summary')
@@ -71,8 +74,8 @@ export class DeliveriesController {
   })
   @ApiOkResponse(answerOf(DeliverySummaryView))
   @ApiErrors()
-  getDeliverySummary(): Promise<DeliverySummaryJson> {
-    return this.deliveries.summary();
+  getDeliverySummary(@CurrentPrincipal() principal: Principal): Promise<DeliverySummaryJson> {
+    return this.deliveries.summary(principal.projectIds);
   }
 
   @Get(':id')
@@ -82,8 +85,9 @@ export class DeliveriesController {
   @ApiErrors(400, 404)
   async getDelivery(
     @Param('id', ParseDeliveryIdPipe) id: string,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<DeliveryWithAttemptsJson> {
-    return presentDeliveryWithAttempts(await this.deliveries.findOne(id));
+    return presentDeliveryWithAttempts(await this.deliveries.findOne(id, principal.projectIds));
   }
 
   @Post('recover')
@@ -97,8 +101,15 @@ export class DeliveriesController {
   @ApiBodyErrors()
   async recoverDeliveries(
     @Body(new BodyPipe(RecoverDeliveriesSchema)) dto: RecoverDeliveriesDto,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<RecoverResultJson> {
-    return { requeued: await this.deliveries.recoverFailedSince(dto.since, dto.endpoint_id) };
+    return {
+      requeued: await this.deliveries.recoverFailedSince(
+        dto.since,
+        dto.endpoint_id ?? undefined,
+        principal.projectIds,
+      ),
+    };
   }
 
   @Post(':id/retry')
@@ -115,8 +126,9 @@ export class DeliveriesController {
   @ApiErrors(400, 404, 409)
   async retryDelivery(
     @Param('id', ParseDeliveryIdPipe) id: string,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<DeliveryWithAttemptsJson> {
-    return presentDeliveryWithAttempts(await this.deliveries.retryNow(id));
+    return presentDeliveryWithAttempts(await this.deliveries.retryNow(id, principal.projectIds));
   }
 }
 
@@ -131,7 +143,12 @@ export class StepDeliveriesController {
   @ApiOperation({ summary: "A step's webhook deliveries, each with every attempt" })
   @ApiOkResponse(listOf(DeliveryWithAttemptsView))
   @ApiErrors()
-  async listStepDeliveries(@Param('step_id') stepId: string): Promise<DeliveryWithAttemptsJson[]> {
-    return (await this.reads.findForStep(stepId)).map(presentDeliveryWithAttempts);
+  async listStepDeliveries(
+    @Param('step_id') stepId: string,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<DeliveryWithAttemptsJson[]> {
+    return (await this.reads.findForStep(stepId, principal.projectIds)).map(
+      presentDeliveryWithAttempts,
+    );
   }
 }
