@@ -1,4 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
+import { Scoped } from '../auth/access.js';
 import { StepMetricsSchema } from './dto/step-metrics.dto.js';
 import type { StepMetricsDto } from './dto/step-metrics.dto.js';
 import { ListStepsQuerySchema } from './dto/list-steps.query.js';
@@ -46,6 +47,7 @@ export class StepsController {
   constructor(private readonly steps: StepsService) {}
 
   @Post()
+  @Scoped('steps:write')
   @ApiJsonBody(CreateStepSchema)
   @ApiOperation({ summary: 'Record a new step (always pending)' })
   @ApiCreatedResponse(answerOf(StepView))
@@ -58,6 +60,7 @@ export class StepsController {
   }
 
   @Get()
+  @Scoped('steps:read')
   @ApiQueryOf(ListStepsQuerySchema)
   @ApiOperation({ summary: 'List steps: filters and cursor paging (also at /v1/steps/)' })
   @ApiOkResponse(listOf(StepView))
@@ -70,6 +73,7 @@ export class StepsController {
   }
 
   @Get(':step_id')
+  @Scoped('steps:read')
   @ApiOperation({ summary: 'Get one step' })
   @StepIdParam()
   @ApiOkResponse(answerOf(StepView))
@@ -82,6 +86,7 @@ export class StepsController {
   }
 
   @Post(':step_id/success')
+  @Scoped('steps:write')
   @HttpCode(200)
   @ApiJsonBody(StepSuccessSchema)
   @ApiOperation({ summary: 'Mark the step successful', description: TERMINAL_NOTE })
@@ -97,6 +102,7 @@ export class StepsController {
   }
 
   @Post(':step_id/error')
+  @Scoped('steps:write')
   @HttpCode(200)
   @ApiJsonBody(StepErrorSchema)
   @ApiOperation({ summary: 'Mark the step failed', description: TERMINAL_NOTE })
@@ -112,6 +118,7 @@ export class StepsController {
   }
 
   @Post(':step_id/cancel')
+  @Scoped('steps:write')
   @HttpCode(200)
   @ApiOperation({
     summary: 'Mark the step cancelled (an empty body is fine)',
@@ -130,6 +137,7 @@ export class StepsController {
   }
 
   @Patch(':step_id/feedback')
+  @Scoped('steps:write')
   @ApiJsonBody(StepFeedbackSchema)
   @ApiOperation({ summary: 'Set or clear feedback, and optionally replace tags' })
   @StepIdParam()
@@ -144,6 +152,7 @@ export class StepsController {
   }
 
   @Put(':step_id/metrics')
+  @Scoped('steps:write')
   @ApiJsonBody(StepMetricsSchema)
   @ApiOperation({ summary: 'Record timing metrics; fields left out keep their value' })
   @StepIdParam()
@@ -158,6 +167,7 @@ export class StepsController {
   }
 
   @Get(':step_id/metrics')
+  @Scoped('steps:read')
   @ApiOperation({ summary: "Read the step's metrics" })
   @StepIdParam()
   @ApiOkResponse(answerOf(StepMetricsView))

@@ -10,6 +10,7 @@ import {
   Post,
   Query,
 } from '@nestjs/common';
+import { Scoped } from '../../auth/access.js';
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
@@ -102,6 +103,7 @@ export class EndpointsController {
   ) {}
 
   @Post()
+  @Scoped('endpoints:write')
   @ApiJsonBody(CreateEndpointSchema)
   @ApiOperation({ summary: 'Create an endpoint; its secret is in the answer' })
   @ApiCreatedResponse(answerOf(CreatedEndpointView))
@@ -120,6 +122,7 @@ export class EndpointsController {
   }
 
   @Get()
+  @Scoped('endpoints:read')
   @ApiQueryOf(ListEndpointsQuerySchema)
   @ApiOperation({
     summary:
@@ -152,6 +155,7 @@ export class EndpointsController {
   }
 
   @Get(':id')
+  @Scoped('endpoints:read')
   @ApiOperation({ summary: 'One endpoint' })
   @EndpointIdParam()
   @ApiOkResponse(answerOf(EndpointView))
@@ -170,6 +174,7 @@ export class EndpointsController {
   }
 
   @Get(':id/stats')
+  @Scoped('endpoints:read')
   @ApiOperation({
     summary:
       "An endpoint's health: deliveries by state, attempts and success rate over 24 h, last failure",
@@ -200,6 +205,7 @@ export class EndpointsController {
   }
 
   @Patch(':id')
+  @Scoped('endpoints:write')
   @ApiJsonBody(UpdateEndpointSchema)
   @ApiOperation({
     summary:
@@ -223,6 +229,7 @@ export class EndpointsController {
   }
 
   @Delete(':id')
+  @Scoped('endpoints:write')
   @HttpCode(204)
   @ApiOperation({
     summary: 'Delete an endpoint; what it had not received ends as failed (endpoint deleted)',
@@ -238,6 +245,7 @@ export class EndpointsController {
   }
 
   @Get(':id/secret')
+  @Scoped('endpoints:write')
   @ApiOperation({ summary: "The endpoint's signing secret (the newest, during a rotation)" })
   @EndpointIdParam()
   @ApiOkResponse(answerOf(EndpointSecretView))
@@ -250,6 +258,7 @@ export class EndpointsController {
   }
 
   @Post(':id/secret/rotate')
+  @Scoped('endpoints:write')
   @HttpCode(200)
   @ApiOperation({
     summary: 'A new secret; the old one keeps signing beside it for 24 h',
