@@ -162,7 +162,7 @@ export class StepsService {
 
   async recordFeedback(stepId: string, dto: StepFeedbackDto, scope: ProjectScope): Promise<Step> {
     return this.transactions.run(async (manager) => {
-      await requireVisible(manager, stepId, scope);
+      if (scope !== null) await requireVisible(manager, stepId, scope);
       const changes: StepChanges = { feedback: dto.feedback, updatedAt: new Date().toISOString() };
       if (dto.tags != null) changes.tags = dto.tags;
       const { affected } = await manager.update(Step, { id: stepId }, changes);
@@ -177,7 +177,6 @@ export class StepsService {
     scope: ProjectScope,
   ): Promise<StepMetrics> {
     return this.transactions.run(async (manager) => {
-      if (!(await manager.existsBy(Step, { id: stepId }))) throw new StepNotFoundError(stepId);
       await requireVisible(manager, stepId, scope);
       await upsertMetrics(manager, stepId, dto);
       return manager.findOneByOrFail(StepMetrics, { id: stepId });
@@ -272,7 +271,7 @@ function stopReasonColumn(dto: CancelStepDto): StepChanges {
 }
 
 /**
- * In a change of one step: a step outside `scope` is not found, exactly as one that does not exist
+ * In a change of one step: a step that does not exist, or lies outside `scope`, is not found alike
  * (its project never changes after it is created).
  */
 async function requireVisible(
@@ -280,7 +279,6 @@ async function requireVisible(
   stepId: string,
   scope: ProjectScope,
 ): Promise<void> {
-  if (scope === null) return;
   const step = await manager.findOne(Step, {
     select: { id: true, projectId: true },
     where: { id: stepId },
