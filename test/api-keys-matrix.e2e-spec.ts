@@ -7,7 +7,6 @@ import request from 'supertest';
 import { ACCESS } from '../src/auth/access.js';
 import { REQUIRED_SCOPE, SCOPES } from '../src/auth/principal.js';
 import type { Scope } from '../src/auth/principal.js';
-import { StepsApi } from './helpers/steps-api.js';
 import { createTestApp, TestApp } from './helpers/test-app.js';
 import { WebhookReceiver } from './helpers/webhook-receiver.js';
 
@@ -33,7 +32,6 @@ interface Caller {
 describe('Every operation × every kind of key (e2e)', () => {
   let receiver: WebhookReceiver;
   let t: TestApp;
-  let steps: StepsApi;
   let document: OpenAPIObject;
 
   beforeAll(async () => {
@@ -44,7 +42,6 @@ describe('Every operation × every kind of key (e2e)', () => {
       STEP_COMPLETE_RETRY_SCHEDULE: 'none',
       STEP_COMPLETE_ALLOWED_NETWORKS: '127.0.0.0/8',
     });
-    steps = new StepsApi(t.server);
     document = (await request(t.server).get('/docs-json').set('authorization', ADMIN).expect(200))
       .body as OpenAPIObject;
   });

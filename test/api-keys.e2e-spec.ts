@@ -130,6 +130,13 @@ describe('API keys (e2e)', () => {
     // The revoked key stays refused after the ring is read again from the database.
     await new Promise((resolve) => setTimeout(resolve, 700));
     await request(t.server).get('/v1/steps').set('authorization', bearer).expect(401);
+
+    // Nowhere else: not in a log line (every level recorded), not in the metrics.
+    expect(t.logs.entries.length).toBeGreaterThan(0);
+    expect(JSON.stringify(t.logs.entries)).not.toContain(key);
+    const metrics = await request(t.server).get('/metrics').set('authorization', ADMIN).expect(200);
+    expect(metrics.text).not.toContain(key);
+    expect(metrics.text).not.toContain(API_KEY);
   });
 
   it('answers /v1/api-keys/current for API_KEY as a record with id null and every scope', async () => {
@@ -167,6 +174,16 @@ describe('API keys (e2e)', () => {
     );
     await request(t.server).get('/v1/steps').set('authorization', `Bearer ${key}x`).expect(401);
     await request(t.server).get('/v1/steps').set('authorization', 'Bearer shk_nothing').expect(401);
+  });
+
+  it('lets any valid key read the API document, whatever its scopes; a revoked key may not', async () => {
+    t = await createTestApp({ API_KEY });
+    const { id, key } = await createKey({ name: 'scraper', scopes: ['metrics:read'] });
+    await request(t.server).get('/docs-json').expect(401);
+    await request(t.server).get('/docs-json').set('authorization', `Bearer ${key}`).expect(200);
+    await request(t.server).get('/docs-yaml').set('authorization', `Bearer ${key}`).expect(200);
+    await request(t.server).delete(`/v1/api-keys/${id}`).set('authorization', ADMIN).expect(204);
+    await request(t.server).get('/docs-json').set('authorization', `Bearer ${key}`).expect(401);
   });
 
   it('checks the scope before the body: a key without it gets 403, not 400, for a bad body', async () => {
