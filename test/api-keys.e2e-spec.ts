@@ -248,6 +248,65 @@ describe('API keys (e2e)', () => {
     }
   });
 
+  it('a key bound to projects manages only keys within them: others are 404, a wider key is a 400', async () => {
+    t = await createTestApp({ API_KEY });
+    const unbound = await createKey({ name: 'everything', scopes: ['steps:read'] });
+    const other = await createKey({ name: 'p2', scopes: ['steps:read'], project_ids: ['p2'] });
+    const mixed = await createKey({
+      name: 'p1+p2',
+      scopes: ['steps:read'],
+      project_ids: ['p1', 'p2'],
+    });
+    const bound = await createKey({
+      name: 'p1 admin',
+      scopes: ['admin'],
+      project_ids: ['p1', 'p3'],
+    });
+    const as = `Bearer ${bound.key}`;
+    for (const body of [
+      { name: 'wider', scopes: ['steps:read'] },
+      { name: 'wider', scopes: ['steps:read'], project_ids: ['p2'] },
+      { name: 'wider', scopes: ['steps:read'], project_ids: ['p1', 'p2'] },
+    ]) {
+      const refused = await request(t.server)
+        .post('/v1/api-keys')
+        .set('authorization', as)
+        .send(body);
+      expect([body, refused.status]).toEqual([body, 400]);
+      expect(JSON.stringify(refused.body.message)).toContain('project_ids');
+    }
+    const inside = await createKey(
+      { name: 'p1 reader', scopes: ['steps:read'], project_ids: ['p1'] },
+      as,
+    );
+    const listed = await request(t.server).get('/v1/api-keys?order=asc').set('authorization', as);
+    expect((listed.body as KeyJson[]).map((key) => key.id)).toEqual([bound.id, inside.id]);
+    const page = await request(t.server)
+      .get('/v1/api-keys?order=asc&limit=1')
+      .set('authorization', as);
+    expect((page.body as KeyJson[]).map((key) => key.id)).toEqual([bound.id]);
+    for (const hidden of [unbound, other, mixed]) {
+      await request(t.server).get(`/v1/api-keys/${hidden.id}`).set('authorization', as).expect(404);
+      await request(t.server)
+        .delete(`/v1/api-keys/${hidden.id}`)
+        .set('authorization', as)
+        .expect(404);
+      await request(t.server)
+        .get(`/v1/api-keys?after=${hidden.id}`)
+        .set('authorization', as)
+        .expect(400);
+    }
+    await request(t.server).get(`/v1/api-keys/${inside.id}`).set('authorization', as).expect(200);
+    await request(t.server)
+      .delete(`/v1/api-keys/${inside.id}`)
+      .set('authorization', as)
+      .expect(204);
+    // Nothing hidden was revoked.
+    const all = await request(t.server).get('/v1/api-keys').set('authorization', ADMIN);
+    const revoked = (all.body as KeyJson[]).filter((key) => key.revoked_at !== null);
+    expect(revoked.map((key) => key.id)).toEqual([inside.id]);
+  });
+
   it('pages keys like steps: after / before in the requested order', async () => {
     t = await createTestApp({ API_KEY });
     const ids: string[] = [];

@@ -167,6 +167,11 @@ describe('Operating stephook (e2e)', () => {
           'GET /v1/webhook-endpoints/{id}/secret',
           'GET /v1/webhook-endpoints/{id}/stats',
           'POST /v1/webhook-endpoints/{id}/secret/rotate',
+          'POST /v1/api-keys',
+          'GET /v1/api-keys',
+          'GET /v1/api-keys/current',
+          'GET /v1/api-keys/{id}',
+          'DELETE /v1/api-keys/{id}',
           'GET /health',
           'GET /ready',
           'GET /metrics',
@@ -174,7 +179,7 @@ describe('Operating stephook (e2e)', () => {
       );
       const success = document.paths['/v1/steps/{step_id}/success'].post;
       expect(Object.keys(success.responses)).toEqual(
-        expect.arrayContaining(['200', '400', '401', '404', '409', '413']),
+        expect.arrayContaining(['200', '400', '401', '403', '404', '409', '413']),
       );
       expect(success.requestBody).toBeDefined();
       expect(Object.keys(document.components.schemas.StepView.properties ?? {})).toHaveLength(29);

@@ -74,8 +74,9 @@ export class ApiKeysController {
   @ApiBodyErrors()
   async createApiKey(
     @Body(new BodyPipe(CreateApiKeySchema)) dto: CreateApiKeyDto,
+    @CurrentPrincipal() caller: Principal,
   ): Promise<CreatedApiKeyJson> {
-    const { record, key } = await this.keys.create(dto);
+    const { record, key } = await this.keys.create(dto, caller);
     const { id, ...rest } = presentApiKey(record);
     return { id, key, ...rest };
   }
@@ -88,8 +89,9 @@ export class ApiKeysController {
   @ApiErrors(400)
   async listApiKeys(
     @Query(new QueryPipe(ListApiKeysQuerySchema)) query: ListApiKeysQuery,
+    @CurrentPrincipal() caller: Principal,
   ): Promise<ApiKeyJson[]> {
-    return (await this.keys.list(query)).map(presentApiKey);
+    return (await this.keys.list(query, caller)).map(presentApiKey);
   }
 
   @Get('current')
@@ -113,8 +115,11 @@ export class ApiKeysController {
   @ApiKeyIdParam()
   @ApiOkResponse(answerOf(ApiKeyView))
   @ApiErrors(400, 404)
-  async getApiKey(@Param('id', ParseApiKeyIdPipe) id: string): Promise<ApiKeyJson> {
-    return presentApiKey(await this.keys.findOne(id));
+  async getApiKey(
+    @Param('id', ParseApiKeyIdPipe) id: string,
+    @CurrentPrincipal() caller: Principal,
+  ): Promise<ApiKeyJson> {
+    return presentApiKey(await this.keys.findOne(id, caller));
   }
 
   @Delete(':id')
@@ -127,7 +132,10 @@ export class ApiKeysController {
   @ApiKeyIdParam()
   @ApiNoContentResponse({ description: 'Revoked' })
   @ApiErrors(400, 404)
-  async revokeApiKey(@Param('id', ParseApiKeyIdPipe) id: string): Promise<void> {
-    await this.keys.revoke(id);
+  async revokeApiKey(
+    @Param('id', ParseApiKeyIdPipe) id: string,
+    @CurrentPrincipal() caller: Principal,
+  ): Promise<void> {
+    await this.keys.revoke(id, caller);
   }
 }
