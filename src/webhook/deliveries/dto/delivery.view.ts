@@ -102,7 +102,7 @@ const MinuteView = namedView(
   }),
 );
 
-/** Deliveries at a glance: what the dashboard shows above its table. */
+/** Deliveries at a glance (of the asker's projects): what the dashboard shows above its table. */
 export const DeliverySummaryView = namedView(
   'DeliverySummaryView',
   Type.Object({
@@ -110,7 +110,8 @@ export const DeliverySummaryView = namedView(
       Type.String({
         example: 'https://example.com/hooks/step',
         description:
-          'STEP_COMPLETE_WEBHOOK without credentials or query; null when notifications are off',
+          'STEP_COMPLETE_WEBHOOK without credentials or query; null when notifications are off, ' +
+          'and for a key bound to projects (the environment endpoint is not theirs)',
       }),
     ),
     counts: DeliveryCountsView,
