@@ -4,6 +4,8 @@ const REFRESH_MS = 5_000;
 const PAGE_SIZE = 20;
 /** Endpoints shown at once; each shown one costs one stats request per refresh. */
 const ENDPOINT_PAGE_SIZE = 20;
+/** API keys shown (the newest); an admin with more is told so. */
+const KEY_PAGE_SIZE = 100;
 const KEY_STORAGE = 'stephook.apiKey';
 /** SPEC §10's scopes: what a server without `/v1/api-keys/current` lets every key do. */
 const SCOPES = [
@@ -74,6 +76,8 @@ async function readCurrentKey() {
 const may = (scope) => state.key.scopes.includes(scope);
 /** The projects a bound key is limited to; null for a key that sees every project. */
 const boundProjects = () => state.key.project_ids;
+/** Keys are managed by an admin, on a server that has them (one that answers /current). */
+const managesKeys = () => state.key.known && may('admin');
 
 function describeKey(key) {
   const projects = key.project_ids ? `projects ${key.project_ids.join(', ')}` : 'every project';
@@ -100,10 +104,12 @@ function applyAccess() {
   $('endpoints').hidden = !may('endpoints:read');
   $('endpoint-add').hidden = !may('endpoints:write');
   if (!may('endpoints:write')) closeEndpointForm();
+  $('api-keys').hidden = !managesKeys();
   const bound = boundProjects();
   $('endpoint-projects-label').textContent = bound
     ? `Project ids (comma-separated; this key's: ${bound.join(', ')}; empty: all of them)`
     : 'Project ids (comma-separated; empty: all)';
+  $('filter-endpoint').placeholder = bound ? 'all (ep_…)' : 'all (ep_… or env)';
   $('endpoints-empty').textContent = bound
     ? `No endpoints limited to ${bound.join(', ')} yet.`
     : 'No endpoints yet: STEP_COMPLETE_WEBHOOK is empty and none was added.';
@@ -633,6 +639,70 @@ async function deleteEndpoint(id) {
   }
 }
 
+// ------------------------------------------------------------------ API keys (admin)
+function renderKeys(keys) {
+  const shown = keys.slice(0, KEY_PAGE_SIZE);
+  $('keys-empty').hidden = shown.length > 0;
+  $('keys-more').hidden = keys.length <= KEY_PAGE_SIZE;
+  $('keys-more').textContent =
+    `The newest ${KEY_PAGE_SIZE} keys are shown; GET /v1/api-keys pages through every one.`;
+  $('key-rows').replaceChildren(
+    ...shown.map((key) => {
+      const row = document.createElement('tr');
+      row.dataset.id = key.id;
+      cell(row, key.name);
+      cell(row, `${key.prefix}…`, 'mono');
+      cell(row, key.scopes.join(', '));
+      cell(row, key.project_ids ? key.project_ids.join(', ') : 'every project');
+      cell(row, time(key.created_at));
+      cell(row, key.last_used_at ? time(key.last_used_at) : 'never');
+      cell(row, key.revoked_at ? time(key.revoked_at) : '—');
+      const actions = cell(row, '', 'actions');
+      if (!key.revoked_at)
+        actions.append(
+          actionButton('Revoke', `Revoke key ${key.name} (${key.prefix}…)`, () => revokeKey(key)),
+        );
+      return row;
+    }),
+  );
+}
+
+function closeKeyForm() {
+  $('new-key-form').reset();
+  $('new-key-form').hidden = true;
+  $('key-add').setAttribute('aria-expanded', 'false');
+  $('new-key-error').textContent = '';
+}
+
+/** The new key, shown this once; "Done" (or another key) puts it away for good. */
+function showNewKey(created) {
+  $('new-key-name-shown').textContent = `${created.name} (${created.prefix}…)`;
+  $('new-key-value').value = created.key;
+  $('new-key').hidden = false;
+  $('new-key-value').select();
+}
+
+function forgetNewKey() {
+  $('new-key-value').value = '';
+  $('new-key').hidden = true;
+}
+
+async function revokeKey(key) {
+  if (
+    !confirm(
+      `Revoke key ${key.name} (${key.prefix}…)? Every request with it is refused from now on.`,
+    )
+  )
+    return;
+  try {
+    await api(`/v1/api-keys/${key.id}`, { method: 'DELETE' });
+    $('keys-result').textContent = `Key ${key.name} (${key.prefix}…) revoked.`;
+    await refresh();
+  } catch (error) {
+    handle(error);
+  }
+}
+
 // ------------------------------------------------------------------ refresh loop
 /** The shown endpoints with their stats: one request per shown endpoint, however many there are. */
 async function readEndpoints() {
@@ -677,10 +747,12 @@ async function refresh() {
     applyAccess();
   }
   const skipped = null;
-  const [summary, deliveries, endpoints] = await Promise.all([
+  const [summary, deliveries, endpoints, keys] = await Promise.all([
     may('deliveries:read') ? settle(api('/v1/webhook-deliveries/summary')) : skipped,
     may('deliveries:read') ? settle(api(listPath())) : skipped,
     may('endpoints:read') ? settle(readEndpoints()) : skipped,
+    // One more than is shown tells whether there are more.
+    managesKeys() ? settle(api(`/v1/api-keys?limit=${KEY_PAGE_SIZE + 1}`)) : skipped,
   ]);
   if (run !== state.refreshes) return; // a newer refresh (a click) has shown its own answers
   if (summary) showSection('glance-error', summary, renderSummary);
@@ -688,6 +760,7 @@ async function refresh() {
     showSection('endpoints-error', endpoints, ({ endpoints: shown, stats, more }) =>
       renderEndpoints(shown, stats, more),
     );
+  if (keys) showSection('keys-error', keys, renderKeys);
   if (deliveries) {
     showSection('deliveries-error', deliveries, renderRows);
     await renderDetail();
@@ -702,6 +775,9 @@ function forgetKey() {
   state.key = null;
   $('rows').replaceChildren();
   $('endpoint-rows').replaceChildren();
+  $('key-rows').replaceChildren();
+  closeKeyForm();
+  forgetNewKey();
   state.cursor = {};
   state.endpointCursors = [];
   closeDetail();
@@ -818,6 +894,69 @@ $('detail-close').addEventListener('click', () => {
   $('deliveries-heading').scrollIntoView();
 });
 $('detail-retry').addEventListener('click', () => state.openId && retryDelivery(state.openId));
+$('new-key-scopes').append(
+  ...SCOPES.map((scope) => {
+    const label = document.createElement('label');
+    const box = document.createElement('input');
+    box.type = 'checkbox';
+    box.name = 'scopes';
+    box.value = scope;
+    label.append(box, ` ${scope}`);
+    return label;
+  }),
+);
+$('key-add').addEventListener('click', () => {
+  const opening = $('new-key-form').hidden;
+  closeKeyForm();
+  if (!opening) return;
+  $('new-key-form').hidden = false;
+  $('key-add').setAttribute('aria-expanded', 'true');
+  $('new-key-name').focus();
+});
+$('new-key-cancel').addEventListener('click', () => {
+  closeKeyForm();
+  $('key-add').focus();
+});
+$('new-key-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const data = new FormData(event.target);
+  const scopes = data.getAll('scopes').map(String);
+  if (scopes.length === 0) {
+    $('new-key-error').textContent = 'Tick at least one scope.';
+    return;
+  }
+  const projects = list(String(data.get('project_ids') ?? ''));
+  try {
+    const created = await api('/v1/api-keys', {
+      method: 'POST',
+      body: JSON.stringify({
+        name: String(data.get('name')).trim(),
+        scopes,
+        ...(projects.length ? { project_ids: projects } : {}),
+      }),
+    });
+    closeKeyForm();
+    $('keys-result').textContent = '';
+    showNewKey(created);
+    await refresh();
+  } catch (error) {
+    if (error instanceof Unauthorized) return handle(error);
+    $('new-key-error').textContent = refusal(error);
+  }
+});
+$('new-key-copy').addEventListener('click', async () => {
+  $('new-key-value').select();
+  try {
+    await navigator.clipboard.writeText($('new-key-value').value);
+    $('keys-result').textContent = 'The key is on the clipboard.';
+  } catch {
+    $('keys-result').textContent = 'The key is selected: copy it with Ctrl+C (⌘C).';
+  }
+});
+$('new-key-done').addEventListener('click', () => {
+  forgetNewKey();
+  $('key-add').focus();
+});
 $('recover-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const since = new Date($('recover-since').value);

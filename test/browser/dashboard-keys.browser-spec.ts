@@ -152,6 +152,7 @@ describe('Dashboard with a project-bound key in Chromium (browser)', () => {
     expect(html).not.toContain(receiver.url()); // the environment receiver
     expect(await page.getByRole('button', { name: WRITE_ACTIONS }).count()).toBe(0);
     expect(await page.locator('#recover').isHidden()).toBe(true);
+    expect(await page.locator('#api-keys').isHidden()).toBe(true); // admin only
 
     // Details open; the step needs steps:read, which this key lacks: said so, nothing broken.
     await page.getByRole('button', { name: `Details of delivery ${a.delivery}` }).click();
@@ -214,5 +215,52 @@ describe('Dashboard with a project-bound key in Chromium (browser)', () => {
     await page.getByText('That key was refused (401)').waitFor({ timeout: 20_000 });
     expect(await page.getByLabel('API key').isVisible()).toBe(true);
     expect(await page.evaluate('sessionStorage.getItem("stephook.apiKey")')).toBeNull();
+  });
+
+  it('the admin key: creates a key (shown once), lists it, revokes it', async () => {
+    await signIn(ADMIN_KEY);
+    await page.locator('#endpoint-rows tr[data-id="env"]').waitFor();
+    expect(await page.locator('#signed-in').textContent()).toBe(
+      'Signed in with the admin key (API_KEY): every scope, every project',
+    );
+
+    await page.getByRole('button', { name: 'New API key' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('CI step reader');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await page.getByText('Tick at least one scope.').waitFor();
+    await page.getByLabel('steps:read').check();
+    await page.getByLabel('Project ids (comma-separated; empty: every project)').fill('proj-a');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const shown = page.getByLabel('The new key');
+    await shown.waitFor();
+    const key = await shown.inputValue();
+    expect(key).toMatch(/^shk_/);
+    const current = await fetch(`${server.baseUrl}/v1/api-keys/current`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(await current.json()).toMatchObject({
+      name: 'CI step reader',
+      scopes: ['steps:read'],
+      project_ids: ['proj-a'],
+    });
+    const row = page.locator('#key-rows tr', { hasText: 'CI step reader' });
+    await row.waitFor();
+    expect(await row.textContent()).toContain('steps:read');
+    expect(await row.textContent()).toContain('proj-a');
+    expect(await row.textContent()).toContain('never');
+    expect(await row.textContent()).not.toContain(key);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-api-keys.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Done' }).click();
+    expect(await page.content()).not.toContain(key); // shown once: gone once put away
+
+    page.once('dialog', (dialog) => void dialog.accept());
+    await row.getByRole('button', { name: /^Revoke key CI step reader/ }).click();
+    await page.getByText(/Key CI step reader \(shk_[^)]+\) revoked\./).waitFor();
+    await row.getByRole('button', { name: /^Revoke/ }).waitFor({ state: 'detached' });
+    const refused = await fetch(`${server.baseUrl}/v1/api-keys/current`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(refused.status).toBe(401);
   });
 });
