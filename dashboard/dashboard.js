@@ -731,7 +731,7 @@ function settle(promise) {
 /** A refused call in words: a 403 names the scope the key lacks. */
 function refusal(error) {
   return error instanceof ApiError && error.status === 403
-    ? `this key may not (403): ${error.message}`
+    ? `not allowed with this key (403: ${error.message})`
     : error.message;
 }
 
@@ -743,7 +743,9 @@ function showSection(errorId, outcome, render) {
 async function refresh() {
   const run = ++state.refreshes;
   if (!state.key) {
-    state.key = await readCurrentKey();
+    const key = await readCurrentKey();
+    if (run !== state.refreshes) return; // read with a key given up since, or by an older refresh
+    state.key = key;
     applyAccess();
   }
   const skipped = null;
