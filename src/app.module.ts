@@ -1,4 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { ApiKeysModule } from './auth/api-keys/api-keys.module.js';
+import { AuthModule } from './auth/auth.module.js';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import type { StephookConfig } from './config/stephook-config.js';
 import { StephookConfigModule } from './config/stephook-config.module.js';
@@ -26,6 +28,8 @@ export class AppModule {
         StephookConfigModule.forRoot(config),
         EventEmitterModule.forRoot(),
         DatabaseModule,
+        AuthModule,
+        ApiKeysModule,
         MetricsModule,
         // The steps' transitions commit the webhook outbox's deliveries with them.
         StepsModule.withCompletionOutbox(webhook),

@@ -7,13 +7,14 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { refineApiDocument } from './common/api-docs.js';
 import { requestComponents } from './common/request-schema.js';
 import { responseComponents } from './common/response-schema.js';
+import { scopedApiDocument } from './auth/access.js';
 import {
   API_KEY_REFUSAL,
-  bearerMatches,
-  digest,
+  authenticateRequests,
+  Authenticator,
   pathOf,
-  requireApiKey,
 } from './auth/api-key.hook.js';
+import { KeyRing } from './auth/key-ring.js';
 import { ErrorResponseFilter } from './common/error-response.filter.js';
 import { MAX_BODY_BYTES, parseJsonBodies } from './common/json-body.hooks.js';
 import { logRequests } from './common/request-log.hook.js';
@@ -88,17 +89,19 @@ export function setUpApp(app: INestApplication): INestApplication {
   // First, so a refused key or a bad body is traced too (hooked in only while tracing is on).
   traceRequests(fastify);
   logRequests(fastify);
-  requireApiKey(fastify, apiKey, needsApiKey);
-  if (apiKey) apiDocsBehindKey(fastify, apiKey);
+  const authenticator = new Authenticator(apiKey, app.get(KeyRing));
+  authenticateRequests(fastify, authenticator, needsApiKey);
+  if (apiKey) apiDocsBehindKey(fastify, authenticator);
   parseJsonBodies(fastify);
   serveApiDocs(app);
   return app;
 }
 
 /**
- * What API_KEY guards here: every request but the probes (so orchestrators need no key) and the
- * dashboard page and its files (so it can ask for the key); the API documents have their own gate
- * (`apiDocsBehindKey`). Paths match as routes do: any case, a trailing slash.
+ * What needs a key here (API_KEY or a key made through /v1/api-keys; see Authenticator for the
+ * rule while API_KEY is empty): every request but the probes (so orchestrators need no key) and
+ * the dashboard page and its files (so it can ask for the key); the API documents have their own
+ * gate (`apiDocsBehindKey`). Paths match as routes do: any case, a trailing slash.
  */
 function needsApiKey(request: FastifyRequest, path: string): boolean {
   if (API_DOCS.test(path)) return false;
@@ -169,12 +172,11 @@ const KEY_PAGE_POLICY =
 
 /**
  * With API_KEY set: the document (/docs-json, /docs-yaml, and Swagger's /docs/swagger-ui-init.js,
- * which embeds it) needs the key; /docs opens without it on a page that holds nothing of the
+ * which embeds it) needs API_KEY or any valid key, whatever its scopes; /docs opens without it on a page that holds nothing of the
  * document, asks for the key as the dashboard does, and fetches /docs-json with it. Answered from
  * an onRequest hook, ahead of Swagger's own /docs page.
  */
-function apiDocsBehindKey(fastify: FastifyInstance, apiKey: string): void {
-  const expected = digest(apiKey);
+function apiDocsBehindKey(fastify: FastifyInstance, authenticator: Authenticator): void {
   let page: string | undefined;
   let script: string | undefined;
   fastify.addHook('onRequest', (request, reply, done) => {
@@ -193,7 +195,7 @@ function apiDocsBehindKey(fastify: FastifyInstance, apiKey: string): void {
       }
       if (SWAGGER_UI_FILES.has(path)) return done();
     }
-    if (bearerMatches(request.headers.authorization, expected)) return done();
+    if (authenticator.principalOf(request.headers.authorization)) return done();
     void reply.code(401).send({ statusCode: 401, message: API_KEY_REFUSAL, error: 'Unauthorized' });
   });
 }
@@ -215,7 +217,9 @@ export function createApiDocument(app: INestApplication): OpenAPIObject {
       .setDescription(
         'Records the steps of AI agents and notifies an external system, by webhook, the moment a step ' +
           'succeeds, fails or is cancelled. With API_KEY set, every route but /health and /ready needs ' +
-          '`Authorization: Bearer <API_KEY>`.',
+          '`Authorization: Bearer <key>`: API_KEY (every scope), or a key made through /v1/api-keys ' +
+          '(`shk_…`), which may call the operations whose scope it holds (each operation states its ' +
+          'own).',
       )
       .setVersion(STEPHOOK_VERSION)
       .setLicense('MIT', 'https://opensource.org/license/mit')
@@ -223,7 +227,7 @@ export function createApiDocument(app: INestApplication): OpenAPIObject {
       .addBearerAuth({
         type: 'http',
         scheme: 'bearer',
-        description: 'The API_KEY, compared exactly',
+        description: 'API_KEY (every scope), or a key made through /v1/api-keys (shk_…)',
       })
       .build(),
     // Operation ids are the controller methods' names, chosen as a client calls them (listSteps).
@@ -235,5 +239,5 @@ export function createApiDocument(app: INestApplication): OpenAPIObject {
     ...document.components,
     schemas: { ...document.components?.schemas, ...responseComponents(), ...requestComponents() },
   };
-  return refineApiDocument(document);
+  return scopedApiDocument(refineApiDocument(document));
 }

@@ -3,7 +3,8 @@ import type { Server } from 'node:http';
 import { INestApplication, Logger } from '@nestjs/common';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import { createHttpAdapter, fastifyOf } from './app.setup.js';
-import { requireApiKey } from './auth/api-key.hook.js';
+import { authenticateRequests, Authenticator } from './auth/api-key.hook.js';
+import { KeyRing } from './auth/key-ring.js';
 import { bootstrap, StartedProcess } from './bootstrap.js';
 import { ErrorResponseFilter } from './common/error-response.filter.js';
 import type { AppConfig } from './config/app.config.js';
@@ -80,8 +81,12 @@ async function listenForOperators(
   const fastify = fastifyOf(app);
   // Only GET routes here: a body is never parsed (a POST anywhere stays a 404).
   fastify.removeAllContentTypeParsers();
-  // /metrics behind API_KEY, as on the API; /health and /ready open.
-  requireApiKey(fastify, config.apiKey, (request, path) => isMetrics(request.method, path));
+  // /metrics needs a key with metrics:read (or API_KEY), as on the API; /health and /ready open.
+  authenticateRequests(
+    fastify,
+    new Authenticator(config.apiKey, app.get(KeyRing)),
+    (request, path) => isMetrics(request.method, path),
+  );
   const server = app.getHttpServer() as Server;
   limitConnections(server, config.http);
   await app.init();

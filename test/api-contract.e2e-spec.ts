@@ -3,17 +3,19 @@ import fc from 'fast-check';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import type { OpenAPI } from 'openapi-types';
 import request from 'supertest';
+import { SCOPES } from '../src/auth/principal.js';
 import { ApiContract, redoclyLint } from './helpers/api-contract.js';
 import { createTestApp, TestApp } from './helpers/test-app.js';
 
 type Operation = {
   operationId: string;
+  description?: string;
   security?: unknown[];
   parameters?: { name: string; in: string; schema?: { pattern?: string } }[];
   requestBody?: { required?: boolean; content: Record<string, { schema: { $ref?: string } }> };
   responses: Record<
     string,
-    { content?: Record<string, unknown>; headers?: Record<string, unknown> }
+    { description?: string; content?: Record<string, unknown>; headers?: Record<string, unknown> }
   >;
 };
 type Schema = {
@@ -95,13 +97,19 @@ describe('The OpenAPI document (contract)', () => {
     );
   });
 
-  it('says which routes need the key: /health and /ready none, the rest the shared Bearer key', () => {
+  it('says which routes need a key and which scope: /health and /ready none, /v1/api-keys/current any key, the rest one scope each', () => {
     for (const { path, operation } of operations()) {
       const open = path === '/health' || path === '/ready';
+      const anyKey = path === '/v1/api-keys/current';
+      const scopes = (operation.security?.[0] as { bearer?: string[] } | undefined)?.bearer ?? [];
       expect({ path, security: operation.security }).toEqual({
         path,
-        security: open ? [] : [{ bearer: [] }],
+        security: open ? [] : [{ bearer: anyKey ? [] : [expect.any(String)] }],
       });
+      if (open || anyKey) continue;
+      expect(SCOPES).toContain(scopes[0]);
+      expect(operation.description).toContain(`Needs a key with the scope \`${scopes[0]}\``);
+      expect(operation.responses['403']?.description).toContain(scopes[0]);
     }
     expect(document.components!.securitySchemes!.bearer).not.toHaveProperty('bearerFormat');
   });
@@ -126,10 +134,15 @@ describe('The OpenAPI document (contract)', () => {
       expect(body.additionalProperties).toBe(false);
       for (const [name, property] of Object.entries(body.properties ?? {})) {
         // Null means left out for every optional field but max_in_flight, which refuses it (null
-        // there reads as "no limit", which does not exist): the document must say the same.
+        // there reads as "no limit", which does not exist), and a key's project_ids (null there
+        // would read as "every project", too much to grant by accident): the document must say
+        // the same.
         if (!body.required?.includes(name)) {
           const violation = contract.schemaViolation(`${ref} ${name}`, property, null);
-          if (name === 'max_in_flight') expect(violation).not.toBeNull();
+          const refusesNull =
+            name === 'max_in_flight' ||
+            (ref.endsWith('/CreateApiKeyDto') && name === 'project_ids');
+          if (refusesNull) expect(violation).not.toBeNull();
           else expect({ name, acceptsNull: violation }).toEqual({ name, acceptsNull: null });
         }
         if (property.enum && property.nullable) expect(property.enum).toContain(null);

@@ -20,6 +20,7 @@ interface Schema {
   pattern?: string;
   maxLength?: number;
   maximum?: number;
+  minItems?: number;
   properties?: Record<string, Schema>;
   required?: string[];
   items?: Schema;
@@ -142,7 +143,8 @@ describe('Bad input generated from the OpenAPI document (e2e)', () => {
     if (s.format === 'uri') return receiver.url('/generated');
     if (s.type === 'integer' || s.type === 'number') return 1;
     if (s.type === 'boolean') return true;
-    if (s.type === 'array') return [];
+    // As few items as the array takes (a key's scopes: at least one).
+    if (s.type === 'array') return s.minItems ? [validValue(s.items!)] : [];
     if (s.type === 'object') return validBody(s);
     return 'a';
   }

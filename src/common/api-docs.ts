@@ -22,7 +22,9 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   400:
     'Bad input: the message names the field (a problem list past 10 ends "… and N more problems"). ' +
     'Includes a body that is not UTF-8, and a string holding NUL or a lone surrogate',
-  401: 'API_KEY is set and the Bearer key is missing or wrong',
+  401:
+    'The Bearer key is missing, wrong or revoked (with API_KEY empty, only a wrong or revoked ' +
+    'shk_ key is refused)',
   404: 'No such resource',
   409: 'Conflicts with the current state',
   413: 'Body over 1 MiB',

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Controller, Get, Header, NotFoundException, Param, Res } from '@nestjs/common';
+import { OpenRoute } from '../auth/access.js';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 
@@ -20,6 +21,7 @@ const CONTENT_SECURITY_POLICY =
  * API call it makes.
  */
 @ApiExcludeController()
+@OpenRoute()
 @Controller('dashboard')
 export class DashboardController {
   private readonly files = new Map(

@@ -9,6 +9,7 @@ import { IndexAttemptsStartedAt1764489600000 } from './migrations/1764489600000-
 import { CreateWebhookEndpoints1764576000000 } from './migrations/1764576000000-CreateWebhookEndpoints.js';
 import { AddDeliveryTraceParent1764662400000 } from './migrations/1764662400000-AddDeliveryTraceParent.js';
 import { AddEndpointIsolation1764748800000 } from './migrations/1764748800000-AddEndpointIsolation.js';
+import { CreateApiKeys1764835200000 } from './migrations/1764835200000-CreateApiKeys.js';
 
 export const MIGRATIONS = [
   CreateSteps1764316800000,
@@ -17,6 +18,7 @@ export const MIGRATIONS = [
   CreateWebhookEndpoints1764576000000,
   AddDeliveryTraceParent1764662400000,
   AddEndpointIsolation1764748800000,
+  CreateApiKeys1764835200000,
 ];
 
 /**

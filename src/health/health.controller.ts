@@ -1,4 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
+import { OpenRoute } from '../auth/access.js';
 import {
   ApiOkResponse,
   ApiOperation,
@@ -30,6 +31,7 @@ const READINESS = {
 
 /** Open without the API key: AppModule excludes these paths from ApiKeyMiddleware. */
 @ApiTags('operations')
+@OpenRoute()
 @Controller()
 export class HealthController {
   constructor(

@@ -1,4 +1,5 @@
 import { Controller, Get, Header, Res } from '@nestjs/common';
+import { Scoped } from '../auth/access.js';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ApiErrors } from '../common/api-docs.js';
@@ -11,6 +12,7 @@ export class MetricsController {
   constructor(private readonly metrics: StephookMetrics) {}
 
   @Get()
+  @Scoped('metrics:read')
   @ApiOperation({ summary: 'Prometheus metrics (text exposition format)' })
   @ApiProduces('text/plain')
   @ApiOkResponse({ description: 'Prometheus text', schema: { type: 'string' } })

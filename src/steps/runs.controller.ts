@@ -1,4 +1,5 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
+import { Scoped } from '../auth/access.js';
 import { ListRunStepsQuerySchema } from './dto/list-steps.query.js';
 import type { ListRunStepsQuery } from './dto/list-steps.query.js';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
@@ -17,6 +18,7 @@ export class RunsController {
 
   /** The run's steps, with the same filters and paging as GET /v1/steps. */
   @Get(':run_id/steps')
+  @Scoped('steps:read')
   @ApiQueryOf(ListRunStepsQuerySchema)
   @ApiOperation({ summary: "List a run's steps, with the same filters and paging" })
   @ApiOkResponse(listOf(StepView))

@@ -1,4 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
+import { Scoped } from '../auth/access.js';
 import { StepMetricsSchema } from './dto/step-metrics.dto.js';
 import type { StepMetricsDto } from './dto/step-metrics.dto.js';
 import { ListStepsQuerySchema } from './dto/list-steps.query.js';
@@ -44,6 +45,7 @@ export class StepsController {
   constructor(private readonly steps: StepsService) {}
 
   @Post()
+  @Scoped('steps:write')
   @ApiJsonBody(CreateStepSchema)
   @ApiOperation({ summary: 'Record a new step (always pending)' })
   @ApiCreatedResponse(answerOf(StepView))
@@ -53,6 +55,7 @@ export class StepsController {
   }
 
   @Get()
+  @Scoped('steps:read')
   @ApiQueryOf(ListStepsQuerySchema)
   @ApiOperation({ summary: 'List steps: filters and cursor paging (also at /v1/steps/)' })
   @ApiOkResponse(listOf(StepView))
@@ -64,6 +67,7 @@ export class StepsController {
   }
 
   @Get(':step_id')
+  @Scoped('steps:read')
   @ApiOperation({ summary: 'Get one step' })
   @StepIdParam()
   @ApiOkResponse(answerOf(StepView))
@@ -73,6 +77,7 @@ export class StepsController {
   }
 
   @Post(':step_id/success')
+  @Scoped('steps:write')
   @HttpCode(200)
   @ApiJsonBody(StepSuccessSchema)
   @ApiOperation({ summary: 'Mark the step successful', description: TERMINAL_NOTE })
@@ -87,6 +92,7 @@ export class StepsController {
   }
 
   @Post(':step_id/error')
+  @Scoped('steps:write')
   @HttpCode(200)
   @ApiJsonBody(StepErrorSchema)
   @ApiOperation({ summary: 'Mark the step failed', description: TERMINAL_NOTE })
@@ -101,6 +107,7 @@ export class StepsController {
   }
 
   @Post(':step_id/cancel')
+  @Scoped('steps:write')
   @HttpCode(200)
   @ApiOperation({
     summary: 'Mark the step cancelled (an empty body is fine)',
@@ -118,6 +125,7 @@ export class StepsController {
   }
 
   @Patch(':step_id/feedback')
+  @Scoped('steps:write')
   @ApiJsonBody(StepFeedbackSchema)
   @ApiOperation({ summary: 'Set or clear feedback, and optionally replace tags' })
   @StepIdParam()
@@ -131,6 +139,7 @@ export class StepsController {
   }
 
   @Put(':step_id/metrics')
+  @Scoped('steps:write')
   @ApiJsonBody(StepMetricsSchema)
   @ApiOperation({ summary: 'Record timing metrics; fields left out keep their value' })
   @StepIdParam()
@@ -144,6 +153,7 @@ export class StepsController {
   }
 
   @Get(':step_id/metrics')
+  @Scoped('steps:read')
   @ApiOperation({ summary: "Read the step's metrics" })
   @StepIdParam()
   @ApiOkResponse(answerOf(StepMetricsView))

@@ -1,4 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Scoped } from '../../auth/access.js';
 import { RecoverDeliveriesSchema } from './dto/recover-deliveries.dto.js';
 import type { RecoverDeliveriesDto } from './dto/recover-deliveries.dto.js';
 import { ListDeliveriesQuerySchema } from './dto/list-deliveries.query.js';
@@ -53,6 +54,7 @@ export class DeliveriesController {
   ) {}
 
   @Get()
+  @Scoped('deliveries:read')
   @ApiQueryOf(ListDeliveriesQuerySchema)
   @ApiOperation({
     summary: 'List deliveries, newest first; filter by status, step and endpoint, page like steps',
@@ -66,6 +68,7 @@ export class DeliveriesController {
   }
 
   @Get('summary')
+  @Scoped('deliveries:read')
   @ApiOperation({
     summary: 'Deliveries at a glance: counts by state, oldest pending, attempts per minute (1 h)',
   })
@@ -76,6 +79,7 @@ export class DeliveriesController {
   }
 
   @Get(':id')
+  @Scoped('deliveries:read')
   @ApiOperation({ summary: 'One delivery with every attempt' })
   @DeliveryIdParam()
   @ApiOkResponse(answerOf(DeliveryWithAttemptsView))
@@ -87,6 +91,7 @@ export class DeliveriesController {
   }
 
   @Post('recover')
+  @Scoped('deliveries:write')
   @HttpCode(202)
   @ApiJsonBody(RecoverDeliveriesSchema)
   @ApiOperation({
@@ -102,6 +107,7 @@ export class DeliveriesController {
   }
 
   @Post(':id/retry')
+  @Scoped('deliveries:write')
   @HttpCode(202)
   @ApiOperation({
     summary: 'One more attempt now, whatever the state; answers before it runs',
@@ -128,6 +134,7 @@ export class StepDeliveriesController {
 
   /** Every delivery of the step with every attempt; an empty list for a step that has none. */
   @Get(':step_id/deliveries')
+  @Scoped('deliveries:read')
   @ApiOperation({ summary: "A step's webhook deliveries, each with every attempt" })
   @ApiOkResponse(listOf(DeliveryWithAttemptsView))
   @ApiErrors()

@@ -10,6 +10,7 @@ import {
   Post,
   Query,
 } from '@nestjs/common';
+import { Scoped } from '../../auth/access.js';
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
@@ -100,6 +101,7 @@ export class EndpointsController {
   ) {}
 
   @Post()
+  @Scoped('endpoints:write')
   @ApiJsonBody(CreateEndpointSchema)
   @ApiOperation({ summary: 'Create an endpoint; its secret is in the answer' })
   @ApiCreatedResponse(answerOf(CreatedEndpointView))
@@ -117,6 +119,7 @@ export class EndpointsController {
   }
 
   @Get()
+  @Scoped('endpoints:read')
   @ApiQueryOf(ListEndpointsQuerySchema)
   @ApiOperation({
     summary:
@@ -146,6 +149,7 @@ export class EndpointsController {
   }
 
   @Get(':id')
+  @Scoped('endpoints:read')
   @ApiOperation({ summary: 'One endpoint' })
   @EndpointIdParam()
   @ApiOkResponse(answerOf(EndpointView))
@@ -161,6 +165,7 @@ export class EndpointsController {
   }
 
   @Get(':id/stats')
+  @Scoped('endpoints:read')
   @ApiOperation({
     summary:
       "An endpoint's health: deliveries by state, attempts and success rate over 24 h, last failure",
@@ -184,6 +189,7 @@ export class EndpointsController {
   }
 
   @Patch(':id')
+  @Scoped('endpoints:write')
   @ApiJsonBody(UpdateEndpointSchema)
   @ApiOperation({
     summary:
@@ -206,6 +212,7 @@ export class EndpointsController {
   }
 
   @Delete(':id')
+  @Scoped('endpoints:write')
   @HttpCode(204)
   @ApiOperation({
     summary: 'Delete an endpoint; what it had not received ends as failed (endpoint deleted)',
@@ -218,6 +225,7 @@ export class EndpointsController {
   }
 
   @Get(':id/secret')
+  @Scoped('endpoints:write')
   @ApiOperation({ summary: "The endpoint's signing secret (the newest, during a rotation)" })
   @EndpointIdParam()
   @ApiOkResponse(answerOf(EndpointSecretView))
@@ -229,6 +237,7 @@ export class EndpointsController {
   }
 
   @Post(':id/secret/rotate')
+  @Scoped('endpoints:write')
   @HttpCode(200)
   @ApiOperation({
     summary: 'A new secret; the old one keeps signing beside it for 24 h',
