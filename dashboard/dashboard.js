@@ -651,7 +651,7 @@ function renderKeys(keys) {
       const row = document.createElement('tr');
       row.dataset.id = key.id;
       cell(row, key.name);
-      cell(row, `${key.prefix}…`, 'mono');
+      cell(row, `${key.prefix}…`, 'mono prefix');
       cell(row, key.scopes.join(', '));
       cell(row, key.project_ids ? key.project_ids.join(', ') : 'every project');
       cell(row, time(key.created_at));

@@ -186,7 +186,7 @@ describe('Dashboard with a project-bound key in Chromium (browser)', () => {
     expect(await page.locator('#recover').isVisible()).toBe(true);
 
     await page.getByRole('button', { name: 'Add endpoint' }).click();
-    const projects = page.getByLabel(/^Project ids/);
+    const projects = page.locator('#endpoint-form').getByLabel(/^Project ids/);
     expect(await projects.inputValue()).toBe('proj-a');
     await page.getByLabel('URL').fill(receiver.url('/a2'));
     await projects.fill('proj-a, proj-b');
