@@ -29,7 +29,7 @@ describe('Deliveries out of step with their endpoints (e2e)', () => {
       .run((manager) =>
         store.create(
           manager,
-          step.id,
+          { id: step.id, projectId: null },
           [{ endpointId, payload: `{"step_id":"${step.id}"}`, held }],
           new Date(),
         ),

@@ -1,6 +1,7 @@
 import { Brackets, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import { Type } from 'typebox';
 import { DomainError } from './domain-error.js';
+import type { RowCondition } from './project-scope.js';
 import { reportOrder, withMessages } from './request-schema.js';
 import type { TSchema } from 'typebox';
 
@@ -69,12 +70,18 @@ export class UnknownCursorError extends DomainError {
   }
 }
 
-/** Orders, limits and applies the cursors of `page` to a query over a table with `created_at` and `id`. */
+/**
+ * Orders, limits and applies the cursors of `page` to a query over a table with `created_at` and `id`.
+ * `visible`: what the asker may see (their projects); it limits the rows and the cursors alike, so a
+ * cursor naming a row they may not see is refused exactly as one naming no row.
+ */
 export async function applyCursorPage<T extends ObjectLiteral>(
   builder: SelectQueryBuilder<T>,
   page: PageQuery,
+  visible: RowCondition | null = null,
 ): Promise<SelectQueryBuilder<T>> {
   const alias = builder.alias;
+  if (visible) builder.andWhere(visible.sql, visible.parameters);
   const descending = (page.order ?? 'desc') === 'desc';
   const direction = descending ? 'DESC' : 'ASC';
   builder
@@ -82,8 +89,9 @@ export async function applyCursorPage<T extends ObjectLiteral>(
     .addOrderBy(`${alias}.id`, direction)
     .limit(page.limit ?? DEFAULT_PAGE_SIZE);
   // "after" means later in the requested order, so its comparison flips with the order.
-  if (page.after) await whereBeyond(builder, 'after', page.after, descending ? '<' : '>');
-  if (page.before) await whereBeyond(builder, 'before', page.before, descending ? '>' : '<');
+  if (page.after) await whereBeyond(builder, 'after', page.after, descending ? '<' : '>', visible);
+  if (page.before)
+    await whereBeyond(builder, 'before', page.before, descending ? '>' : '<', visible);
   return builder;
 }
 
@@ -92,14 +100,16 @@ async function whereBeyond<T extends ObjectLiteral>(
   field: 'after' | 'before',
   cursorId: string,
   comparison: '<' | '>',
+  visible: RowCondition | null,
 ): Promise<void> {
   const alias = builder.alias;
-  const cursor = await builder.connection
+  const lookup = builder.connection
     .createQueryBuilder()
     .select(`${alias}.created_at`, 'created_at')
     .from(builder.expressionMap.mainAlias!.target, alias)
-    .where(`${alias}.id = :cursorId`, { cursorId })
-    .getRawOne<{ created_at: string }>();
+    .where(`${alias}.id = :cursorId`, { cursorId });
+  if (visible) lookup.andWhere(visible.sql, visible.parameters);
+  const cursor = await lookup.getRawOne<{ created_at: string }>();
   if (!cursor) throw new UnknownCursorError(field, cursorId);
   const at = `${field}CreatedAt`;
   const id = `${field}Id`;

@@ -10,6 +10,7 @@ import { CreateWebhookEndpoints1764576000000 } from './migrations/1764576000000-
 import { AddDeliveryTraceParent1764662400000 } from './migrations/1764662400000-AddDeliveryTraceParent.js';
 import { AddEndpointIsolation1764748800000 } from './migrations/1764748800000-AddEndpointIsolation.js';
 import { CreateApiKeys1764835200000 } from './migrations/1764835200000-CreateApiKeys.js';
+import { AddDeliveryProject1764921600000 } from './migrations/1764921600000-AddDeliveryProject.js';
 
 export const MIGRATIONS = [
   CreateSteps1764316800000,
@@ -19,6 +20,7 @@ export const MIGRATIONS = [
   AddDeliveryTraceParent1764662400000,
   AddEndpointIsolation1764748800000,
   CreateApiKeys1764835200000,
+  AddDeliveryProject1764921600000,
 ];
 
 /**

@@ -9,6 +9,8 @@ import { StepView } from './dto/step.view.js';
 import { listOf } from '../common/response-schema.js';
 import { presentStep, StepJson } from './step.presenter.js';
 import { StepsService } from './steps.service.js';
+import { CurrentPrincipal } from '../auth/principal.js';
+import type { Principal } from '../auth/principal.js';
 
 @ApiTags('steps')
 @ApiBearerAuth()
@@ -26,7 +28,10 @@ export class RunsController {
   async listRunSteps(
     @Param('run_id') runId: string,
     @Query(new QueryPipe(ListRunStepsQuerySchema)) query: ListRunStepsQuery,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<StepJson[]> {
-    return (await this.steps.list({ ...query, run_id: runId })).map(presentStep);
+    return (await this.steps.list({ ...query, run_id: runId }, principal.projectIds)).map(
+      presentStep,
+    );
   }
 }

@@ -25,6 +25,8 @@ import { StepMetricsView, StepView } from './dto/step.view.js';
 import { answerOf, listOf } from '../common/response-schema.js';
 import { presentStep, presentStepMetrics, StepJson, StepMetricsJson } from './step.presenter.js';
 import { StepsService } from './steps.service.js';
+import { CurrentPrincipal } from '../auth/principal.js';
+import type { Principal } from '../auth/principal.js';
 
 const StepIdParam = () =>
   ApiParam({
@@ -50,8 +52,11 @@ export class StepsController {
   @ApiOperation({ summary: 'Record a new step (always pending)' })
   @ApiCreatedResponse(answerOf(StepView))
   @ApiBodyErrors(409)
-  async createStep(@Body(new BodyPipe(CreateStepSchema)) dto: CreateStepDto): Promise<StepJson> {
-    return presentStep(await this.steps.create(dto));
+  async createStep(
+    @Body(new BodyPipe(CreateStepSchema)) dto: CreateStepDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<StepJson> {
+    return presentStep(await this.steps.create(dto, principal.projectIds));
   }
 
   @Get()
@@ -62,8 +67,9 @@ export class StepsController {
   @ApiErrors(400)
   async listSteps(
     @Query(new QueryPipe(ListStepsQuerySchema)) query: ListStepsQuery,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<StepJson[]> {
-    return (await this.steps.list(query)).map(presentStep);
+    return (await this.steps.list(query, principal.projectIds)).map(presentStep);
   }
 
   @Get(':step_id')
@@ -72,8 +78,11 @@ export class StepsController {
   @StepIdParam()
   @ApiOkResponse(answerOf(StepView))
   @ApiErrors(400, 404)
-  async getStep(@Param('step_id', ParseStepIdPipe) stepId: string): Promise<StepJson> {
-    return presentStep(await this.steps.findOne(stepId));
+  async getStep(
+    @Param('step_id', ParseStepIdPipe) stepId: string,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<StepJson> {
+    return presentStep(await this.steps.findOne(stepId, principal.projectIds));
   }
 
   @Post(':step_id/success')
@@ -87,8 +96,9 @@ export class StepsController {
   async completeStepSuccess(
     @Param('step_id', ParseStepIdPipe) stepId: string,
     @Body(new BodyPipe(StepSuccessSchema)) dto: StepSuccessDto,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<StepJson> {
-    return presentStep(await this.steps.markSucceeded(stepId, dto));
+    return presentStep(await this.steps.markSucceeded(stepId, dto, principal.projectIds));
   }
 
   @Post(':step_id/error')
@@ -102,8 +112,9 @@ export class StepsController {
   async completeStepError(
     @Param('step_id', ParseStepIdPipe) stepId: string,
     @Body(new BodyPipe(StepErrorSchema)) dto: StepErrorDto,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<StepJson> {
-    return presentStep(await this.steps.markFailed(stepId, dto));
+    return presentStep(await this.steps.markFailed(stepId, dto, principal.projectIds));
   }
 
   @Post(':step_id/cancel')
@@ -120,8 +131,9 @@ export class StepsController {
   async cancelStep(
     @Param('step_id', ParseStepIdPipe) stepId: string,
     @Body(new BodyPipe(CancelStepSchema)) dto: CancelStepDto,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<StepJson> {
-    return presentStep(await this.steps.markCancelled(stepId, dto));
+    return presentStep(await this.steps.markCancelled(stepId, dto, principal.projectIds));
   }
 
   @Patch(':step_id/feedback')
@@ -134,8 +146,9 @@ export class StepsController {
   async setStepFeedback(
     @Param('step_id', ParseStepIdPipe) stepId: string,
     @Body(new BodyPipe(StepFeedbackSchema)) dto: StepFeedbackDto,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<StepJson> {
-    return presentStep(await this.steps.recordFeedback(stepId, dto));
+    return presentStep(await this.steps.recordFeedback(stepId, dto, principal.projectIds));
   }
 
   @Put(':step_id/metrics')
@@ -148,8 +161,9 @@ export class StepsController {
   async putStepMetrics(
     @Param('step_id', ParseStepIdPipe) stepId: string,
     @Body(new BodyPipe(StepMetricsSchema)) dto: StepMetricsDto,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<StepMetricsJson> {
-    return presentStepMetrics(await this.steps.recordMetrics(stepId, dto));
+    return presentStepMetrics(await this.steps.recordMetrics(stepId, dto, principal.projectIds));
   }
 
   @Get(':step_id/metrics')
@@ -160,7 +174,8 @@ export class StepsController {
   @ApiErrors(400, 404)
   async getStepMetrics(
     @Param('step_id', ParseStepIdPipe) stepId: string,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<StepMetricsJson> {
-    return presentStepMetrics(await this.steps.findMetrics(stepId));
+    return presentStepMetrics(await this.steps.findMetrics(stepId, principal.projectIds));
   }
 }

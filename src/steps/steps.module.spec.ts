@@ -1,3 +1,4 @@
+import { ALL_PROJECTS } from '../common/project-scope.js';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { bootModules } from '../../test/helpers/boot-modules.js';
 import { STEP_COMPLETED, StepCompletedEvent } from './events/step-completed.event.js';
@@ -18,9 +19,13 @@ describe(StepsModule.name, () => {
         events.push(event);
       });
 
-      const step = await sut.create({ agent_id: 'agent-1' });
-      await expect(sut.markSucceeded(step.id, {})).resolves.toMatchObject({ status: 'success' });
-      await expect(sut.markSucceeded(step.id, {})).resolves.toMatchObject({ status: 'success' });
+      const step = await sut.create({ agent_id: 'agent-1' }, ALL_PROJECTS);
+      await expect(sut.markSucceeded(step.id, {}, ALL_PROJECTS)).resolves.toMatchObject({
+        status: 'success',
+      });
+      await expect(sut.markSucceeded(step.id, {}, ALL_PROJECTS)).resolves.toMatchObject({
+        status: 'success',
+      });
 
       // One event for the transition; the repeated call changes nothing and announces nothing.
       expect(events).toEqual([expect.objectContaining({ stepId: step.id, status: 'success' })]);

@@ -3,6 +3,8 @@ import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager, Repository, SelectQueryBuilder } from 'typeorm';
 import { applyCursorPage } from '../common/cursor-page.js';
+import { inScope, projectColumnCondition, requireWithinScope } from '../common/project-scope.js';
+import type { ProjectScope } from '../common/project-scope.js';
 import { TransactionRunner } from '../database/transaction-runner.js';
 import { isUniqueViolation } from '../database/unique-violation.js';
 import { inSpan } from '../tracing/tracing.js';
@@ -43,7 +45,9 @@ export class StepsService {
     private readonly completionOutbox: StepCompletionOutbox | null = null,
   ) {}
 
-  async create(dto: CreateStepDto): Promise<Step> {
+  /** `scope`: a key bound to projects creates steps of those projects only (project_id required). */
+  async create(dto: CreateStepDto, scope: ProjectScope): Promise<Step> {
+    requireWithinScope(scope, 'project_id', dto.project_id == null ? null : [dto.project_id]);
     const now = new Date().toISOString();
     const step = this.steps.create({
       id: dto.id ?? newStepId(),
@@ -86,13 +90,15 @@ export class StepsService {
     return step;
   }
 
-  async findOne(stepId: string): Promise<Step> {
+  /** A step outside `scope` is not found, exactly as one that does not exist. */
+  async findOne(stepId: string, scope: ProjectScope): Promise<Step> {
     const step = await this.steps.findOneBy({ id: stepId });
-    if (!step) throw new StepNotFoundError(stepId);
+    if (!step || !inScope(scope, step.projectId)) throw new StepNotFoundError(stepId);
     return step;
   }
 
-  async list(query: ListStepsQuery): Promise<Step[]> {
+  /** Steps within `scope` only: its rows, and its `after` / `before` cursors. */
+  async list(query: ListStepsQuery, scope: ProjectScope): Promise<Step[]> {
     const builder = this.steps.createQueryBuilder('s');
     const equalities = {
       agent_id: query.agent_id,
@@ -115,10 +121,12 @@ export class StepsService {
     if (query.start_date)
       builder.andWhere('s.created_at >= :startDate', { startDate: query.start_date });
     if (query.end_date) builder.andWhere('s.created_at <= :endDate', { endDate: query.end_date });
-    return (await applyCursorPage(builder, query)).getMany();
+    return (
+      await applyCursorPage(builder, query, projectColumnCondition('s.project_id', scope))
+    ).getMany();
   }
 
-  markSucceeded(stepId: string, dto: StepSuccessDto): Promise<Step> {
+  markSucceeded(stepId: string, dto: StepSuccessDto, scope: ProjectScope): Promise<Step> {
     return this.complete(
       stepId,
       'success',
@@ -126,28 +134,35 @@ export class StepsService {
         ...usageColumns(dto.usage ?? {}),
         ...stopReasonColumn(dto),
       },
+      scope,
       dto.metrics,
     );
   }
 
-  markFailed(stepId: string, dto: StepErrorDto): Promise<Step> {
-    return this.complete(stepId, 'failed', {
-      errorType: dto.error_type,
-      errorData: {
-        message: dto.error_message,
-        traceback: dto.error_traceback ?? null,
-        details: dto.error_details ?? null,
+  markFailed(stepId: string, dto: StepErrorDto, scope: ProjectScope): Promise<Step> {
+    return this.complete(
+      stepId,
+      'failed',
+      {
+        errorType: dto.error_type,
+        errorData: {
+          message: dto.error_message,
+          traceback: dto.error_traceback ?? null,
+          details: dto.error_details ?? null,
+        },
+        ...stopReasonColumn(dto),
       },
-      ...stopReasonColumn(dto),
-    });
+      scope,
+    );
   }
 
-  markCancelled(stepId: string, dto: CancelStepDto): Promise<Step> {
-    return this.complete(stepId, 'cancelled', stopReasonColumn(dto));
+  markCancelled(stepId: string, dto: CancelStepDto, scope: ProjectScope): Promise<Step> {
+    return this.complete(stepId, 'cancelled', stopReasonColumn(dto), scope);
   }
 
-  async recordFeedback(stepId: string, dto: StepFeedbackDto): Promise<Step> {
+  async recordFeedback(stepId: string, dto: StepFeedbackDto, scope: ProjectScope): Promise<Step> {
     return this.transactions.run(async (manager) => {
+      await requireVisible(manager, stepId, scope);
       const changes: StepChanges = { feedback: dto.feedback, updatedAt: new Date().toISOString() };
       if (dto.tags != null) changes.tags = dto.tags;
       const { affected } = await manager.update(Step, { id: stepId }, changes);
@@ -156,18 +171,25 @@ export class StepsService {
     });
   }
 
-  async recordMetrics(stepId: string, dto: StepMetricsDto): Promise<StepMetrics> {
+  async recordMetrics(
+    stepId: string,
+    dto: StepMetricsDto,
+    scope: ProjectScope,
+  ): Promise<StepMetrics> {
     return this.transactions.run(async (manager) => {
       if (!(await manager.existsBy(Step, { id: stepId }))) throw new StepNotFoundError(stepId);
+      await requireVisible(manager, stepId, scope);
       await upsertMetrics(manager, stepId, dto);
       return manager.findOneByOrFail(StepMetrics, { id: stepId });
     });
   }
 
-  async findMetrics(stepId: string): Promise<StepMetrics> {
+  async findMetrics(stepId: string, scope: ProjectScope): Promise<StepMetrics> {
+    // A bound key learns nothing of another project's step, not even whether it has metrics.
+    if (scope !== null) await this.findOne(stepId, scope);
     const metrics = await this.stepMetrics.findOneBy({ id: stepId });
     if (metrics) return metrics;
-    await this.findOne(stepId);
+    await this.findOne(stepId, scope);
     throw new StepMetricsNotFoundError(stepId);
   }
 
@@ -182,8 +204,11 @@ export class StepsService {
     stepId: string,
     status: TerminalStepStatus,
     changes: TerminalChanges,
+    scope: ProjectScope,
     metrics?: StepMetricsDto,
   ): Promise<Step> {
+    // A step's project never changes after it is created, so this read cannot race the transition.
+    if (scope !== null) await this.findOne(stepId, scope);
     const { step, event } = await inSpan(
       'step.complete',
       { 'stephook.step.id': stepId, 'stephook.step.status': status },
@@ -244,6 +269,23 @@ function usageColumns(usage: UsageDto): StepChanges {
 
 function stopReasonColumn(dto: CancelStepDto): StepChanges {
   return dto.stop_reason === undefined ? {} : { stopReason: dto.stop_reason };
+}
+
+/**
+ * In a change of one step: a step outside `scope` is not found, exactly as one that does not exist
+ * (its project never changes after it is created).
+ */
+async function requireVisible(
+  manager: EntityManager,
+  stepId: string,
+  scope: ProjectScope,
+): Promise<void> {
+  if (scope === null) return;
+  const step = await manager.findOne(Step, {
+    select: { id: true, projectId: true },
+    where: { id: stepId },
+  });
+  if (!step || !inScope(scope, step.projectId)) throw new StepNotFoundError(stepId);
 }
 
 /** Records the given nanosecond fields; fields left out keep what an earlier call recorded. */

@@ -1,3 +1,4 @@
+import { ALL_PROJECTS } from '../common/project-scope.js';
 import { bootModules, BootedModules } from '../../test/helpers/boot-modules.js';
 import { parseDeliveryConfig } from '../config/delivery.config.js';
 import { TransactionRunner } from '../database/transaction-runner.js';
@@ -31,11 +32,11 @@ describe('DeliveryStore.claimFair', () => {
   async function backlog(count: number, endpoints: string[]): Promise<string[]> {
     const steps: string[] = [];
     for (let i = 0; i < count; i++) {
-      const step = await booted.moduleRef.get(StepsService).create({});
+      const step = await booted.moduleRef.get(StepsService).create({}, ALL_PROJECTS);
       await booted.moduleRef.get(TransactionRunner).run((manager) =>
         store.create(
           manager,
-          step.id,
+          step,
           endpoints.map((endpointId) => ({ endpointId, payload: '{}', held: false })),
           new Date(Date.now() - (count - i) * 1000),
         ),

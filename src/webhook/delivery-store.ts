@@ -21,6 +21,8 @@ import { readEndpointStates } from './endpoints/endpoint-locks.js';
 import type { AttemptResult } from './sender/webhook-sender.js';
 import { WEBHOOK_CONFIG } from '../config/stephook-config.module.js';
 import { errorMessage } from '../common/error-message.js';
+import { projectColumnCondition } from '../common/project-scope.js';
+import type { ProjectScope } from '../common/project-scope.js';
 
 /**
  * The most attempts one record transaction writes: on SQLite it holds the only connection while it
@@ -35,7 +37,7 @@ const RECORD_RETRY_MAX_MS = 5_000;
 const FREE = '(lease_until IS NULL OR lease_until < :at)';
 
 /** Every column of `webhook_deliveries`: what a claim reads back. */
-const DELIVERY_COLUMNS = `id, step_id, endpoint_id, status, payload, attempt_count,
+const DELIVERY_COLUMNS = `id, step_id, project_id, endpoint_id, status, payload, attempt_count,
   schedule_position, next_attempt_at, lease_until, last_outcome, last_status_code, last_error,
   created_at, updated_at, delivered_at, trace_parent`;
 
@@ -46,18 +48,19 @@ const CLAIM_SHAPES_KEPT = 64;
 const INSERT_DELIVERY = new PreparedStatement(
   'insert_delivery',
   `INSERT INTO webhook_deliveries
-     (id, step_id, endpoint_id, status, payload, attempt_count, schedule_position,
+     (id, step_id, project_id, endpoint_id, status, payload, attempt_count, schedule_position,
       next_attempt_at, created_at, updated_at, trace_parent)
-   VALUES (:id, :stepId, :endpointId, :status, :payload, 0, 0, :at, :at, :at, :traceParent)`,
+   VALUES (:id, :stepId, :projectId, :endpointId, :status, :payload, 0, 0, :at, :at, :at,
+           :traceParent)`,
 );
 
 /** Every delivery of a transition in one round trip (PostgreSQL: one array per column). */
 const INSERT_DELIVERIES = new PreparedStatement(
   'insert_deliveries',
   `INSERT INTO webhook_deliveries
-     (id, step_id, endpoint_id, status, payload, attempt_count, schedule_position,
+     (id, step_id, project_id, endpoint_id, status, payload, attempt_count, schedule_position,
       next_attempt_at, created_at, updated_at, trace_parent)
-   SELECT d.id, :stepId, d.endpoint_id, d.status, d.payload, 0, 0, :at, :at, :at, :traceParent
+   SELECT d.id, :stepId, :projectId, d.endpoint_id, d.status, d.payload, 0, 0, :at, :at, :at, :traceParent
      FROM unnest(CAST(:ids AS varchar[]), CAST(:endpointIds AS varchar[]),
                  CAST(:statuses AS varchar[]), CAST(:payloads AS text[]))
           AS d (id, endpoint_id, status, payload)`,
@@ -80,6 +83,7 @@ const CLAIM_ONE = new PreparedStatement<DeliveryRow>(
 interface DeliveryRow {
   id: string;
   step_id: string;
+  project_id: string | null;
   endpoint_id: string;
   status: DeliveryStatus;
   payload: string;
@@ -101,6 +105,7 @@ function deliveryFromRow(row: DeliveryRow): WebhookDelivery {
   return {
     id: row.id,
     stepId: row.step_id,
+    projectId: row.project_id,
     endpointId: row.endpoint_id,
     status: row.status,
     payload: row.payload,
@@ -157,12 +162,13 @@ export class DeliveryStore {
 
   /**
    * Called inside the transaction that completes the step: its deliveries, one per endpoint, commit
-   * with it — `pending`, or `held` for an endpoint that is disabled. `traceParent`: the W3C trace
-   * context their attempts' spans continue (null while tracing is off).
+   * with it — `pending`, or `held` for an endpoint that is disabled — each carrying the step's
+   * project. `traceParent`: the W3C trace context their attempts' spans continue (null while
+   * tracing is off).
    */
   async create(
     manager: EntityManager,
-    stepId: string,
+    step: { id: string; projectId: string | null },
     deliveries: NewDelivery[],
     now: Date,
     traceParent: string | null = null,
@@ -176,7 +182,8 @@ export class DeliveryStore {
     }));
     if (isPostgres(manager)) {
       await INSERT_DELIVERIES.rows(manager, {
-        stepId,
+        stepId: step.id,
+        projectId: step.projectId,
         at,
         traceParent,
         ids: rows.map((row) => row.id),
@@ -187,7 +194,13 @@ export class DeliveryStore {
     } else {
       // No round trip on SQLite: one prepared row insert per endpoint costs less than a new text.
       for (const row of rows)
-        await INSERT_DELIVERY.rows(manager, { ...row, stepId, at, traceParent });
+        await INSERT_DELIVERY.rows(manager, {
+          ...row,
+          stepId: step.id,
+          projectId: step.projectId,
+          at,
+          traceParent,
+        });
     }
     this.metrics.backlogChanged();
   }
@@ -694,13 +707,16 @@ export class DeliveryStore {
   }
 
   /**
-   * Every `failed` delivery created since `since` (of one endpoint, or of all) goes back to
-   * `pending` with a fresh schedule; those of deleted endpoints stay failed (nothing to send to).
+   * Every `failed` delivery created since `since` (of one endpoint, or of all; within `scope`) goes
+   * back to `pending` with a fresh schedule; those of deleted endpoints stay failed (nothing to
+   * send to).
    */
   async requeueFailedSince(
     since: string,
-    endpointId?: string,
+    endpointId: string | undefined,
+    scope: ProjectScope,
   ): Promise<Pick<WebhookDelivery, 'id' | 'attemptCount'>[]> {
+    const visible = projectColumnCondition('project_id', scope);
     return this.transactions.run(async (manager) => {
       const now = new Date().toISOString();
       const rows = await queryRows(
@@ -709,10 +725,11 @@ export class DeliveryStore {
             SET status = 'pending', schedule_position = 0, next_attempt_at = :now, updated_at = :now
           WHERE status = 'failed' AND created_at >= :since
                 ${endpointId ? 'AND endpoint_id = :endpointId' : ''}
+                ${visible ? `AND ${visible.sql}` : ''}
                 AND (endpoint_id = '${ENV_ENDPOINT_ID}'
                      OR endpoint_id IN (SELECT id FROM webhook_endpoints))
           RETURNING id, attempt_count`,
-        { now, since, endpointId },
+        { now, since, endpointId, ...visible?.parameters },
       );
       this.metrics.backlogChanged();
       return rows.map((row) => ({ id: row.id as string, attemptCount: Number(row.attempt_count) }));

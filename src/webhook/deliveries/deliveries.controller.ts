@@ -16,6 +16,8 @@ import { ApiBodyErrors, ApiErrors } from '../../common/api-docs.js';
 import { ApiJsonBody, ApiQueryOf, BodyPipe, QueryPipe } from '../../common/schema-pipe.js';
 import { ParseIdPipe } from '../../common/id-format.js';
 import { DeliveriesService } from './deliveries.service.js';
+import { CurrentPrincipal } from '../../auth/principal.js';
+import type { Principal } from '../../auth/principal.js';
 import {
   DeliverySummaryView,
   DeliveryView,
@@ -63,8 +65,9 @@ export class DeliveriesController {
   @ApiErrors(400)
   async listDeliveries(
     @Query(new QueryPipe(ListDeliveriesQuerySchema)) query: ListDeliveriesQuery,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<DeliveryJson[]> {
-    return (await this.reads.list(query)).map(presentDelivery);
+    return (await this.reads.list(query, principal.projectIds)).map(presentDelivery);
   }
 
   @Get('summary')
@@ -74,8 +77,8 @@ export class DeliveriesController {
   })
   @ApiOkResponse(answerOf(DeliverySummaryView))
   @ApiErrors()
-  getDeliverySummary(): Promise<DeliverySummaryJson> {
-    return this.deliveries.summary();
+  getDeliverySummary(@CurrentPrincipal() principal: Principal): Promise<DeliverySummaryJson> {
+    return this.deliveries.summary(principal.projectIds);
   }
 
   @Get(':id')
@@ -86,8 +89,9 @@ export class DeliveriesController {
   @ApiErrors(400, 404)
   async getDelivery(
     @Param('id', ParseDeliveryIdPipe) id: string,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<DeliveryWithAttemptsJson> {
-    return presentDeliveryWithAttempts(await this.deliveries.findOne(id));
+    return presentDeliveryWithAttempts(await this.deliveries.findOne(id, principal.projectIds));
   }
 
   @Post('recover')
@@ -102,8 +106,15 @@ export class DeliveriesController {
   @ApiBodyErrors()
   async recoverDeliveries(
     @Body(new BodyPipe(RecoverDeliveriesSchema)) dto: RecoverDeliveriesDto,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<RecoverResultJson> {
-    return { requeued: await this.deliveries.recoverFailedSince(dto.since, dto.endpoint_id) };
+    return {
+      requeued: await this.deliveries.recoverFailedSince(
+        dto.since,
+        dto.endpoint_id ?? undefined,
+        principal.projectIds,
+      ),
+    };
   }
 
   @Post(':id/retry')
@@ -121,8 +132,9 @@ export class DeliveriesController {
   @ApiErrors(400, 404, 409)
   async retryDelivery(
     @Param('id', ParseDeliveryIdPipe) id: string,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<DeliveryWithAttemptsJson> {
-    return presentDeliveryWithAttempts(await this.deliveries.retryNow(id));
+    return presentDeliveryWithAttempts(await this.deliveries.retryNow(id, principal.projectIds));
   }
 }
 
@@ -138,7 +150,12 @@ export class StepDeliveriesController {
   @ApiOperation({ summary: "A step's webhook deliveries, each with every attempt" })
   @ApiOkResponse(listOf(DeliveryWithAttemptsView))
   @ApiErrors()
-  async listStepDeliveries(@Param('step_id') stepId: string): Promise<DeliveryWithAttemptsJson[]> {
-    return (await this.reads.findForStep(stepId)).map(presentDeliveryWithAttempts);
+  async listStepDeliveries(
+    @Param('step_id') stepId: string,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<DeliveryWithAttemptsJson[]> {
+    return (await this.reads.findForStep(stepId, principal.projectIds)).map(
+      presentDeliveryWithAttempts,
+    );
   }
 }

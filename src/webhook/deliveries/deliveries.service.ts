@@ -12,6 +12,7 @@ import {
 import { DeliveryReads, DeliveryWithAttempts } from './delivery-reads.js';
 import type { DeliveryStatus } from '../entities/webhook-delivery.entity.js';
 import { WEBHOOK_CONFIG } from '../../config/stephook-config.module.js';
+import type { ProjectScope } from '../../common/project-scope.js';
 
 const MINUTE_MS = 60_000;
 
@@ -24,7 +25,10 @@ export interface DeliverySummary {
   attempts_per_minute: { minute: string; attempts: number; succeeded: number; failed: number }[];
 }
 
-/** What operators do with deliveries: look, retry one now, recover failures after an outage. */
+/**
+ * What operators do with deliveries: look, retry one now, recover failures after an outage. A key
+ * bound to projects (its ProjectScope) sees, retries and recovers only its projects' deliveries.
+ */
 @Injectable()
 export class DeliveriesService {
   constructor(
@@ -35,8 +39,8 @@ export class DeliveriesService {
     private readonly endpoints: EndpointRegistry,
   ) {}
 
-  async findOne(id: string): Promise<DeliveryWithAttempts> {
-    const delivery = await this.reads.findOne(id);
+  async findOne(id: string, scope: ProjectScope): Promise<DeliveryWithAttempts> {
+    const delivery = await this.reads.findOne(id, scope);
     if (!delivery) throw new DeliveryNotFoundError(id);
     return delivery;
   }
@@ -46,8 +50,8 @@ export class DeliveriesService {
    * when there is nothing to send to (endpoint deleted, or the environment endpoint unset) or its
    * endpoint is disabled (nothing of it is attempted until it is enabled).
    */
-  async retryNow(id: string): Promise<DeliveryWithAttempts> {
-    const delivery = await this.findOne(id);
+  async retryNow(id: string, scope: ProjectScope): Promise<DeliveryWithAttempts> {
+    const delivery = await this.findOne(id, scope);
     const endpoint = await this.endpoints.find(delivery.endpointId);
     if (!endpoint) throw new NotificationsOffError(delivery.endpointId);
     if (endpoint.disabled) throw new EndpointDisabledError(endpoint.id);
@@ -55,12 +59,16 @@ export class DeliveriesService {
     return delivery;
   }
 
-  /** What the dashboard shows at a glance; counts over the hour that ends with the current minute. */
-  async summary(now = new Date()): Promise<DeliverySummary> {
+  /**
+   * What the dashboard shows at a glance; counts over the hour that ends with the current minute.
+   * Within `scope` only; the environment's receiver URL is not shown to a key bound to projects
+   * (the environment endpoint is never theirs).
+   */
+  async summary(scope: ProjectScope, now = new Date()): Promise<DeliverySummary> {
     const firstMinute = new Date(
       Math.floor(now.getTime() / MINUTE_MS) * MINUTE_MS - 59 * MINUTE_MS,
     );
-    const totals = await this.reads.summary(firstMinute);
+    const totals = await this.reads.summary(firstMinute, scope);
     const lastHour = Array.from({ length: 60 }, (_, index) => {
       const minute = new Date(firstMinute.getTime() + index * MINUTE_MS).toISOString();
       const counted = totals.attemptsByMinute.get(minute.slice(0, 16));
@@ -72,7 +80,7 @@ export class DeliveriesService {
     const succeeded = lastHour.reduce((sum, bucket) => sum + bucket.succeeded, 0);
     const oldest = totals.oldestPendingCreatedAt;
     return {
-      receiver_url: this.config.url ? displayUrl(this.config.url) : null,
+      receiver_url: this.config.url && scope === null ? displayUrl(this.config.url) : null,
       counts: totals.counts,
       oldest_pending_created_at: oldest,
       oldest_pending_age_s: oldest
@@ -83,8 +91,12 @@ export class DeliveriesService {
     };
   }
 
-  async recoverFailedSince(since: string, endpointId?: string): Promise<number> {
-    const requeued = await this.store.requeueFailedSince(since, endpointId);
+  async recoverFailedSince(
+    since: string,
+    endpointId: string | undefined,
+    scope: ProjectScope,
+  ): Promise<number> {
+    const requeued = await this.store.requeueFailedSince(since, endpointId, scope);
     if (requeued.length > 0) await this.trigger.requeued(requeued);
     return requeued.length;
   }

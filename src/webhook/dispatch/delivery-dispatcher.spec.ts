@@ -1,3 +1,4 @@
+import { ALL_PROJECTS } from '../../common/project-scope.js';
 import { jest } from '@jest/globals';
 import { bootModules, BootedModules } from '../../../test/helpers/boot-modules.js';
 import { DEFAULT_WAIT_MS, withDeadline } from '../../../test/helpers/deadline.js';
@@ -45,13 +46,13 @@ describe(DeliveryDispatcher.name, () => {
     const steps = booted.moduleRef.get(StepsService);
     const ids: string[] = [];
     for (let i = 0; i < count; i++) {
-      const step = await steps.create({});
+      const step = await steps.create({}, ALL_PROJECTS);
       await booted.moduleRef
         .get(TransactionRunner)
         .run((manager) =>
           store.create(
             manager,
-            step.id,
+            step,
             [{ endpointId: 'env', payload: `{"step_id":"${step.id}"}`, held: false }],
             new Date(),
           ),

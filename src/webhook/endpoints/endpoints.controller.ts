@@ -53,6 +53,8 @@ import {
 } from './endpoint.presenter.js';
 import { CLOSED_BREAKER } from './endpoint-throttles.js';
 import { EndpointsService, newestSecret } from './endpoints.service.js';
+import { CurrentPrincipal } from '../../auth/principal.js';
+import type { Principal } from '../../auth/principal.js';
 
 const DAY_MS = 86_400_000;
 const ParseEndpointIdPipe = new ParseIdPipe(ENDPOINT_ID, 'id');
@@ -108,9 +110,10 @@ export class EndpointsController {
   @ApiBodyErrors()
   async createEndpoint(
     @Body(new BodyPipe(CreateEndpointSchema)) dto: CreateEndpointDto,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<CreatedEndpointJson> {
     refuseMaskedHeaderValues(dto.headers);
-    const endpoint = await this.endpoints.create(dto);
+    const endpoint = await this.endpoints.create(dto, principal.projectIds);
     // A new id has no throttle row yet: its breaker is closed.
     return {
       ...presentEndpoint(endpoint, CLOSED_BREAKER, 'shown'),
@@ -129,14 +132,17 @@ export class EndpointsController {
   @ApiErrors(400)
   async listEndpoints(
     @Query(new QueryPipe(ListEndpointsQuerySchema)) query: ListEndpointsQuery,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<EndpointJson[]> {
-    const environment = this.registry.environmentEndpoint;
+    const scope = principal.projectIds;
+    // A key bound to projects never sees `env`: as a cursor it names no row of its list.
+    const environment = scope === null ? this.registry.environmentEndpoint : null;
     const firstPage = !query.after && !query.before;
-    if (query.after === ENV_ENDPOINT_ID) query.after = undefined;
-    if (query.before === ENV_ENDPOINT_ID) return [];
+    if (scope === null && query.after === ENV_ENDPOINT_ID) query.after = undefined;
+    if (scope === null && query.before === ENV_ENDPOINT_ID) return [];
     const limit = query.limit ?? undefined;
     if (environment && firstPage && limit !== undefined) query.limit = limit - 1;
-    const rows = query.limit === 0 ? [] : await this.endpoints.list(query);
+    const rows = query.limit === 0 ? [] : await this.endpoints.list(query, scope);
     const withEnvironment = environment && firstPage ? environment : null;
     const breakers = await this.endpoints.breakers([
       ...(withEnvironment ? [withEnvironment.id] : []),
@@ -154,13 +160,16 @@ export class EndpointsController {
   @EndpointIdParam()
   @ApiOkResponse(answerOf(EndpointView))
   @ApiErrors(400, 404)
-  async getEndpoint(@Param('id', ParseEndpointIdPipe) id: string): Promise<EndpointJson> {
+  async getEndpoint(
+    @Param('id', ParseEndpointIdPipe) id: string,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<EndpointJson> {
     if (id === ENV_ENDPOINT_ID) {
-      const environment = this.registry.environmentEndpoint;
+      const environment = principal.projectIds === null ? this.registry.environmentEndpoint : null;
       if (!environment) throw new EndpointNotFoundError(id);
       return presentEnvironmentEndpoint(environment, await this.breakerOf(id));
     }
-    const endpoint = await this.endpoints.findOne(id);
+    const endpoint = await this.endpoints.findOne(id, principal.projectIds);
     return presentEndpoint(endpoint, await this.breakerOf(id));
   }
 
@@ -173,9 +182,16 @@ export class EndpointsController {
   @EndpointIdParam()
   @ApiOkResponse(answerOf(EndpointStatsView))
   @ApiErrors(400, 404)
-  async getEndpointStats(@Param('id', ParseEndpointIdPipe) id: string): Promise<EndpointStatsJson> {
-    await this.getEndpoint(id); // 404 for an endpoint that is not there
-    const stats = await this.reads.endpointStats(id, new Date(Date.now() - DAY_MS));
+  async getEndpointStats(
+    @Param('id', ParseEndpointIdPipe) id: string,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<EndpointStatsJson> {
+    await this.getEndpoint(id, principal); // 404 for an endpoint that is not there (or not theirs)
+    const stats = await this.reads.endpointStats(
+      id,
+      new Date(Date.now() - DAY_MS),
+      principal.projectIds,
+    );
     return {
       endpoint_id: id,
       counts: stats.counts,
@@ -201,9 +217,10 @@ export class EndpointsController {
   async updateEndpoint(
     @Param('id', ParseEndpointIdPipe) id: string,
     @Body(new BodyPipe(UpdateEndpointSchema)) dto: UpdateEndpointDto,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<EndpointJson> {
     refuseMaskedHeaderValues(dto.headers);
-    const updated = await this.endpoints.update(id, dto);
+    const updated = await this.endpoints.update(id, dto, principal.projectIds);
     return presentEndpoint(
       updated,
       await this.breakerOf(id),
@@ -220,8 +237,11 @@ export class EndpointsController {
   @EndpointIdParam()
   @ApiNoContentResponse({ description: 'Deleted' })
   @ApiErrors(400, 404, 409)
-  async deleteEndpoint(@Param('id', ParseEndpointIdPipe) id: string): Promise<void> {
-    await this.endpoints.remove(id);
+  async deleteEndpoint(
+    @Param('id', ParseEndpointIdPipe) id: string,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<void> {
+    await this.endpoints.remove(id, principal.projectIds);
   }
 
   @Get(':id/secret')
@@ -232,8 +252,9 @@ export class EndpointsController {
   @ApiErrors(400, 404, 409)
   async getEndpointSecret(
     @Param('id', ParseEndpointIdPipe) id: string,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<EndpointSecretJson> {
-    return { secret: await this.endpoints.secret(id) };
+    return { secret: await this.endpoints.secret(id, principal.projectIds) };
   }
 
   @Post(':id/secret/rotate')
@@ -251,8 +272,9 @@ export class EndpointsController {
   @ApiErrors(400, 404, 409)
   async rotateEndpointSecret(
     @Param('id', ParseEndpointIdPipe) id: string,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<EndpointSecretJson> {
-    return { secret: await this.endpoints.rotateSecret(id) };
+    return { secret: await this.endpoints.rotateSecret(id, principal.projectIds) };
   }
 
   private async breakerOf(id: string) {

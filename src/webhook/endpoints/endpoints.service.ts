@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager, Repository } from 'typeorm';
 import { applyCursorPage, PageQuery } from '../../common/cursor-page.js';
+import { requireWithinScope } from '../../common/project-scope.js';
+import type { ProjectScope } from '../../common/project-scope.js';
 import { ENDPOINT_LIMITS } from '../../config/webhook.config.js';
 import { TransactionRunner } from '../../database/transaction-runner.js';
 import { DeliveryStore } from '../delivery-store.js';
@@ -18,6 +20,7 @@ import {
   newEndpointSecret,
 } from './endpoint.js';
 import { lockEndpointForChange } from './endpoint-locks.js';
+import { endpointInScope, endpointScopeCondition } from './endpoint-scope.js';
 import { bumpEndpointRevision, EndpointRegistry } from './endpoint-registry.js';
 import { BreakerView, readBreakers } from './endpoint-throttles.js';
 import { WebhookEndpointThrottle } from './entities/webhook-endpoint-throttle.entity.js';
@@ -29,7 +32,9 @@ import { WebhookEndpoint } from './entities/webhook-endpoint.entity.js';
  * picks it up before the change is answered. Disabling holds the endpoint's pending deliveries,
  * enabling releases them, deleting ends them as failed: each in the transaction of the change, which
  * first takes the endpoint's row lock so that no transition writes a delivery of it meanwhile
- * (`endpoint-locks.ts`).
+ * (`endpoint-locks.ts`). A key bound to projects (its ProjectScope) sees and changes only the
+ * endpoints whose filter is limited to its projects (`endpoint-scope.ts`), and what it creates or
+ * changes must stay so; any other endpoint is not found, as one that does not exist.
  */
 @Injectable()
 export class EndpointsService {
@@ -41,7 +46,8 @@ export class EndpointsService {
     private readonly trigger: DeliveryTrigger,
   ) {}
 
-  async create(dto: CreateEndpointDto): Promise<WebhookEndpoint> {
+  async create(dto: CreateEndpointDto, scope: ProjectScope): Promise<WebhookEndpoint> {
+    requireWithinScope(scope, 'filter.project_ids', dto.filter?.project_ids);
     const now = new Date().toISOString();
     const disabled = dto.disabled ?? false;
     const endpoint = this.endpoints.create({
@@ -67,8 +73,12 @@ export class EndpointsService {
     return endpoint;
   }
 
-  async list(query: PageQuery): Promise<WebhookEndpoint[]> {
-    return (await applyCursorPage(this.endpoints.createQueryBuilder('e'), query)).getMany();
+  async list(query: PageQuery, scope: ProjectScope): Promise<WebhookEndpoint[]> {
+    const dialect = this.endpoints.manager.connection.options.type;
+    const visible = endpointScopeCondition(scope, dialect === 'postgres' ? 'postgres' : 'sqlite');
+    return (
+      await applyCursorPage(this.endpoints.createQueryBuilder('e'), query, visible)
+    ).getMany();
   }
 
   /** The circuit breakers of these endpoints (`env` included), in one query however many. */
@@ -76,25 +86,27 @@ export class EndpointsService {
     return readBreakers(this.endpoints.manager, ids);
   }
 
-  async findOne(id: string): Promise<WebhookEndpoint> {
-    this.refuseEnvironment(id);
+  async findOne(id: string, scope: ProjectScope): Promise<WebhookEndpoint> {
+    this.refuseEnvironment(id, scope);
     const endpoint = await this.endpoints.findOneBy({ id });
-    if (!endpoint) throw new EndpointNotFoundError(id);
+    if (!endpoint || !endpointInScope(endpoint.filter, scope)) throw new EndpointNotFoundError(id);
     return endpoint;
   }
 
   /** The newest secret, the one receivers are told to verify with. */
-  async secret(id: string): Promise<string> {
-    return newestSecret(await this.findOne(id));
+  async secret(id: string, scope: ProjectScope): Promise<string> {
+    return newestSecret(await this.findOne(id, scope));
   }
 
-  async update(id: string, dto: UpdateEndpointDto): Promise<WebhookEndpoint> {
-    this.refuseEnvironment(id);
+  async update(id: string, dto: UpdateEndpointDto, scope: ProjectScope): Promise<WebhookEndpoint> {
+    this.refuseEnvironment(id, scope);
     let released: { id: string; attemptCount: number }[] = [];
     const updated = await this.change(async (manager) => {
       released = []; // the unit runs again after a deadlock
-      if (!(await lockEndpointForChange(manager, id))) throw new EndpointNotFoundError(id);
-      const endpoint = (await manager.findOneBy(WebhookEndpoint, { id }))!;
+      const endpoint = await lockedInScope(manager, id, scope);
+      // What a bound key leaves changed must stay within its projects.
+      if (dto.filter !== undefined)
+        requireWithinScope(scope, 'filter.project_ids', dto.filter?.project_ids);
       const now = new Date();
       if (dto.url != null) endpoint.url = dto.url;
       if (dto.description !== undefined) endpoint.description = dto.description;
@@ -139,13 +151,12 @@ export class EndpointsService {
    * earlier ones still within theirs, up to MAX_PREVIOUS_SECRETS: rotating again within 24 h drops
    * the oldest at once.
    */
-  async rotateSecret(id: string): Promise<string> {
-    this.refuseEnvironment(id);
+  async rotateSecret(id: string, scope: ProjectScope): Promise<string> {
+    this.refuseEnvironment(id, scope);
     return this.change(async (manager) => {
       // Locked: two rotations at once must not both start from the same secrets (one would be lost,
       // and its caller told a secret that never signs).
-      if (!(await lockEndpointForChange(manager, id))) throw new EndpointNotFoundError(id);
-      const endpoint = (await manager.findOneBy(WebhookEndpoint, { id }))!;
+      const endpoint = await lockedInScope(manager, id, scope);
       const now = Date.now();
       const secret = newEndpointSecret();
       const stored = JSON.parse(endpoint.secrets) as StoredSecret[];
@@ -163,10 +174,14 @@ export class EndpointsService {
    * Deletes the endpoint and its throttle row (breaker, rate allowance); what it had not received
    * ends as failed (`endpoint deleted`).
    */
-  async remove(id: string): Promise<void> {
-    this.refuseEnvironment(id);
+  async remove(id: string, scope: ProjectScope): Promise<void> {
+    this.refuseEnvironment(id, scope);
     await this.change(async (manager) => {
-      if (!(await lockEndpointForChange(manager, id))) throw new EndpointNotFoundError(id);
+      if (scope === null) {
+        if (!(await lockEndpointForChange(manager, id))) throw new EndpointNotFoundError(id);
+      } else {
+        await lockedInScope(manager, id, scope);
+      }
       // The lock order: endpoint row, then its throttle row, then its deliveries.
       await manager.delete(WebhookEndpointThrottle, { endpointId: id });
       await manager.delete(WebhookEndpoint, { id });
@@ -174,10 +189,13 @@ export class EndpointsService {
     });
   }
 
-  /** `env` is changed by the environment only; without STEP_COMPLETE_WEBHOOK there is none. */
-  private refuseEnvironment(id: string): void {
+  /**
+   * `env` is changed by the environment only; without STEP_COMPLETE_WEBHOOK there is none, and a
+   * key bound to projects never sees it.
+   */
+  private refuseEnvironment(id: string, scope: ProjectScope): void {
     if (id !== ENV_ENDPOINT_ID) return;
-    if (!this.registry.environmentEndpoint) throw new EndpointNotFoundError(id);
+    if (!this.registry.environmentEndpoint || scope !== null) throw new EndpointNotFoundError(id);
     throw new EnvironmentEndpointError();
   }
 
@@ -192,6 +210,22 @@ export class EndpointsService {
     await this.registry.reload().catch(() => undefined);
     return result;
   }
+}
+
+/**
+ * In an endpoint change, before anything else: the endpoint's row, locked for the change; not
+ * found when it does not exist or lies outside `scope` (read under the lock, so a filter changed
+ * meanwhile is judged as committed).
+ */
+async function lockedInScope(
+  manager: EntityManager,
+  id: string,
+  scope: ProjectScope,
+): Promise<WebhookEndpoint> {
+  if (!(await lockEndpointForChange(manager, id))) throw new EndpointNotFoundError(id);
+  const endpoint = (await manager.findOneBy(WebhookEndpoint, { id }))!;
+  if (!endpointInScope(endpoint.filter, scope)) throw new EndpointNotFoundError(id);
+  return endpoint;
 }
 
 export function newestSecret(endpoint: WebhookEndpoint): string {

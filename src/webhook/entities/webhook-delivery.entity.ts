@@ -17,6 +17,13 @@ export class WebhookDelivery {
   @Column({ name: 'step_id', type: 'varchar', length: 64 })
   stepId: string;
 
+  /**
+   * The step's project, copied when the delivery is written (a step's project never changes), so
+   * what a key bound to projects may see is read here, without reaching into the steps table.
+   */
+  @Column({ name: 'project_id', type: 'varchar', nullable: true })
+  projectId: string | null;
+
   /** The endpoint it goes to (`env`: STEP_COMPLETE_WEBHOOK). */
   @Column({ name: 'endpoint_id', type: 'varchar', length: 40, default: 'env' })
   endpointId: string;

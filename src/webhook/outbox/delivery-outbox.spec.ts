@@ -1,3 +1,4 @@
+import { ALL_PROJECTS } from '../../common/project-scope.js';
 import { Injectable, Module } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { EntityManager } from 'typeorm';
@@ -68,8 +69,8 @@ describe(DeliveryOutbox.name, () => {
 
   it('writes the delivery with the transition and sends it after the commit', async () => {
     await boot({ STEP_COMPLETE_WEBHOOK: receiver.url() });
-    const step = await steps.create({});
-    await steps.markFailed(step.id, { error_type: 'E', error_message: 'm' });
+    const step = await steps.create({}, ALL_PROJECTS);
+    await steps.markFailed(step.id, { error_type: 'E', error_message: 'm' }, ALL_PROJECTS);
 
     await receiver.waitForRequests(1);
     const [delivery] = await deliveries();
@@ -79,14 +80,14 @@ describe(DeliveryOutbox.name, () => {
 
   it('leaves no delivery and sends nothing when the transition rolls back after writing it', async () => {
     await boot({ STEP_COMPLETE_WEBHOOK: receiver.url() }, true);
-    const step = await steps.create({});
+    const step = await steps.create({}, ALL_PROJECTS);
 
-    await expect(steps.markSucceeded(step.id, {})).rejects.toThrow('a later write');
+    await expect(steps.markSucceeded(step.id, {}, ALL_PROJECTS)).rejects.toThrow('a later write');
 
     // The outbox had written its delivery inside the transaction; the rollback took it back.
     expect(booted.moduleRef.get(FailingAfterOutbox).deliveriesSeenInTransaction).toBe(1);
     expect(await deliveries()).toEqual([]);
-    expect(await steps.findOne(step.id)).toMatchObject({ status: 'pending' });
+    expect(await steps.findOne(step.id, ALL_PROJECTS)).toMatchObject({ status: 'pending' });
     expect(receiver.requests).toEqual([]);
   });
 
@@ -94,8 +95,8 @@ describe(DeliveryOutbox.name, () => {
     await boot({ STEP_COMPLETE_WEBHOOK: receiver.url() });
     const slots = booted.moduleRef.get(DeliveryDispatcher).slots;
     expect(slots.take(CONCURRENCY)).toBe(CONCURRENCY);
-    const step = await steps.create({});
-    await steps.markCancelled(step.id, {});
+    const step = await steps.create({}, ALL_PROJECTS);
+    await steps.markCancelled(step.id, {}, ALL_PROJECTS);
 
     const [waiting] = await deliveries();
     expect(waiting).toMatchObject({ status: 'pending', leaseUntil: null, attemptCount: 0 });
@@ -109,8 +110,8 @@ describe(DeliveryOutbox.name, () => {
 
   it('writes nothing and says so at debug level while STEP_COMPLETE_WEBHOOK is empty', async () => {
     await boot({});
-    const step = await steps.create({});
-    await steps.markSucceeded(step.id, {});
+    const step = await steps.create({}, ALL_PROJECTS);
+    await steps.markSucceeded(step.id, {}, ALL_PROJECTS);
 
     await booted.logs.waitFor(
       (entry) => entry.message.includes('STEP_COMPLETE_WEBHOOK is empty'),

@@ -53,7 +53,7 @@ export class DeliveryOutbox implements StepCompletionOutbox {
     try {
       await this.store.create(
         manager,
-        event.stepId,
+        { id: event.stepId, projectId: event.projectId },
         endpoints.map((endpoint) => ({
           endpointId: endpoint.id,
           payload: buildWebhookBody(event, endpoint.payload, now),
