@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Browser, chromium, Page } from 'playwright-core';
@@ -165,11 +165,9 @@ describe('Dashboard with a project-bound key in Chromium (browser)', () => {
     expect(refused).toEqual([]);
 
     mkdirSync(ARTIFACTS, { recursive: true });
-    const shot = join(ARTIFACTS, 'dashboard-project-key.png');
     await page.getByRole('button', { name: 'Close' }).click();
     await page.evaluate('window.scrollTo(0, 0)');
-    await page.screenshot({ path: shot, fullPage: true });
-    copyFileSync(shot, new URL('../../docs/dashboard-project-key.png', import.meta.url).pathname);
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-project-key.png'), fullPage: true });
   });
 
   it("a key of project A that writes: the actions appear, and an endpoint it adds hears A's steps only", async () => {
