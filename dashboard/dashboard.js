@@ -4,7 +4,20 @@ const REFRESH_MS = 5_000;
 const PAGE_SIZE = 20;
 /** Endpoints shown at once; each shown one costs one stats request per refresh. */
 const ENDPOINT_PAGE_SIZE = 20;
+/** API keys shown (the newest); an admin with more is told so. */
+const KEY_PAGE_SIZE = 100;
 const KEY_STORAGE = 'stephook.apiKey';
+/** SPEC §10's scopes: what a server without `/v1/api-keys/current` lets every key do. */
+const SCOPES = [
+  'steps:write',
+  'steps:read',
+  'deliveries:read',
+  'deliveries:write',
+  'endpoints:read',
+  'endpoints:write',
+  'metrics:read',
+  'admin',
+];
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -19,6 +32,8 @@ const state = {
   endpointCursors: [],
   /** Bumped by each refresh, so an answer that lands after a newer refresh's is not shown. */
   refreshes: 0,
+  /** The signed-in key (`GET /v1/api-keys/current`), read once per key; null until then. */
+  key: null,
 };
 
 class Unauthorized extends Error {}
@@ -45,6 +60,67 @@ async function api(path, options = {}) {
       body?.message ? [].concat(body.message).join('; ') : `HTTP ${response.status}`,
     );
   return body;
+}
+
+// ------------------------------------------------------------------ the signed-in key
+/** The key's own record; on an older server without the route (404), a key that may do everything. */
+async function readCurrentKey() {
+  try {
+    return { ...(await api('/v1/api-keys/current')), known: true };
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 404)) throw error;
+    return { id: null, scopes: SCOPES, project_ids: null, known: false };
+  }
+}
+
+const may = (scope) => state.key.scopes.includes(scope);
+/** The projects a bound key is limited to; null for a key that sees every project. */
+const boundProjects = () => state.key.project_ids;
+/** Keys are managed by an admin, on a server that has them (one that answers /current). */
+const managesKeys = () => state.key.known && may('admin');
+
+function describeKey(key) {
+  const projects = key.project_ids ? `projects ${key.project_ids.join(', ')}` : 'every project';
+  if (key.id !== null)
+    return `Signed in with key “${key.name}” (${key.prefix}…) · scopes ${key.scopes.join(', ')} · ${projects}`;
+  return sessionStorage.getItem(KEY_STORAGE) === null
+    ? 'The API is open (API_KEY is empty): every scope, every project'
+    : 'Signed in with the admin key (API_KEY): every scope, every project';
+}
+
+/** Shows the sections the key may read and the controls of what it may do; hides the rest. */
+function applyAccess() {
+  const key = state.key;
+  $('signed-in').hidden = !key.known;
+  if (key.known) $('signed-in').textContent = describeKey(key);
+  const readsDeliveries = may('deliveries:read');
+  // A bound key sees its projects only; the environment receiver is no business of theirs.
+  $('receiver').hidden = !readsDeliveries || boundProjects() !== null;
+  $('glance').hidden = !readsDeliveries;
+  $('deliveries').hidden = !readsDeliveries;
+  if (!readsDeliveries) closeDetail();
+  $('detail-retry').hidden = !may('deliveries:write');
+  $('recover').hidden = !may('deliveries:write');
+  $('endpoints').hidden = !may('endpoints:read');
+  $('endpoint-add').hidden = !may('endpoints:write');
+  if (!may('endpoints:write')) closeEndpointForm();
+  $('api-keys').hidden = !managesKeys();
+  const bound = boundProjects();
+  $('endpoint-projects-label').textContent = bound
+    ? `Project ids (comma-separated; this key's: ${bound.join(', ')}; empty: all of them)`
+    : 'Project ids (comma-separated; empty: all)';
+  $('filter-endpoint').placeholder = bound ? 'all (ep_…)' : 'all (ep_… or env)';
+  $('endpoints-empty').textContent = bound
+    ? `No endpoints limited to ${bound.join(', ')} yet.`
+    : 'No endpoints yet: STEP_COMPLETE_WEBHOOK is empty and none was added.';
+  const hidden = [
+    ['deliveries', 'deliveries:read'],
+    ['endpoints', 'endpoints:read'],
+  ].filter(([, scope]) => !may(scope));
+  $('access-note').hidden = hidden.length === 0;
+  $('access-note').textContent = hidden.length
+    ? `Not shown for this key: ${hidden.map(([what, scope]) => `${what} (needs ${scope})`).join(', ')}.`
+    : '';
 }
 
 // ------------------------------------------------------------------ rendering helpers
@@ -187,17 +263,16 @@ function renderRows(deliveries) {
           : '—',
       );
       const actions = cell(row, '', 'actions');
-      const open = document.createElement('button');
-      open.type = 'button';
-      open.textContent = 'Details';
-      open.setAttribute('aria-label', `Details of delivery ${delivery.id}`);
-      open.addEventListener('click', () => openDetail(delivery.id));
-      const retry = document.createElement('button');
-      retry.type = 'button';
-      retry.textContent = 'Retry';
-      retry.setAttribute('aria-label', `Retry delivery ${delivery.id} now`);
-      retry.addEventListener('click', () => retryDelivery(delivery.id));
-      actions.append(open, retry);
+      const open = actionButton('Details', `Details of delivery ${delivery.id}`, () =>
+        openDetail(delivery.id),
+      );
+      actions.append(open);
+      if (may('deliveries:write'))
+        actions.append(
+          actionButton('Retry', `Retry delivery ${delivery.id} now`, () =>
+            retryDelivery(delivery.id),
+          ),
+        );
       return row;
     }),
   );
@@ -240,6 +315,10 @@ async function renderDetail() {
       return row;
     }),
   );
+  if (!may('steps:read')) {
+    fields($('step-fields'), [['Step', 'not shown: this key lacks the steps:read scope']]);
+    return;
+  }
   try {
     const step = await api(`/v1/steps/${encodeURIComponent(delivery.step_id)}`);
     fields($('step-fields'), [
@@ -255,8 +334,13 @@ async function renderDetail() {
     ]);
   } catch (error) {
     if (error instanceof Unauthorized) throw error;
-    fields($('step-fields'), [['Step', `could not be read: ${error.message}`]]);
+    fields($('step-fields'), [['Step', `could not be read: ${refusal(error)}`]]);
   }
+}
+
+function closeDetail() {
+  state.openId = null;
+  $('detail').hidden = true;
 }
 
 async function retryDelivery(id) {
@@ -392,7 +476,7 @@ function renderEndpoints(endpoints, stats, more) {
       const actions = cell(row, '', 'actions');
       if (endpoint.id === 'env') {
         actions.append('set by the environment');
-      } else {
+      } else if (may('endpoints:write')) {
         const buttons = document.createElement('div');
         buttons.className = 'endpoint-actions';
         actions.append(buttons);
@@ -425,6 +509,21 @@ const list = (text) =>
     .split(',')
     .map((value) => value.trim())
     .filter(Boolean);
+
+/**
+ * A bound key's endpoint must hear its projects only (the API refuses anything else): none given
+ * means all of the key's projects; one outside them is named before anything is sent.
+ */
+function limitToKeyProjects(body) {
+  const bound = boundProjects();
+  if (!bound) return null;
+  const given = body.filter?.project_ids;
+  const outside = (given ?? []).filter((project) => !bound.includes(project));
+  if (outside.length)
+    return `This key may only use projects ${bound.join(', ')}; not ${outside.join(', ')}.`;
+  if (!given) body.filter = { ...body.filter, project_ids: [...bound] };
+  return null;
+}
 
 /** The form as the API's body: only the criteria given make the filter. */
 function endpointBody(form) {
@@ -479,6 +578,9 @@ function editEndpoint(endpoint) {
 }
 
 function showEndpointForm() {
+  // A new endpoint of a bound key starts with the key's projects, the most it may hear.
+  if (!$('endpoint-id').value && boundProjects())
+    $('endpoint-projects').value = boundProjects().join(', ');
   $('endpoint-form').hidden = false;
   $('endpoint-add').setAttribute('aria-expanded', 'true');
   $('endpoint-url').focus();
@@ -537,30 +639,158 @@ async function deleteEndpoint(id) {
   }
 }
 
+// ------------------------------------------------------------------ API keys (admin)
+function renderKeys(keys) {
+  const shown = keys.slice(0, KEY_PAGE_SIZE);
+  $('keys-empty').hidden = shown.length > 0;
+  $('keys-more').hidden = keys.length <= KEY_PAGE_SIZE;
+  $('keys-more').textContent =
+    `The newest ${KEY_PAGE_SIZE} keys are shown; GET /v1/api-keys pages through every one.`;
+  $('key-rows').replaceChildren(
+    ...shown.map((key) => {
+      const row = document.createElement('tr');
+      row.dataset.id = key.id;
+      cell(row, key.name);
+      cell(row, `${key.prefix}…`, 'mono prefix');
+      cell(row, key.scopes.join(', '));
+      cell(row, key.project_ids ? key.project_ids.join(', ') : 'every project');
+      cell(row, time(key.created_at));
+      cell(row, key.last_used_at ? time(key.last_used_at) : 'never');
+      cell(row, key.revoked_at ? time(key.revoked_at) : '—');
+      const actions = cell(row, '', 'actions');
+      if (!key.revoked_at)
+        actions.append(
+          actionButton('Revoke', `Revoke key ${key.name} (${key.prefix}…)`, () => revokeKey(key)),
+        );
+      return row;
+    }),
+  );
+}
+
+function closeKeyForm() {
+  $('new-key-form').reset();
+  $('new-key-form').hidden = true;
+  $('key-add').setAttribute('aria-expanded', 'false');
+  $('new-key-error').textContent = '';
+}
+
+/** The new key, shown this once; "Done" (or another key) puts it away for good. */
+function showNewKey(created) {
+  $('new-key-name-shown').textContent = `${created.name} (${created.prefix}…)`;
+  $('new-key-value').value = created.key;
+  $('new-key').hidden = false;
+  $('new-key-value').select();
+}
+
+function forgetNewKey() {
+  $('new-key-value').value = '';
+  $('new-key').hidden = true;
+}
+
+async function revokeKey(key) {
+  if (
+    !confirm(
+      `Revoke key ${key.name} (${key.prefix}…)? Every request with it is refused from now on.`,
+    )
+  )
+    return;
+  try {
+    await api(`/v1/api-keys/${key.id}`, { method: 'DELETE' });
+    $('keys-result').textContent = `Key ${key.name} (${key.prefix}…) revoked.`;
+    await refresh();
+  } catch (error) {
+    handle(error);
+  }
+}
+
 // ------------------------------------------------------------------ refresh loop
-async function refresh() {
-  const run = ++state.refreshes;
-  const [summary, deliveries, { endpoints, more }] = await Promise.all([
-    api('/v1/webhook-deliveries/summary'),
-    api(listPath()),
-    readEndpointPage(),
-  ]);
-  // Stats for the shown page only: one request per shown endpoint, however many there are.
+/** The shown endpoints with their stats: one request per shown endpoint, however many there are. */
+async function readEndpoints() {
+  const { endpoints, more } = await readEndpointPage();
   const stats = await Promise.all(
     endpoints.map((endpoint) => api(`/v1/webhook-endpoints/${endpoint.id}/stats`)),
   );
+  return { endpoints, stats, more };
+}
+
+/**
+ * What one section read: `{value}`, or `{error}` for an answer the server refused (a 403 says which
+ * scope is missing), so one refused section never keeps the others from showing. Without a key
+ * (401) or a server (network), nothing can be shown: those end the refresh.
+ */
+function settle(promise) {
+  return promise.then(
+    (value) => ({ value }),
+    (error) => {
+      if (!(error instanceof ApiError)) throw error;
+      return { error };
+    },
+  );
+}
+
+/** A refused call in words: a 403 names the scope the key lacks. */
+function refusal(error) {
+  return error instanceof ApiError && error.status === 403
+    ? `not allowed with this key (403: ${error.message})`
+    : error.message;
+}
+
+function showSection(errorId, outcome, render) {
+  $(errorId).textContent = outcome.error ? `Not shown: ${refusal(outcome.error)}` : '';
+  if (!outcome.error) render(outcome.value);
+}
+
+async function refresh() {
+  const run = ++state.refreshes;
+  if (!state.key) {
+    const key = await readCurrentKey();
+    if (run !== state.refreshes) return; // read with a key given up since, or by an older refresh
+    state.key = key;
+    applyAccess();
+  }
+  const skipped = null;
+  const [summary, deliveries, endpoints, keys] = await Promise.all([
+    may('deliveries:read') ? settle(api('/v1/webhook-deliveries/summary')) : skipped,
+    may('deliveries:read') ? settle(api(listPath())) : skipped,
+    may('endpoints:read') ? settle(readEndpoints()) : skipped,
+    // One more than is shown tells whether there are more.
+    managesKeys() ? settle(api(`/v1/api-keys?limit=${KEY_PAGE_SIZE + 1}`)) : skipped,
+  ]);
   if (run !== state.refreshes) return; // a newer refresh (a click) has shown its own answers
-  renderSummary(summary);
-  renderEndpoints(endpoints, stats, more);
-  renderRows(deliveries);
-  await renderDetail();
+  if (summary) showSection('glance-error', summary, renderSummary);
+  if (endpoints)
+    showSection('endpoints-error', endpoints, ({ endpoints: shown, stats, more }) =>
+      renderEndpoints(shown, stats, more),
+    );
+  if (keys) showSection('keys-error', keys, renderKeys);
+  if (deliveries) {
+    showSection('deliveries-error', deliveries, renderRows);
+    await renderDetail();
+  }
   say(`Updated ${new Date().toLocaleTimeString()}; refreshes every ${REFRESH_MS / 1000} s.`);
+}
+
+/** Forgets what the previous key was shown, so the next one starts from its own first pages. */
+function forgetKey() {
+  clearTimeout(state.timer);
+  state.refreshes++; // an answer read with the previous key is not shown
+  state.key = null;
+  $('rows').replaceChildren();
+  $('endpoint-rows').replaceChildren();
+  $('key-rows').replaceChildren();
+  closeKeyForm();
+  forgetNewKey();
+  state.cursor = {};
+  state.endpointCursors = [];
+  closeDetail();
+  closeEndpointForm();
 }
 
 function handle(error) {
   if (error instanceof Unauthorized) {
     const hadKey = sessionStorage.getItem(KEY_STORAGE) !== null;
     sessionStorage.removeItem(KEY_STORAGE);
+    forgetKey();
     $('key-form').hidden = false;
     $('key-error').textContent = hadKey
       ? 'That key was refused (401). Check it and try again.'
@@ -569,7 +799,8 @@ function handle(error) {
     if (!hadKey) $('api-key').focus();
     return;
   }
-  say(`Could not update: ${error.message}`);
+  if (error instanceof ApiError && error.status === 403) say(`Refused: ${refusal(error)}`);
+  else say(`Could not update: ${error.message}`);
 }
 
 async function tick() {
@@ -578,6 +809,8 @@ async function tick() {
     await refresh();
   } catch (error) {
     handle(error);
+    // Waiting for a key: nothing to refresh until one is given (and the refusal stays on screen).
+    if (error instanceof Unauthorized) return;
   }
   state.timer = setTimeout(tick, REFRESH_MS);
 }
@@ -587,6 +820,7 @@ $('key-form').addEventListener('submit', (event) => {
   event.preventDefault();
   sessionStorage.setItem(KEY_STORAGE, $('api-key').value);
   $('api-key').value = '';
+  forgetKey();
   $('key-form').hidden = true;
   void tick();
 });
@@ -605,6 +839,11 @@ $('endpoint-form').addEventListener('submit', async (event) => {
   // Headers left as the edit form showed them (masked) are left out, so the stored values stay.
   if (id && $('endpoint-headers').value === $('endpoint-headers').dataset.shown)
     delete body.headers;
+  const outside = limitToKeyProjects(body);
+  if (outside) {
+    $('endpoint-error').textContent = outside;
+    return;
+  }
   try {
     if (id) {
       await api(`/v1/webhook-endpoints/${id}`, { method: 'PATCH', body: JSON.stringify(body) });
@@ -621,7 +860,7 @@ $('endpoint-form').addEventListener('submit', async (event) => {
     await refresh();
   } catch (error) {
     if (error instanceof Unauthorized) return handle(error);
-    $('endpoint-error').textContent = error.message;
+    $('endpoint-error').textContent = refusal(error);
   }
 });
 $('endpoint-add').addEventListener('click', () => {
@@ -653,11 +892,73 @@ $('newer').addEventListener('click', () => {
   void tick();
 });
 $('detail-close').addEventListener('click', () => {
-  state.openId = null;
-  $('detail').hidden = true;
+  closeDetail();
   $('deliveries-heading').scrollIntoView();
 });
 $('detail-retry').addEventListener('click', () => state.openId && retryDelivery(state.openId));
+$('new-key-scopes').append(
+  ...SCOPES.map((scope) => {
+    const label = document.createElement('label');
+    const box = document.createElement('input');
+    box.type = 'checkbox';
+    box.name = 'scopes';
+    box.value = scope;
+    label.append(box, ` ${scope}`);
+    return label;
+  }),
+);
+$('key-add').addEventListener('click', () => {
+  const opening = $('new-key-form').hidden;
+  closeKeyForm();
+  if (!opening) return;
+  $('new-key-form').hidden = false;
+  $('key-add').setAttribute('aria-expanded', 'true');
+  $('new-key-name').focus();
+});
+$('new-key-cancel').addEventListener('click', () => {
+  closeKeyForm();
+  $('key-add').focus();
+});
+$('new-key-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const data = new FormData(event.target);
+  const scopes = data.getAll('scopes').map(String);
+  if (scopes.length === 0) {
+    $('new-key-error').textContent = 'Tick at least one scope.';
+    return;
+  }
+  const projects = list(String(data.get('project_ids') ?? ''));
+  try {
+    const created = await api('/v1/api-keys', {
+      method: 'POST',
+      body: JSON.stringify({
+        name: String(data.get('name')).trim(),
+        scopes,
+        ...(projects.length ? { project_ids: projects } : {}),
+      }),
+    });
+    closeKeyForm();
+    $('keys-result').textContent = '';
+    showNewKey(created);
+    await refresh();
+  } catch (error) {
+    if (error instanceof Unauthorized) return handle(error);
+    $('new-key-error').textContent = refusal(error);
+  }
+});
+$('new-key-copy').addEventListener('click', async () => {
+  $('new-key-value').select();
+  try {
+    await navigator.clipboard.writeText($('new-key-value').value);
+    $('keys-result').textContent = 'The key is on the clipboard.';
+  } catch {
+    $('keys-result').textContent = 'The key is selected: copy it with Ctrl+C (⌘C).';
+  }
+});
+$('new-key-done').addEventListener('click', () => {
+  forgetNewKey();
+  $('key-add').focus();
+});
 $('recover-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const since = new Date($('recover-since').value);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import type { DeliverySummary } from '../src/webhook/deliveries/deliveries.service.js';
 import type { DeliveryJson } from '../src/webhook/deliveries/delivery.presenter.js';
@@ -39,6 +40,51 @@ describe('Dashboard page and the summary it reads (e2e)', () => {
         .get('/v1/webhook-deliveries/summary')
         .set('authorization', 'Bearer dashboard-key')
         .expect(200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("a key's scopes open exactly the calls the dashboard makes for it, and a 403 names the scope", async () => {
+    const app = await createTestApp({ API_KEY: 'dashboard-key' });
+    try {
+      const created = await request(app.server)
+        .post('/v1/api-keys')
+        .set('authorization', 'Bearer dashboard-key')
+        .send({ name: 'reader', scopes: ['endpoints:read', 'deliveries:read'] })
+        .expect(201);
+      const bearer = `Bearer ${(created.body as { key: string }).key}`;
+      const call = (method: 'get' | 'post' | 'delete', path: string) =>
+        request(app.server)[method](path).set('authorization', bearer);
+      const delivery = 'msg_01a24fdc4aa27e7de1462bedf970b99d';
+      const endpoint = 'ep_d6e324acccef4655adbd95017e844597';
+
+      // What the dashboard reads for this key: answered (404 for the made-up ids), not refused.
+      const reads: [string, number][] = [
+        ['/v1/api-keys/current', 200],
+        ['/v1/webhook-deliveries/summary', 200],
+        ['/v1/webhook-deliveries?limit=20', 200],
+        [`/v1/webhook-deliveries/${delivery}`, 404],
+        ['/v1/webhook-endpoints?limit=21', 200],
+        [`/v1/webhook-endpoints/${endpoint}/stats`, 404],
+      ];
+      for (const [path, status] of reads)
+        expect([path, (await call('get', path)).status]).toEqual([path, status]);
+      // What it hides for this key: each refused, naming the scope it lacks.
+      const hidden: [string, 'get' | 'post' | 'delete', string][] = [
+        ['steps:read', 'get', `/v1/steps/step-${randomUUID()}`],
+        ['deliveries:write', 'post', `/v1/webhook-deliveries/${delivery}/retry`],
+        ['deliveries:write', 'post', '/v1/webhook-deliveries/recover'],
+        ['endpoints:write', 'post', '/v1/webhook-endpoints'],
+        ['endpoints:write', 'post', `/v1/webhook-endpoints/${endpoint}/secret/rotate`],
+        ['endpoints:write', 'delete', `/v1/webhook-endpoints/${endpoint}`],
+        ['admin', 'get', '/v1/api-keys?limit=101'],
+      ];
+      for (const [scope, method, path] of hidden) {
+        const refused = await call(method, path);
+        expect([path, refused.status]).toEqual([path, 403]);
+        expect(refused.body).toMatchObject({ message: expect.stringContaining(scope) });
+      }
     } finally {
       await app.close();
     }
