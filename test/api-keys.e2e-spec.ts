@@ -219,6 +219,11 @@ describe('API keys (e2e)', () => {
       ['project_ids duplicate', { ...valid, project_ids: ['p', 'p'] }, 'project_ids'],
       ['project_ids null', { ...valid, project_ids: null }, 'project_ids'],
       ['project_ids not an array', { ...valid, project_ids: 'p' }, 'project_ids'],
+      [
+        'metrics:read on a key bound to projects (/metrics covers every project)',
+        { ...valid, scopes: ['metrics:read'], project_ids: ['p'] },
+        'metrics:read',
+      ],
       ['an unknown field', { ...valid, key: 'shk_mine' }, 'key'],
       ['an array body', [valid], 'body'],
       ['a string body', 'name', 'body'],

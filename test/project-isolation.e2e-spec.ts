@@ -86,7 +86,7 @@ describe('A key bound to project A, against project B (e2e)', () => {
       '/v1/api-keys',
       {
         name: 'project A',
-        scopes: SCOPES.filter((scope) => scope !== 'admin'),
+        scopes: SCOPES.filter((scope) => scope !== 'admin' && scope !== 'metrics:read'),
         project_ids: ['proj-a'],
       },
       201,

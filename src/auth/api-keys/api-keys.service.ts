@@ -46,6 +46,12 @@ export class ApiKeysService {
         "project_ids must be given and stay within this key's own projects",
       ]);
     }
+    if (dto.project_ids && dto.scopes.includes('metrics:read')) {
+      // /metrics counts every project's attempts, labelled by endpoint: a bound key cannot read it.
+      throw new BadRequestException([
+        'scopes must not hold metrics:read with project_ids: /metrics covers every project',
+      ]);
+    }
     const key = newApiKey();
     const record = this.keys.create({
       id: newApiKeyId(),
