@@ -91,7 +91,7 @@ export function setUpApp(app: INestApplication): INestApplication {
   const { apiKey } = app.get<AppConfig>(APP_CONFIG);
   // First, so a refused key or a bad body is traced too (hooked in only while tracing is on).
   traceRequests(fastify);
-  logRequests(fastify);
+  logRequests(fastify, apiKey);
   const authenticator = new Authenticator(apiKey, app.get(KeyRing));
   authenticateRequests(fastify, authenticator, needsApiKey);
   if (apiKey) apiDocsBehindKey(fastify, authenticator);

@@ -1,3 +1,6 @@
+import type { Server } from 'node:http';
+import { connect } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { SCOPES } from '../src/auth/principal.js';
 import { eventually } from './helpers/deadline.js';
@@ -184,6 +187,55 @@ describe('API keys (e2e)', () => {
     await request(t.server).get('/docs-yaml').set('authorization', `Bearer ${key}`).expect(200);
     await request(t.server).delete(`/v1/api-keys/${id}`).set('authorization', ADMIN).expect(204);
     await request(t.server).get('/docs-json').set('authorization', `Bearer ${key}`).expect(401);
+  });
+
+  it('checks the scope before reading the body: 403 for bad JSON, another media type, an oversized body', async () => {
+    t = await createTestApp({ API_KEY });
+    const { key } = await createKey({ name: 'reader', scopes: ['steps:read'] });
+    const post = () => request(t.server).post('/v1/steps').set('authorization', `Bearer ${key}`);
+
+    const answers = [
+      (await post().set('content-type', 'application/json').send('{bad')).status,
+      (await post().set('content-type', 'text/plain').send('hello')).status,
+      (
+        await post()
+          .set('content-type', 'application/json')
+          .send(`"${'x'.repeat(2 << 20)}"`)
+      ).status,
+    ];
+    expect(answers).toEqual([403, 403, 403]);
+  });
+
+  it('refuses a request with two Authorization headers, whichever comes first (401)', async () => {
+    t = await createTestApp({ API_KEY });
+    await t.app.listen(0, '127.0.0.1');
+    const { port } = (t.app.getHttpServer() as Server).address() as AddressInfo;
+    const statusWith = async (authorizations: string[]) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.write(
+        'GET /v1/api-keys/current HTTP/1.1\r\nHost: x\r\nConnection: close\r\n' +
+          authorizations.map((value) => `Authorization: ${value}\r\n`).join('') +
+          '\r\n',
+      );
+      let answer = '';
+      for await (const chunk of socket) answer += String(chunk);
+      return Number(answer.split(' ')[1]);
+    };
+
+    expect(await statusWith([ADMIN])).toBe(200);
+    expect(await statusWith([ADMIN, 'Bearer junk'])).toBe(401);
+    expect(await statusWith(['Bearer junk', ADMIN])).toBe(401);
+    expect(await statusWith([ADMIN, ADMIN])).toBe(401);
+  });
+
+  it('never echoes a key put in the URL: the 404 names shk_… instead', async () => {
+    t = await createTestApp({ API_KEY });
+    const key = (await createKey({ name: 'misplaced', scopes: ['steps:read'] })).key ?? '';
+    expect(key).toMatch(/^shk_/);
+    const response = await request(t.server).get(`/${key}`).set('authorization', ADMIN);
+    expect(response.status).toBe(404);
+    expect(JSON.stringify(response.body)).not.toContain(key.slice(4));
+    expect(response.body.message).toBe('Cannot GET /shk_…');
   });
 
   it('checks the scope before the body: a key without it gets 403, not 400, for a bad body', async () => {

@@ -11,8 +11,10 @@ import { Reflector } from '@nestjs/core';
 import { ApiExtension } from '@nestjs/swagger';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
+import { RouteConfig } from '@nestjs/platform-fastify';
 import { API_KEY_REFUSAL } from './api-key.hook.js';
-import { REQUIRED_SCOPE, RequiresScope } from './principal.js';
+import type { ScopedRouteConfig } from './api-key.hook.js';
+import { lacksScope, REQUIRED_SCOPE, RequiresScope } from './principal.js';
 import type { Scope } from './principal.js';
 
 /** Route metadata for a route that needs no scope: open to all, or to any valid key. */
@@ -25,9 +27,16 @@ type Access = 'open' | 'any-key';
  */
 export const SCOPE_EXTENSION = 'x-required-scope';
 
-/** The operation needs a key with `scope` (API_KEY has every scope). Checked before the body is. */
+/**
+ * The operation needs a key with `scope` (API_KEY has every scope). The authentication hook checks
+ * it from the Fastify route config, before the body is read; the ScopeGuard from the metadata.
+ */
 export const Scoped = (scope: Scope) =>
-  applyDecorators(RequiresScope(scope), ApiExtension(SCOPE_EXTENSION, scope));
+  applyDecorators(
+    RequiresScope(scope),
+    RouteConfig({ requiredScope: scope } satisfies ScopedRouteConfig),
+    ApiExtension(SCOPE_EXTENSION, scope),
+  );
 
 /** Any valid key may call it, whatever its scopes (the key's own record). */
 export const AnyKey = () =>
@@ -35,10 +44,6 @@ export const AnyKey = () =>
 
 /** Needs no key at all: the probes and the dashboard's files. */
 export const OpenRoute = () => SetMetadata(ACCESS, 'open');
-
-export function lacksScope(scope: Scope): string {
-  return `This key lacks the scope ${scope}`;
-}
 
 /**
  * Every route's scope, checked before its pipes validate anything: the principal the

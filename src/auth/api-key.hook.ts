@@ -1,9 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { UnauthorizedException } from '@nestjs/common';
+import { ForbiddenException, UnauthorizedException } from '@nestjs/common';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { KeyRing } from './key-ring.js';
-import { ADMIN_PRINCIPAL } from './principal.js';
-import type { Principal } from './principal.js';
+import { ADMIN_PRINCIPAL, lacksScope } from './principal.js';
+import type { Principal, Scope } from './principal.js';
 
 export const API_KEY_REFUSAL = 'Authorization: Bearer <API_KEY> is missing or wrong';
 
@@ -39,11 +39,18 @@ export class Authenticator {
   }
 }
 
+/** Fastify route config a `@Scoped` route carries, so the scope is checked before its body is read. */
+export interface ScopedRouteConfig {
+  requiredScope?: Scope;
+}
+
 /**
  * Authenticates each request `guards(request, path)` names before anything else looks at it: an
- * onRequest hook, so a refused request's body is not even read. It sets `request.principal`, whose
- * scopes the ScopeGuard then checks against the route's. `path`: the request target without its
- * query string.
+ * onRequest hook, so a refused request's body is not even read. It sets `request.principal` and
+ * refuses, here already, a key without the scope the route's config names (403); the ScopeGuard
+ * checks the same again, and fails closed for a route that declares nothing. Two Authorization
+ * headers are refused: Node keeps only the first, and which one a proxy passed on is anyone's guess.
+ * `path`: the request target without its query string.
  */
 export function authenticateRequests(
   fastify: FastifyInstance,
@@ -52,11 +59,37 @@ export function authenticateRequests(
 ): void {
   fastify.addHook('onRequest', (request, _reply, done) => {
     if (!guards(request, pathOf(request.url))) return done();
-    const principal = authenticator.principalOf(request.headers.authorization);
+    const principal = hasOneAuthorization(request.raw.rawHeaders)
+      ? authenticator.principalOf(request.headers.authorization)
+      : null;
     if (principal === null) return done(new UnauthorizedException(API_KEY_REFUSAL));
     request.principal = principal;
+    const scope = (request.routeOptions.config as ScopedRouteConfig | undefined)?.requiredScope;
+    if (scope && !principal.scopes.has(scope))
+      return done(new ForbiddenException(lacksScope(scope)));
     done();
   });
+}
+
+/** Whether the request carries at most one Authorization header. */
+function hasOneAuthorization(rawHeaders: string[]): boolean {
+  let seen = 0;
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    if (rawHeaders[index].length === 13 && rawHeaders[index].toLowerCase() === 'authorization') {
+      seen += 1;
+    }
+  }
+  return seen <= 1;
+}
+
+/**
+ * `text` (a request target, an error message echoing one) with every `shk_` key, and `apiKey`
+ * when given, replaced by `shk_…` / `<API_KEY>`: a client that puts its key in a URL
+ * (`?api_key=…`) does not get it written to a log or echoed in an error.
+ */
+export function redactKeys(text: string, apiKey?: string): string {
+  const redacted = text.replace(/shk_[A-Za-z0-9_-]+/g, `${KEY_PREFIX}…`);
+  return apiKey ? redacted.split(apiKey).join('<API_KEY>') : redacted;
 }
 
 /** The request target without its query string, as the client wrote it. */

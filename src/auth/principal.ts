@@ -51,6 +51,11 @@ export const CurrentPrincipal = createParamDecorator(
     principalOf(context.switchToHttp().getRequest<FastifyRequest>()),
 );
 
+/** The 403's message for a key without the scope a route needs. */
+export function lacksScope(scope: Scope): string {
+  return `This key lacks the scope ${scope}`;
+}
+
 /** Route metadata: the scope an operation needs (checked before the body is validated). */
 export const REQUIRED_SCOPE = 'stephook:required-scope';
 export const RequiresScope = (scope: Scope) => SetMetadata(REQUIRED_SCOPE, scope);

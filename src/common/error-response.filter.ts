@@ -4,12 +4,14 @@ import {
   HttpException,
   HttpStatus,
   Logger,
+  NotFoundException,
   UnsupportedMediaTypeException,
 } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from '../database/database-unavailable.js';
 import { DependencyUnavailableError, DomainError, DomainErrorCode } from './domain-error.js';
 import { JSON_ONLY } from './json-body.hooks.js';
+import { KEY_PREFIX, redactKeys } from '../auth/api-key.hook.js';
 
 const STATUS_BY_CODE: Record<DomainErrorCode, HttpStatus> = {
   not_found: HttpStatus.NOT_FOUND,
@@ -76,7 +78,12 @@ export class ErrorResponseFilter extends BaseExceptionFilter {
  */
 function fromFastify(exception: unknown): unknown {
   const cause = exception instanceof HttpException ? exception.cause : undefined;
-  return (cause as { code?: unknown } | undefined)?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-    ? new UnsupportedMediaTypeException(JSON_ONLY)
-    : exception;
+  if ((cause as { code?: unknown } | undefined)?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return new UnsupportedMediaTypeException(JSON_ONLY);
+  }
+  // "Cannot GET /shk_…": the router's 404 echoes the request target, a key in it included.
+  if (exception instanceof NotFoundException && exception.message.includes(KEY_PREFIX)) {
+    return new NotFoundException(redactKeys(exception.message));
+  }
+  return exception;
 }
