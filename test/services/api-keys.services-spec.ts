@@ -148,6 +148,9 @@ describe('API keys across processes: PostgreSQL, two API processes (services)', 
         const [through, other] = round % 2 === 0 ? [a, b] : [b, a];
         const { id, key } = await createKey(through, ['steps:write']);
         churned.created += 1;
+        // A new key reaches the other process's ring within its refresh: wait for both to know it.
+        await until(through, key, 403, 2_000);
+        await until(other, key, 403, 2_000);
         // Used through both processes before its revocation, and while it is revoked.
         for (let i = 0; i < 2; i++) await stepWith(key, apis[i], apis[1 - i]);
         const uses = Array.from({ length: 4 }, (_, i) =>

@@ -41,6 +41,7 @@ describe('The API on PostgreSQL (services)', () => {
       "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
     );
     expect(tables.map((row) => row.tablename)).toEqual([
+      'api_keys',
       'migrations',
       'step_metrics',
       'steps',
