@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   BeforeApplicationShutdown,
   Injectable,
@@ -9,6 +8,7 @@ import {
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, IsNull, Repository } from 'typeorm';
 import { RepeatedPassLog } from '../database/database-unavailable.js';
+import { digest } from './api-key.hook.js';
 import { ApiKey } from './api-keys/entities/api-key.entity.js';
 import type { Principal, Scope } from './principal.js';
 
@@ -23,7 +23,7 @@ export const LAST_USED_RESOLUTION_MS = 60_000;
 
 /** SHA-256 of a presented token, as `api_keys.key_hash` holds it. */
 export function keyDigest(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return digest(token).toString('hex');
 }
 
 /** A principal of an unrevoked key, as the ring holds it. */
